@@ -1,0 +1,31 @@
+"""Assembles the server: the unified API, the sandboxes under /sandbox, and error handling."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ledgerbridge import __version__
+from ledgerbridge.api.errors import install_error_handlers
+from ledgerbridge.api.routes import health
+from ledgerbridge.config import Settings
+from ledgerbridge.runtime import Databases, open_databases
+from ledgerbridge.sandbox.app import mount_sandboxes
+from ledgerbridge.sandbox.base import SandboxContext
+
+
+def create_app(settings: Settings, databases: Databases | None = None) -> FastAPI:
+    """The whole product as one ASGI app. Databases are opened (and migrated) now."""
+    databases = databases or open_databases(settings)
+    app = FastAPI(
+        title="ledgerbridge",
+        version=__version__,
+        summary="A unified Customers API for QuickBooks Online, QuickBooks Desktop and Sage "
+        "Intacct, with local sandboxes of all three.",
+    )
+    app.state.settings = settings
+    app.state.databases = databases
+    app.state.sandbox = SandboxContext(engine=databases.sandbox, base_url=settings.base_url)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    mount_sandboxes(app, app.state.sandbox)
+    return app

@@ -1,0 +1,100 @@
+"""The unified API's one error envelope: `{"error": {"code", "message", "errors": [...]}}`.
+
+Every failure, ours or the framework's, leaves through here, so no client ever sees a bare
+500 page or FastAPI's own `{"detail": ...}` shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ledgerbridge.errors import InvalidInputError, NotFoundError
+from ledgerbridge.json import json_response
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error answered to the client as is."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors or []
+        self.headers = headers
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {"error": {"code": code, "message": message, "errors": errors or []}}
+    return json_response(body, status=status, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> tuple[str, str, list[dict[str, Any]]]:
+    errors = []
+    where = "invalid_query_params"
+    for item in exc.errors():
+        location = [str(part) for part in item.get("loc", ())]
+        if location and location[0] == "body":
+            where = "invalid_body"
+        elif location and location[0] == "header":
+            where = "invalid_headers"
+        errors.append(
+            {
+                "field": ".".join(location[1:]) or location[0] if location else "",
+                "message": str(item.get("msg", "invalid")),
+            }
+        )
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return where, f"The request is invalid: {message}", errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.errors, exc.headers)
+
+    @app.exception_handler(InvalidInputError)
+    async def _invalid(_request: Request, exc: InvalidInputError) -> Response:
+        return error_response(400, "invalid_request", exc.message, list(exc.errors))
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_request: Request, exc: NotFoundError) -> Response:
+        return error_response(404, "not_found", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(_request: Request, exc: RequestValidationError) -> Response:
+        code, message, errors = _validation_errors(exc)
+        return error_response(400, code, message, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(
+            exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", "An unexpected error occurred.")

@@ -1,0 +1,68 @@
+"""Settings, read from `LEDGERBRIDGE_*` environment variables (and a `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one ledgerbridge process."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGERBRIDGE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("."), description="Folder for the default SQLite files and the key file."
+    )
+    database_url: str = Field(
+        default="", description="Main database; default: SQLite `ledgerbridge.db` in data_dir."
+    )
+    sandbox_database_url: str = Field(
+        default="", description="Sandbox database; default: SQLite `ledgerbridge-sandbox.db`."
+    )
+    secret_key: str = Field(
+        default="",
+        description="Fernet key for credentials at rest; default: generated into data_dir.",
+    )
+    api_key: str = Field(default="", description="An extra API key accepted by the unified API.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = Field(
+        default="", description="Where this server is reachable; default http://host:port."
+    )
+    scheduler: bool = Field(default=True, description="Run the sync scheduler inside `serve`.")
+
+    @field_validator("database_url", "sandbox_database_url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        if value:
+            try:
+                url = make_url(value)
+            except ArgumentError as exc:
+                raise ValueError(f"not a database URL: {value!r}") from exc
+            if url.get_backend_name() not in {"sqlite", "postgresql"}:
+                raise ValueError("only sqlite:// and postgresql:// databases are supported")
+        return value
+
+    @property
+    def main_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ledgerbridge.db'}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return self.sandbox_database_url or f"sqlite:///{self.data_dir / 'ledgerbridge-sandbox.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own `Settings` instead)."""
+    return Settings()

@@ -1,0 +1,145 @@
+"""Engines, transactions and the few places SQLite and PostgreSQL differ.
+
+Everything dialect-specific lives here: SQLite's WAL mode and explicit write locks,
+PostgreSQL's row locks, and timezone-aware timestamps on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+_IMMEDIATE = "ledgerbridge_write"
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`: SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` for writes."""
+    parsed = sa.engine.make_url(url)
+    options: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+        **kwargs,
+    }
+    if parsed.get_backend_name() != "sqlite":
+        options.setdefault("pool_pre_ping", True)
+        return sa.create_engine(url, **options)
+
+    in_memory = parsed.database in (None, "", ":memory:")
+    if in_memory:
+        options.setdefault("poolclass", StaticPool)
+    options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+    if parsed.database and not in_memory:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, **options)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's implicit BEGIN cannot take a write lock up front; we issue our own.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def is_sqlite(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes: on SQLite it holds the write lock from its first statement,
+    so two writers queue instead of failing with a stale snapshot."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{_IMMEDIATE: True})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction: one consistent snapshot for everything read inside it."""
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+def upsert(table: sa.Table, bind: Engine | Connection) -> Any:
+    """`INSERT ... ON CONFLICT` for the bind's dialect (both share the same API)."""
+    if is_sqlite(bind):
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    return pg_insert(table)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset, so every value is converted to UTC on the way in and marked
+    UTC on the way out; PostgreSQL uses `timestamptz`.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def migrate(
+    engine: Engine,
+    script_location: str,
+    version_locations: tuple[str, ...] = (),
+    version_table: str = "alembic_version",
+) -> None:
+    """Apply every Alembic migration under `script_location` (a `package:folder` path) and
+    any extra `version_locations` (independent branches, one per sandbox provider)."""
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    if version_locations:
+        config.set_main_option("version_locations", " ".join(version_locations))
+        config.set_main_option("path_separator", "space")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        config.attributes["version_table"] = version_table
+        command.upgrade(config, "heads")

@@ -1,0 +1,1 @@
+"""One folder per accounting platform: wire shapes, mapper, connector and sandbox."""

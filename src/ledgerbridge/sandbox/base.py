@@ -1,0 +1,60 @@
+"""The contract between the shared sandbox machinery and each provider's sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from ledgerbridge.db import utcnow
+from ledgerbridge.sandbox.limits import Gate
+
+
+@dataclass
+class SandboxContext:
+    """What a provider sandbox is built from: the sandbox database, the limiter, a clock
+    (tests move it to expire tokens) and the public URL the sandboxes are served under."""
+
+    engine: Engine
+    base_url: str = "http://127.0.0.1:8000"
+    gate: Gate = field(default_factory=Gate)
+    clock: Callable[[], datetime] = utcnow
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    tenant_id: str
+    customers: int
+
+
+class SandboxProvider(Protocol):
+    """One platform's sandbox. Registered in `sandbox/registry.py`."""
+
+    name: str
+    """Short provider name used everywhere: `qbo`, `qbd`, `intacct`."""
+    mount_path: str
+    """Where the app is mounted on the server, e.g. `/sandbox/qbo`."""
+    migrations: str
+    """Alembic version folder of its tables (`package:folder`), a branch of its own."""
+
+    def create_app(self, context: SandboxContext) -> FastAPI:
+        """The ASGI app serving the platform's API, mounted at `mount_path`."""
+        ...
+
+    def seed(
+        self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
+    ) -> SeedResult:
+        """Create the tenant if needed and add `customers` realistic customers."""
+        ...
+
+    def credentials(self, context: SandboxContext, tenant_id: str) -> dict[str, str]:
+        """What a client needs to call the tenant now (tokens, keys, ids), for the CLI."""
+        ...
+
+    def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
+        """Delete one tenant's data, or every tenant's."""
+        ...

@@ -1,0 +1,264 @@
+"""An OAuth 2.0 token issuer for the sandboxes: registered clients, authorization codes,
+expiring access tokens and rotating refresh tokens (a refresh revokes the previous token,
+as Intuit's does). Tokens are random strings stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledgerbridge.sandbox import tables
+
+REFRESH_LIFETIME = timedelta(days=100)
+CODE_LIFETIME = timedelta(minutes=10)
+
+
+class OAuthError(Exception):
+    """An RFC 6749 error: `error` is the code (`invalid_grant`, `invalid_client`, ...)."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """Who a valid access token speaks for."""
+
+    tenant_id: str
+    client_id: str
+    subject: str
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenIssuer:
+    """Issues and checks one provider's tokens. `new_access_token` may shape the access token
+    (Intacct's are JWTs); by default it is an opaque random string."""
+
+    def __init__(
+        self,
+        provider: str,
+        new_access_token: Callable[[str, datetime], str] | None = None,
+    ) -> None:
+        self.provider = provider
+        self._new_access_token = new_access_token or (lambda _tenant, _exp: _random("at"))
+
+    def ensure_client(self, connection: Connection, now: datetime) -> tuple[str, str]:
+        """The sandbox app's (client_id, client_secret), registering it on first use."""
+        row = connection.execute(
+            sa.select(tables.oauth_clients.c.client_id, tables.oauth_clients.c.client_secret)
+            .where(tables.oauth_clients.c.provider == self.provider)
+            .order_by(tables.oauth_clients.c.created_at)
+        ).first()
+        if row is not None:
+            return row.client_id, row.client_secret
+        client_id, client_secret = _random("client"), _random("secret")
+        connection.execute(
+            sa.insert(tables.oauth_clients).values(
+                provider=self.provider,
+                client_id=client_id,
+                client_secret=client_secret,
+                created_at=now,
+            )
+        )
+        return client_id, client_secret
+
+    def authenticate_client(self, connection: Connection, client_id: str, secret: str) -> None:
+        row = connection.execute(
+            sa.select(tables.oauth_clients.c.client_secret).where(
+                tables.oauth_clients.c.provider == self.provider,
+                tables.oauth_clients.c.client_id == client_id,
+            )
+        ).first()
+        if row is None or not secrets.compare_digest(row.client_secret, secret):
+            raise OAuthError("invalid_client", "Client authentication failed.")
+
+    def issue_code(
+        self,
+        connection: Connection,
+        *,
+        tenant_id: str,
+        client_id: str,
+        redirect_uri: str,
+        now: datetime,
+    ) -> str:
+        code = _random("code")
+        self._store(
+            connection,
+            code,
+            "code",
+            tenant_id,
+            client_id,
+            now + CODE_LIFETIME,
+            now,
+            redirect_uri=redirect_uri,
+        )
+        return code
+
+    def exchange_code(
+        self,
+        connection: Connection,
+        *,
+        code: str,
+        client_id: str,
+        redirect_uri: str | None,
+        lifetime_s: Callable[[str], int],
+        now: datetime,
+    ) -> TokenPair:
+        """Trade an authorization code (single use) for tokens."""
+        row = self._consume(connection, code, "code", client_id, now)
+        if redirect_uri is not None and row.redirect_uri not in (None, redirect_uri):
+            raise OAuthError("invalid_grant", "redirect_uri does not match the authorization.")
+        return self.issue_pair(
+            connection,
+            tenant_id=row.tenant_id,
+            client_id=client_id,
+            lifetime_s=lifetime_s(row.tenant_id),
+            now=now,
+            subject=row.subject,
+        )
+
+    def refresh(
+        self,
+        connection: Connection,
+        *,
+        refresh_token: str,
+        client_id: str,
+        lifetime_s: Callable[[str], int],
+        now: datetime,
+    ) -> TokenPair:
+        """Rotate: the presented refresh token stops working, a new pair is issued."""
+        row = self._consume(connection, refresh_token, "refresh", client_id, now)
+        return self.issue_pair(
+            connection,
+            tenant_id=row.tenant_id,
+            client_id=client_id,
+            lifetime_s=lifetime_s(row.tenant_id),
+            now=now,
+            subject=row.subject,
+        )
+
+    def issue_pair(
+        self,
+        connection: Connection,
+        *,
+        tenant_id: str,
+        client_id: str,
+        lifetime_s: int,
+        now: datetime,
+        subject: str = "",
+    ) -> TokenPair:
+        expires_at = now + timedelta(seconds=lifetime_s)
+        access = self._new_access_token(tenant_id, expires_at)
+        refresh = _random("rt")
+        self._store(connection, access, "access", tenant_id, client_id, expires_at, now, subject)
+        self._store(
+            connection,
+            refresh,
+            "refresh",
+            tenant_id,
+            client_id,
+            now + REFRESH_LIFETIME,
+            now,
+            subject,
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=lifetime_s,
+            refresh_expires_in=int(REFRESH_LIFETIME.total_seconds()),
+            tenant_id=tenant_id,
+        )
+
+    def verify_access(self, connection: Connection, token: str, now: datetime) -> AccessGrant:
+        """The grant behind a live access token; `OAuthError('invalid_token')` otherwise."""
+        row = connection.execute(
+            sa.select(tables.oauth_tokens).where(
+                tables.oauth_tokens.c.token_hash == _hash(token),
+                tables.oauth_tokens.c.provider == self.provider,
+                tables.oauth_tokens.c.kind == "access",
+            )
+        ).first()
+        if row is None or row.revoked_at is not None:
+            raise OAuthError("invalid_token", "The access token is not valid.")
+        if row.expires_at <= now:
+            raise OAuthError("invalid_token", "The access token expired.")
+        return AccessGrant(tenant_id=row.tenant_id, client_id=row.client_id, subject=row.subject)
+
+    def revoke(self, connection: Connection, token: str, now: datetime) -> None:
+        connection.execute(
+            sa.update(tables.oauth_tokens)
+            .where(tables.oauth_tokens.c.token_hash == _hash(token))
+            .values(revoked_at=now)
+        )
+
+    def _store(
+        self,
+        connection: Connection,
+        token: str,
+        kind: str,
+        tenant_id: str,
+        client_id: str,
+        expires_at: datetime,
+        now: datetime,
+        subject: str = "",
+        redirect_uri: str | None = None,
+    ) -> None:
+        connection.execute(
+            sa.insert(tables.oauth_tokens).values(
+                token_hash=_hash(token),
+                provider=self.provider,
+                tenant_id=tenant_id,
+                client_id=client_id,
+                kind=kind,
+                subject=subject,
+                redirect_uri=redirect_uri,
+                expires_at=expires_at,
+                created_at=now,
+            )
+        )
+
+    def _consume(
+        self, connection: Connection, token: str, kind: str, client_id: str, now: datetime
+    ) -> sa.Row[tuple[object, ...]]:
+        table = tables.oauth_tokens
+        # The revoking UPDATE comes first so two racing refreshes cannot both succeed.
+        revoked = connection.execute(
+            sa.update(table)
+            .where(
+                table.c.token_hash == _hash(token),
+                table.c.provider == self.provider,
+                table.c.kind == kind,
+                table.c.client_id == client_id,
+                table.c.revoked_at.is_(None),
+                table.c.expires_at > now,
+            )
+            .values(revoked_at=now)
+        )
+        if revoked.rowcount != 1:
+            what = "authorization code" if kind == "code" else "refresh token"
+            raise OAuthError("invalid_grant", f"The {what} is invalid, expired or already used.")
+        return connection.execute(sa.select(table).where(table.c.token_hash == _hash(token))).one()
+
+
+def _random(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"

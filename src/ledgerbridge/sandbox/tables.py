@@ -1,0 +1,42 @@
+"""Tables of the sandbox database shared by every provider sandbox."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ledgerbridge.db import UTCDateTime
+
+metadata = sa.MetaData()
+
+tenants = sa.Table(
+    "sandbox_tenants",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("tenant_id", sa.String(128), primary_key=True),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+oauth_clients = sa.Table(
+    "sandbox_oauth_clients",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("client_id", sa.String(128), primary_key=True),
+    sa.Column("client_secret", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+oauth_tokens = sa.Table(
+    "sandbox_oauth_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("tenant_id", sa.String(128), nullable=False),
+    sa.Column("client_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # access | refresh | code
+    sa.Column("subject", sa.String(255), nullable=False, server_default=""),
+    sa.Column("redirect_uri", sa.String(1000), nullable=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
