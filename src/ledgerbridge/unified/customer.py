@@ -1,0 +1,93 @@
+"""The unified customer: the seed's shape exactly, plus optional extensions that each
+provider fills where it has the data.
+
+Money is exact: providers' decimal amounts become integer cents through `to_cents`, never
+through float arithmetic. Times are timezone-aware and serialised in UTC (`...Z`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+MODEL_NAME = "Customer"
+
+
+def iso_utc(moment: datetime) -> str:
+    """`2026-03-31T23:49:28.000Z`: UTC, millisecond precision, as the records API prints."""
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("a timezone is required")
+    return moment.astimezone(UTC)
+
+
+UtcDatetime = Annotated[
+    datetime, AfterValidator(_aware), PlainSerializer(iso_utc, return_type=str, when_used="json")
+]
+
+
+def to_cents(amount: Decimal | str | int | float | None) -> int | None:
+    """Exact integer cents of a decimal amount (`"28.99"` -> 2899; floats via their repr)."""
+    if amount is None or amount == "":
+        return None
+    try:
+        value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    except InvalidOperation as exc:
+        raise ValueError(f"not a decimal amount: {amount!r}") from exc
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+class Address(BaseModel):
+    """A postal address (`BillAddr` in the seed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    line3: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class UnifiedCustomer(BaseModel):
+    """One customer in the unified model (what `GET /customers` returns, without metadata)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The seed's fields.
+    id: str = Field(description="The provider's id of the customer.")
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    given_name: str | None = None
+    display_name: str | None = None
+    active: bool = True
+    balance_cents: int = Field(default=0, description="Open balance in cents, exact.")
+    taxable: bool = False
+    primary_email: str | None = None
+    primary_phone: str | None = None
+    bill_address: Address | None = None
+    ship_address: Address | None = None
+    # Extensions every provider fills where it can.
+    family_name: str | None = None
+    middle_name: str | None = None
+    company_name: str | None = None
+    fully_qualified_name: str | None = None
+    parent_id: str | None = None
+    currency: str | None = Field(default=None, description="ISO 4217 code.")
+    notes: str | None = None
+    mobile_phone: str | None = None
+    credit_limit_cents: int | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON-ready dict stored and served (every field present, nulls included)."""
+        return self.model_dump(mode="json")
