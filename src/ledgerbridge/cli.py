@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 
 from ledgerbridge.config import get_settings
+from ledgerbridge.db import write_transaction
 from ledgerbridge.runtime import open_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.registry import get_sandbox, sandbox_names
+from ledgerbridge.sandbox.tenants import update_tenant
 
 app = typer.Typer(
     help="ledgerbridge: a unified Customers API for accounting platforms.", no_args_is_help=True
@@ -76,6 +80,39 @@ def sandbox_token(provider: ProviderOption, tenant: TenantOption) -> None:
     sandbox = get_sandbox(_provider(provider))
     for key, value in sandbox.credentials(_sandbox_context(), tenant).items():
         typer.echo(f"{key}={value}")
+
+
+@sandbox_app.command("configure")
+def sandbox_configure(
+    provider: ProviderOption,
+    tenant: TenantOption,
+    values: Annotated[
+        list[str], typer.Argument(help="KEY=VALUE pairs, e.g. error_rate=0.1 latency_ms=50.")
+    ],
+) -> None:
+    """Change a sandbox tenant's knobs (limits, injected faults, latency, token lifetime)."""
+    changes: dict[str, object] = {}
+    for pair in values:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
+        changes[key] = None if raw.lower() in ("none", "null", "off") else _parse_value(raw)
+    context = _sandbox_context()
+    with write_transaction(context.engine) as connection:
+        try:
+            settings = update_tenant(connection, _provider(provider), tenant, changes)
+        except KeyError:
+            raise typer.BadParameter(f"no {provider} tenant {tenant!r}; seed it first") from None
+        except ValidationError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    console.print_json(data=settings.model_dump(mode="json"))
+
+
+def _parse_value(raw: str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 @sandbox_app.command("reset")

@@ -1,0 +1,68 @@
+"""The admin API every sandbox mounts under `{mount}/_admin`: create tenants and turn their
+knobs (limits, injected faults, latency, token lifetime) while the sandbox is running."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import ValidationError
+
+from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.sandbox import tenants
+from ledgerbridge.sandbox.base import SandboxContext
+
+
+def admin_router(
+    provider: str,
+    context: SandboxContext,
+    defaults: Callable[[], tenants.TenantSettings],
+    on_create: Callable[[str], None] | None = None,
+) -> APIRouter:
+    """Routes for one provider. `on_create(tenant_id)` runs after a tenant is first made
+    (a provider may need rows of its own, like a QuickBooks company record)."""
+    router = APIRouter(prefix="/_admin", tags=["sandbox admin"])
+
+    @router.get("/tenants")
+    def list_tenants() -> dict[str, Any]:
+        with read_transaction(context.engine) as connection:
+            found = tenants.list_tenants(connection, provider)
+        return {"tenants": [tenant_id for _, tenant_id in found]}
+
+    @router.get("/tenants/{tenant_id}")
+    def get_tenant(tenant_id: str) -> dict[str, Any]:
+        with read_transaction(context.engine) as connection:
+            settings = tenants.get_tenant(connection, provider, tenant_id)
+        if settings is None:
+            raise HTTPException(404, f"no {provider} sandbox tenant {tenant_id!r}")
+        return {"tenant_id": tenant_id, "settings": settings.model_dump(mode="json")}
+
+    @router.put("/tenants/{tenant_id}")
+    def put_tenant(
+        tenant_id: str, changes: dict[str, Any] = Body(default_factory=dict)
+    ) -> dict[str, Any]:
+        """Create the tenant if new, then apply `changes` to its settings."""
+        with write_transaction(context.engine) as connection:
+            created = tenants.get_tenant(connection, provider, tenant_id) is None
+            tenants.ensure_tenant(connection, provider, tenant_id, defaults(), context.clock())
+            try:
+                settings = tenants.update_tenant(connection, provider, tenant_id, changes)
+            except ValidationError as exc:
+                raise HTTPException(422, exc.errors(include_url=False)) from exc
+        if created and on_create is not None:
+            on_create(tenant_id)
+        return {"tenant_id": tenant_id, "settings": settings.model_dump(mode="json")}
+
+    @router.patch("/tenants/{tenant_id}")
+    def patch_tenant(tenant_id: str, changes: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        with write_transaction(context.engine) as connection:
+            try:
+                settings = tenants.update_tenant(connection, provider, tenant_id, changes)
+            except KeyError as exc:
+                raise HTTPException(404, f"no {provider} sandbox tenant {tenant_id!r}") from exc
+            except ValidationError as exc:
+                raise HTTPException(422, exc.errors(include_url=False)) from exc
+        return {"tenant_id": tenant_id, "settings": settings.model_dump(mode="json")}
+
+    return router
