@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from ledgerbridge.config import get_settings
-from ledgerbridge.db import write_transaction
-from ledgerbridge.runtime import open_sandbox_database
+from ledgerbridge.db import utcnow, write_transaction
+from ledgerbridge.keys import create_api_key
+from ledgerbridge.runtime import open_main_database, open_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.registry import get_sandbox, sandbox_names
 from ledgerbridge.sandbox.tenants import update_tenant
@@ -24,6 +25,8 @@ sandbox_app = typer.Typer(
     help="Local sandboxes of QuickBooks Online, Conductor and Intacct.", no_args_is_help=True
 )
 app.add_typer(sandbox_app, name="sandbox")
+keys_app = typer.Typer(help="API keys of the unified API.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 ProviderOption = Annotated[str, typer.Option("--provider", help="qbo, qbd or intacct.")]
@@ -47,6 +50,39 @@ def serve(
         f"ledgerbridge listening on [bold]{settings.base_url}[/bold] "
         f"(API docs at {settings.base_url}/docs)"
     )
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
+) -> None:
+    """Create an API key for the unified API and print it (it is shown only once)."""
+    engine = open_main_database(get_settings())
+    with write_transaction(engine) as conn:
+        key = create_api_key(conn, name=name, now=utcnow())
+    engine.dispose()
+    typer.echo(key)
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the product locally on SQLite with a ready API key, and keep serving."""
+    from ledgerbridge import demo as demo_module
+    from ledgerbridge.api.app import create_app
+    from ledgerbridge.runtime import open_databases
+
+    settings = get_settings()
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
+    databases = open_databases(settings)
+    state = demo_module.prepare(settings, databases, console)
+    application = create_app(settings, databases)
+    demo_module.print_welcome(settings, state, console)
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
 
 

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from ledgerbridge import __version__
 from ledgerbridge.api.errors import install_error_handlers
-from ledgerbridge.api.routes import health
+from ledgerbridge.api.routes import connections, customers, health
 from ledgerbridge.config import Settings
+from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.runtime import Databases, open_databases
 from ledgerbridge.sandbox.app import mount_sandboxes
 from ledgerbridge.sandbox.base import SandboxContext
@@ -24,8 +25,11 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     )
     app.state.settings = settings
     app.state.databases = databases
+    app.state.cipher = CredentialCipher(load_or_create_key(settings))
     app.state.sandbox = SandboxContext(engine=databases.sandbox, base_url=settings.base_url)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(connections.router)
+    app.include_router(customers.router)
     mount_sandboxes(app, app.state.sandbox)
     return app

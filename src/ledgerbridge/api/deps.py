@@ -1,0 +1,94 @@
+"""Dependencies shared by the routes: the database, the credential cipher, API-key auth
+and the `Connection-Id` header."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.engine import Engine
+
+from ledgerbridge.api.errors import ApiError
+from ledgerbridge.config import Settings
+from ledgerbridge.connections import ConnectionInfo, get_connection
+from ledgerbridge.crypto import CredentialCipher
+from ledgerbridge.db import read_transaction
+from ledgerbridge.errors import NotFoundError
+from ledgerbridge.keys import is_valid_api_key
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.databases.main
+    return engine
+
+
+def get_cipher(request: Request) -> CredentialCipher:
+    cipher: CredentialCipher = request.app.state.cipher
+    return cipher
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+CipherDep = Annotated[CredentialCipher, Depends(get_cipher)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def require_api_key(
+    engine: EngineDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
+    """Every unified endpoint needs `Authorization: Bearer <api key>`."""
+    scheme, _, key = (authorization or "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Send your API key as `Authorization: Bearer <key>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if settings.api_key and secrets.compare_digest(key.encode(), settings.api_key.encode()):
+        return
+    with read_transaction(engine) as conn:
+        if is_valid_api_key(conn, key):
+            return
+    raise ApiError(
+        401,
+        "unauthorized",
+        "The API key is not valid. Create one with `ledgerbridge keys create`.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def require_connection(
+    engine: EngineDep,
+    connection_id: Annotated[
+        str | None,
+        Header(alias="Connection-Id", description="The connection whose records to use."),
+    ] = None,
+) -> ConnectionInfo:
+    if not connection_id:
+        raise ApiError(
+            400,
+            "missing_connection_id",
+            "Send the `Connection-Id` header with a connection id.",
+            [{"field": "Connection-Id", "message": "required header"}],
+        )
+    with read_transaction(engine) as conn:
+        try:
+            return get_connection(conn, connection_id)
+        except NotFoundError:
+            raise ApiError(
+                404,
+                "unknown_connection",
+                f"No connection {connection_id!r}. List them with `GET /connections`.",
+            ) from None
+
+
+ConnectionDep = Annotated[ConnectionInfo, Depends(require_connection)]

@@ -1,0 +1,143 @@
+"""`GET /customers` and `GET /customers/{id}`: the seed's records endpoint.
+
+Order is the connection's change sequence (commit order); `cursor` is exclusive,
+`modified_after` inclusive. See shared/reference/records-api.md for the semantics.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.responses import Response
+
+from ledgerbridge.api.deps import ConnectionDep, EngineDep, require_api_key
+from ledgerbridge.api.errors import ApiError
+from ledgerbridge.db import read_transaction
+from ledgerbridge.json import json_response
+from ledgerbridge.unified.cursor import decode_cursor, encode_cursor
+from ledgerbridge.unified.customer import MODEL_NAME, iso_utc
+from ledgerbridge.unified.records import StoredRecord, get_record, list_records
+
+router = APIRouter(tags=["customers"], dependencies=[Depends(require_api_key)])
+
+MAX_IDS = 100
+_FILTERS = {"added": "ADDED", "updated": "UPDATED", "deleted": "DELETED"}
+
+
+class RecordsQuery(BaseModel):
+    """Query parameters of `GET /customers`; anything else is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    modified_after: datetime | None = Field(
+        default=None, description="Only records modified at or after this time (ISO-8601)."
+    )
+    limit: int = Field(default=100, ge=1, le=10_000, description="Records per page.")
+    cursor: str | None = Field(
+        default=None, description="Records after this one (`next_cursor` or a record's cursor)."
+    )
+    filter: str | None = Field(
+        default=None, description="`added`, `updated`, `deleted`, or a comma-joined mix."
+    )
+    ids: list[str] = Field(default_factory=list, description=f"Up to {MAX_IDS} provider ids.")
+    include: Literal["remote_data"] | None = Field(
+        default=None, description="`remote_data` adds each record's raw provider payload."
+    )
+
+    @field_validator("modified_after")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @field_validator("filter")
+    @classmethod
+    def _known_filters(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = [part.strip().lower() for part in value.split(",")]
+            unknown = [part for part in parts if part not in _FILTERS]
+            if unknown:
+                raise ValueError(
+                    f"unknown filter {', '.join(unknown)!s}; use added, updated, deleted"
+                )
+        return value
+
+    @field_validator("ids")
+    @classmethod
+    def _split_ids(cls, value: list[str]) -> list[str]:
+        ids = [part.strip() for item in value for part in item.split(",") if part.strip()]
+        if len(ids) > MAX_IDS:
+            raise ValueError(f"at most {MAX_IDS} ids")
+        return ids
+
+
+def _actions(filter_value: str | None) -> set[str] | None:
+    if filter_value is None:
+        return None
+    return {_FILTERS[part.strip().lower()] for part in filter_value.split(",")}
+
+
+def _public(record: StoredRecord, include_remote: bool) -> dict[str, Any]:
+    body = dict(record.payload)
+    body["id"] = record.external_id
+    body["_nango_metadata"] = {
+        "first_seen_at": iso_utc(record.first_seen_at),
+        "last_modified_at": iso_utc(record.last_modified_at),
+        "last_action": record.last_action,
+        "deleted_at": None if record.deleted_at is None else iso_utc(record.deleted_at),
+        "cursor": encode_cursor(record.change_seq),
+    }
+    if include_remote:
+        body["remote_data"] = record.remote_data
+    return body
+
+
+@router.get("/customers", summary="List customers of a connection, in change order")
+def list_customers(
+    engine: EngineDep,
+    connection: ConnectionDep,
+    query: Annotated[RecordsQuery, Query()],
+) -> Response:
+    after_seq = None if query.cursor is None else decode_cursor(query.cursor)
+    with_remote = query.include == "remote_data"
+    with read_transaction(engine) as conn:
+        page, has_more = list_records(
+            conn,
+            connection_id=connection.id,
+            model=MODEL_NAME,
+            after_seq=after_seq,
+            modified_after=query.modified_after,
+            actions=_actions(query.filter),
+            external_ids=query.ids or None,
+            limit=query.limit,
+            with_remote=with_remote,
+        )
+    body = {
+        "records": [_public(record, with_remote) for record in page],
+        "next_cursor": encode_cursor(page[-1].change_seq) if has_more else None,
+    }
+    return json_response(body)
+
+
+@router.get("/customers/{customer_id}", summary="One customer of a connection")
+def get_customer(
+    engine: EngineDep,
+    connection: ConnectionDep,
+    customer_id: str,
+    include: Annotated[Literal["remote_data"] | None, Query()] = None,
+) -> Response:
+    with read_transaction(engine) as conn:
+        record = get_record(
+            conn,
+            connection_id=connection.id,
+            model=MODEL_NAME,
+            external_id=customer_id,
+            with_remote=include is not None,
+        )
+    if record is None:
+        raise ApiError(404, "not_found", f"No customer {customer_id!r} in this connection.")
+    return json_response(_public(record, include is not None))

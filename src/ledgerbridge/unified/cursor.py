@@ -1,0 +1,33 @@
+"""Opaque record cursors. A cursor names a position in a connection's change sequence:
+a reader asking for records after it gets every change committed later, in commit order."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from ledgerbridge.errors import InvalidInputError
+
+_PREFIX = b"lb1:"
+
+
+def encode_cursor(change_seq: int) -> str:
+    return base64.urlsafe_b64encode(_PREFIX + str(change_seq).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The change sequence number inside `cursor`; `InvalidInputError` if it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if not raw.startswith(_PREFIX):
+            raise ValueError(cursor)
+        value = int(raw[len(_PREFIX) :].decode("ascii"))
+        if value < 0:
+            raise ValueError(cursor)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInputError(
+            "The cursor is not valid: pass a value from `_nango_metadata.cursor` or "
+            "`next_cursor` unchanged.",
+            [{"field": "cursor", "message": "malformed cursor"}],
+        ) from None
+    return value

@@ -1,0 +1,357 @@
+"""The record store: every provider record of every connection, with change tracking.
+
+Semantics (shared/reference/records-api.md):
+- a record is unique on (connection, model, external id);
+- `content_hash` covers the canonical unified payload; `last_modified_at` and the record's
+  `change_seq` move only when it changes, so re-saving an identical record is invisible;
+- deleting sets `deleted_at` (the payload is kept); saving a deleted record again undeletes
+  it, and it reads as ADDED with `first_seen_at` reset;
+- `remote_data`, the provider's raw payload, is kept beside the unified one, outside the hash.
+
+Every change takes the next number of its connection's change sequence. Writers of one
+connection serialise on the connection row, so sequence order is commit order and a reader
+that follows cursors never misses a change that commits behind it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledgerbridge.errors import NotFoundError
+from ledgerbridge.tables import connections, records
+
+ADDED, UPDATED, DELETED = "ADDED", "UPDATED", "DELETED"
+ACTIONS = (ADDED, UPDATED, DELETED)
+_LOOKUP_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    """One record as a sync or a write-back hands it to the store."""
+
+    external_id: str
+    payload: Mapping[str, Any]
+    remote_data: Mapping[str, Any] | None = None
+    deleted: bool = False
+    """True records it as deleted with this payload (an inactive customer)."""
+
+
+@dataclass
+class WriteCounts:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: WriteCounts) -> WriteCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.unchanged += other.unchanged
+        return self
+
+    @property
+    def changed(self) -> int:
+        return self.added + self.updated + self.deleted
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    external_id: str
+    payload: dict[str, Any]
+    remote_data: dict[str, Any] | None
+    first_seen_at: datetime
+    last_modified_at: datetime
+    deleted_at: datetime | None
+    last_action: str
+    change_seq: int
+
+
+def content_hash(value: Mapping[str, Any]) -> str:
+    """Hash of the canonical JSON form (sorted keys) of a payload."""
+    canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+def _lock_sequence(conn: Connection, connection_id: str) -> int:
+    """Take the connection's write lock (a row lock on PostgreSQL; SQLite callers hold the
+    database write lock already) and return the last change sequence number handed out."""
+    value = conn.execute(
+        sa.select(connections.c.change_seq)
+        .where(connections.c.id == connection_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if value is None:
+        raise NotFoundError(f"connection {connection_id!r} does not exist")
+    return int(value)
+
+
+def _existing(
+    conn: Connection, connection_id: str, model: str, external_ids: Sequence[str]
+) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for start in range(0, len(external_ids), _LOOKUP_CHUNK):
+        chunk = external_ids[start : start + _LOOKUP_CHUNK]
+        rows = conn.execute(
+            sa.select(
+                records.c.id,
+                records.c.external_id,
+                records.c.content_hash,
+                records.c.remote_hash,
+                records.c.first_seen_at,
+                records.c.deleted_at,
+            ).where(
+                records.c.connection_id == connection_id,
+                records.c.model == model,
+                records.c.external_id.in_(chunk),
+            )
+        )
+        found.update((row.external_id, row) for row in rows)
+    return found
+
+
+_CONTENT_UPDATE = (
+    sa.update(records)
+    .where(records.c.id == sa.bindparam("_id"))
+    .values(
+        payload=sa.bindparam("payload"),
+        remote_data=sa.bindparam("remote_data"),
+        content_hash=sa.bindparam("content_hash"),
+        remote_hash=sa.bindparam("remote_hash"),
+        first_seen_at=sa.bindparam("first_seen_at"),
+        last_modified_at=sa.bindparam("last_modified_at"),
+        deleted_at=sa.bindparam("deleted_at"),
+        last_action=sa.bindparam("last_action"),
+        change_seq=sa.bindparam("change_seq"),
+    )
+)
+_REMOTE_UPDATE = (
+    sa.update(records)
+    .where(records.c.id == sa.bindparam("_id"))
+    .values(remote_data=sa.bindparam("remote_data"), remote_hash=sa.bindparam("remote_hash"))
+)
+
+
+def save_records(
+    conn: Connection,
+    *,
+    connection_id: str,
+    model: str,
+    batch: Iterable[IncomingRecord],
+    now: datetime,
+) -> WriteCounts:
+    """Upsert a page of records in the caller's transaction: one lookup, one insert and at
+    most two updates per page, whatever its size. Later duplicates of an id win."""
+    incoming = {record.external_id: record for record in batch}
+    counts = WriteCounts()
+    if not incoming:
+        return counts
+    seq = _lock_sequence(conn, connection_id)
+    existing = _existing(conn, connection_id, model, list(incoming))
+    inserts: list[dict[str, Any]] = []
+    content_updates: list[dict[str, Any]] = []
+    remote_updates: list[dict[str, Any]] = []
+    for external_id, record in incoming.items():
+        payload_hash = content_hash(record.payload)
+        remote_hash = None if record.remote_data is None else content_hash(record.remote_data)
+        row = existing.get(external_id)
+        if row is None:
+            seq += 1
+            action = DELETED if record.deleted else ADDED
+            inserts.append(
+                {
+                    "connection_id": connection_id,
+                    "model": model,
+                    "external_id": external_id,
+                    "payload": record.payload,
+                    "remote_data": record.remote_data,
+                    "content_hash": payload_hash,
+                    "remote_hash": remote_hash,
+                    "first_seen_at": now,
+                    "last_modified_at": now,
+                    "deleted_at": now if record.deleted else None,
+                    "last_action": action,
+                    "change_seq": seq,
+                }
+            )
+            counts.deleted += record.deleted
+            counts.added += not record.deleted
+            continue
+        was_deleted = row.deleted_at is not None
+        if was_deleted == record.deleted and row.content_hash == payload_hash:
+            counts.unchanged += 1
+            if row.remote_hash != remote_hash:
+                remote_updates.append(
+                    {"_id": row.id, "remote_data": record.remote_data, "remote_hash": remote_hash}
+                )
+            continue
+        seq += 1
+        if record.deleted:
+            action, first_seen, deleted_at = DELETED, row.first_seen_at, row.deleted_at or now
+            counts.deleted += 1
+        elif was_deleted:
+            action, first_seen, deleted_at = ADDED, now, None
+            counts.added += 1
+        else:
+            action, first_seen, deleted_at = UPDATED, row.first_seen_at, None
+            counts.updated += 1
+        content_updates.append(
+            {
+                "_id": row.id,
+                "payload": record.payload,
+                "remote_data": record.remote_data,
+                "content_hash": payload_hash,
+                "remote_hash": remote_hash,
+                "first_seen_at": first_seen,
+                "last_modified_at": now,
+                "deleted_at": deleted_at,
+                "last_action": action,
+                "change_seq": seq,
+            }
+        )
+    if inserts:
+        conn.execute(sa.insert(records), inserts)
+    if content_updates:
+        conn.execute(_CONTENT_UPDATE, content_updates)
+    if remote_updates:
+        conn.execute(_REMOTE_UPDATE, remote_updates)
+    if counts.changed:
+        conn.execute(
+            sa.update(connections).where(connections.c.id == connection_id).values(change_seq=seq)
+        )
+    return counts
+
+
+def mark_deleted(
+    conn: Connection,
+    *,
+    connection_id: str,
+    model: str,
+    external_ids: Iterable[str],
+    now: datetime,
+) -> int:
+    """Record deletes of records gone from the provider (payload kept). Ids unknown or
+    already deleted are ignored. Returns how many records became deleted."""
+    wanted = list(dict.fromkeys(external_ids))
+    if not wanted:
+        return 0
+    seq = _lock_sequence(conn, connection_id)
+    existing = _existing(conn, connection_id, model, wanted)
+    updates = []
+    for external_id in wanted:
+        row = existing.get(external_id)
+        if row is None or row.deleted_at is not None:
+            continue
+        seq += 1
+        updates.append({"_id": row.id, "change_seq": seq})
+    if updates:
+        conn.execute(
+            sa.update(records)
+            .where(records.c.id == sa.bindparam("_id"))
+            .values(
+                deleted_at=now,
+                last_modified_at=now,
+                last_action=DELETED,
+                change_seq=sa.bindparam("change_seq"),
+            ),
+            updates,
+        )
+        conn.execute(
+            sa.update(connections).where(connections.c.id == connection_id).values(change_seq=seq)
+        )
+    return len(updates)
+
+
+def _stored(row: Any, with_remote: bool) -> StoredRecord:
+    return StoredRecord(
+        external_id=row.external_id,
+        payload=row.payload,
+        remote_data=row.remote_data if with_remote else None,
+        first_seen_at=row.first_seen_at,
+        last_modified_at=row.last_modified_at,
+        deleted_at=row.deleted_at,
+        last_action=row.last_action,
+        change_seq=row.change_seq,
+    )
+
+
+def _columns(with_remote: bool) -> list[sa.ColumnElement[Any]]:
+    columns: list[sa.ColumnElement[Any]] = [
+        records.c.external_id,
+        records.c.payload,
+        records.c.first_seen_at,
+        records.c.last_modified_at,
+        records.c.deleted_at,
+        records.c.last_action,
+        records.c.change_seq,
+    ]
+    if with_remote:
+        columns.append(records.c.remote_data)
+    return columns
+
+
+def list_records(
+    conn: Connection,
+    *,
+    connection_id: str,
+    model: str,
+    after_seq: int | None = None,
+    modified_after: datetime | None = None,
+    actions: Iterable[str] | None = None,
+    external_ids: Sequence[str] | None = None,
+    limit: int = 100,
+    with_remote: bool = False,
+) -> tuple[list[StoredRecord], bool]:
+    """One page in change order, and whether more records follow it."""
+    query = (
+        sa.select(*_columns(with_remote))
+        .where(records.c.connection_id == connection_id, records.c.model == model)
+        .order_by(records.c.change_seq)
+        .limit(limit + 1)
+    )
+    if after_seq is not None:
+        query = query.where(records.c.change_seq > after_seq)
+    if modified_after is not None:
+        query = query.where(records.c.last_modified_at >= modified_after)
+    if actions is not None:
+        query = query.where(records.c.last_action.in_(sorted(set(actions))))
+    if external_ids is not None:
+        query = query.where(records.c.external_id.in_(list(external_ids)))
+    rows = conn.execute(query).all()
+    return [_stored(row, with_remote) for row in rows[:limit]], len(rows) > limit
+
+
+def get_record(
+    conn: Connection, *, connection_id: str, model: str, external_id: str, with_remote: bool
+) -> StoredRecord | None:
+    row = conn.execute(
+        sa.select(*_columns(with_remote)).where(
+            records.c.connection_id == connection_id,
+            records.c.model == model,
+            records.c.external_id == external_id,
+        )
+    ).first()
+    return None if row is None else _stored(row, with_remote)
+
+
+def live_external_ids(
+    conn: Connection, *, connection_id: str, model: str, batch_size: int = 10_000
+) -> Iterator[str]:
+    """Every external id not deleted, streamed (for reconciling against a provider's keys)."""
+    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+        sa.select(records.c.external_id).where(
+            records.c.connection_id == connection_id,
+            records.c.model == model,
+            records.c.deleted_at.is_(None),
+        )
+    )
+    for row in result:
+        yield row.external_id

@@ -1,0 +1,117 @@
+"""Connections, API keys and the open health check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ledgerbridge.config import Settings
+from ledgerbridge.db import utcnow, write_transaction
+from ledgerbridge.keys import create_api_key
+from ledgerbridge.tables import connections
+
+SECRET = "rt_super_secret_refresh_token_value"
+
+
+def test_create_list_get_delete(client: TestClient) -> None:
+    created = client.post(
+        "/connections",
+        json={
+            "provider": "qbo",
+            "base_url": "http://127.0.0.1:9/sandbox/qbo",
+            "credentials": {"refresh_token": SECRET, "realm_id": "123"},
+            "sync_frequency": "30m",
+        },
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["sync_frequency"] == 1800 and body["status"] == "active"
+    assert "credentials" not in body and SECRET not in created.text
+    assert [c["id"] for c in client.get("/connections").json()["connections"]] == [body["id"]]
+    assert client.get(f"/connections/{body['id']}").json()["base_url"].endswith("/sandbox/qbo")
+    assert client.delete(f"/connections/{body['id']}").status_code == 204
+    assert client.get(f"/connections/{body['id']}").status_code == 404
+    assert client.delete(f"/connections/{body['id']}").status_code == 404
+
+
+def test_default_base_url_is_the_production_host(client: TestClient) -> None:
+    body = client.post("/connections", json={"provider": "intacct", "credentials": {}}).json()
+    assert body["base_url"] == "https://api.intacct.com/ia/api/v1"
+    assert body["sync_frequency"] == 3600
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"provider": "xero", "credentials": {}},  # unknown provider
+        {"provider": "qbo"},  # credentials missing
+        {"provider": "qbo", "credentials": {}, "sync_frequency": "often"},
+        {"provider": "qbo", "credentials": {}, "sync_frequency": 5},  # too often
+        {"provider": "qbo", "credentials": {}, "base_url": "ftp://x"},
+        {"provider": "qbo", "credentials": {}, "extra": 1},  # unknown property
+        {"provider": "qbo", "credentials": "token"},  # wrong type
+    ],
+)
+def test_bad_connection_bodies_are_refused_and_write_nothing(
+    client: TestClient, payload: dict[str, object]
+) -> None:
+    response = client.post("/connections", json=payload)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_body"
+    assert response.json()["error"]["errors"]
+    assert client.get("/connections").json()["connections"] == []
+
+
+def test_malformed_json_is_a_400(client: TestClient) -> None:
+    response = client.post(
+        "/connections", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_body"
+
+
+def test_credentials_are_encrypted_at_rest(
+    app: FastAPI, client: TestClient, settings: Settings, backend: str
+) -> None:
+    client.post("/connections", json={"provider": "qbo", "credentials": {"token": SECRET}})
+    with app.state.databases.main.connect() as conn:
+        stored = conn.execute(sa.select(connections.c.credentials)).scalar_one()
+    assert SECRET not in stored
+    assert app.state.cipher.decrypt(stored) == {"token": SECRET}
+    if backend == "sqlite":
+        app.state.databases.main.dispose()
+        database_file = Path(sa.engine.make_url(settings.main_database_url).database or "")
+        for path in database_file.parent.glob(database_file.name + "*"):
+            assert SECRET.encode() not in path.read_bytes()
+    key_file = settings.data_dir / "ledgerbridge.key"
+    assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Bearer", "Bearer wrong", "Basic bGJfdGVzdF9rZXk6", "lb_test_key"],
+)
+def test_unified_endpoints_need_a_valid_key(app: FastAPI, header: str | None) -> None:
+    headers = {} if header is None else {"Authorization": header}
+    with TestClient(app) as anonymous:
+        for path in ("/connections", "/customers"):
+            response = anonymous.get(path, headers=headers)
+            assert response.status_code == 401, (path, header)
+            assert response.json()["error"]["code"] == "unauthorized"
+            assert response.headers["www-authenticate"] == "Bearer"
+        assert anonymous.get("/health").status_code == 200
+
+
+def test_stored_keys_work_and_are_hashed(app: FastAPI) -> None:
+    engine = app.state.databases.main
+    with write_transaction(engine) as conn:
+        key = create_api_key(conn, name="ci", now=utcnow())
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT key_hash, prefix FROM api_keys").one()
+    assert key not in stored.key_hash and key.startswith(stored.prefix)
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as keyed:
+        assert keyed.get("/connections").status_code == 200

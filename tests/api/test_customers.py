@@ -1,0 +1,146 @@
+"""`GET /customers` over HTTP: paging, filters, metadata and every kind of bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ledgerbridge.db import write_transaction
+from ledgerbridge.unified.records import IncomingRecord, mark_deleted, save_records
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def conn_id(client: TestClient) -> str:
+    response = client.post(
+        "/connections", json={"provider": "qbo", "credentials": {"refresh_token": "rt"}}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def seed(app: FastAPI, conn_id: str, ids: list[str], at: datetime = T0, name: str = "A") -> None:
+    batch = [IncomingRecord(i, {"id": i, "display_name": f"{name}{i}"}, {"Id": i}) for i in ids]
+    with write_transaction(app.state.databases.main) as conn:
+        save_records(conn, connection_id=conn_id, model="Customer", batch=batch, now=at)
+
+
+def get(client: TestClient, conn_id: str, **params: Any) -> Any:
+    response = client.get("/customers", params=params, headers={"Connection-Id": conn_id})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_pages_follow_next_cursor_to_the_end(
+    app: FastAPI, client: TestClient, conn_id: str
+) -> None:
+    seed(app, conn_id, [str(i) for i in range(25)])
+    seen, cursor = [], None
+    while True:
+        body = get(client, conn_id, limit=10, **({"cursor": cursor} if cursor else {}))
+        seen += [record["id"] for record in body["records"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        assert cursor == body["records"][-1]["_nango_metadata"]["cursor"]
+    assert seen == [str(i) for i in range(25)]
+
+
+def test_record_shape_and_metadata(app: FastAPI, client: TestClient, conn_id: str) -> None:
+    seed(app, conn_id, ["7"])
+    record = get(client, conn_id)["records"][0]
+    assert record["display_name"] == "A7" and record["id"] == "7"
+    assert record["_nango_metadata"] == {
+        "first_seen_at": "2026-01-01T00:00:00.000Z",
+        "last_modified_at": "2026-01-01T00:00:00.000Z",
+        "last_action": "ADDED",
+        "deleted_at": None,
+        "cursor": record["_nango_metadata"]["cursor"],
+    }
+    assert "remote_data" not in record
+    with_raw = get(client, conn_id, include="remote_data")["records"][0]
+    assert with_raw["remote_data"] == {"Id": "7"}
+    single = client.get("/customers/7", headers={"Connection-Id": conn_id}).json()
+    assert single["_nango_metadata"]["cursor"] == record["_nango_metadata"]["cursor"]
+
+
+@pytest.mark.parametrize(
+    ("filter_", "expected"),
+    [
+        ("added", ["1"]),
+        ("UPDATED", ["2"]),  # any case
+        ("deleted", ["3"]),
+        ("added,deleted", ["1", "3"]),
+        ("Updated, Deleted", ["2", "3"]),
+    ],
+)
+def test_filter(
+    app: FastAPI, client: TestClient, conn_id: str, filter_: str, expected: list[str]
+) -> None:
+    seed(app, conn_id, ["1", "2", "3"])
+    seed(app, conn_id, ["2"], at=T0 + timedelta(hours=1), name="B")
+    with write_transaction(app.state.databases.main) as conn:
+        mark_deleted(
+            conn,
+            connection_id=conn_id,
+            model="Customer",
+            external_ids=["3"],
+            now=T0 + timedelta(hours=2),
+        )
+    assert [r["id"] for r in get(client, conn_id, filter=filter_)["records"]] == expected
+
+
+def test_modified_after_is_inclusive_and_ids_select(
+    app: FastAPI, client: TestClient, conn_id: str
+) -> None:
+    seed(app, conn_id, ["1"])
+    seed(app, conn_id, ["2"], at=T0 + timedelta(hours=1))
+    body = get(client, conn_id, modified_after="2026-01-01T01:00:00.000Z")
+    assert [r["id"] for r in body["records"]] == ["2"]
+    assert [r["id"] for r in get(client, conn_id, ids="1,2")["records"]] == ["1", "2"]
+    response = client.get("/customers?ids=2&ids=1", headers={"Connection-Id": conn_id}).json()
+    assert [r["id"] for r in response["records"]] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"modified_after": "yesterday"}, "modified_after"),
+        ({"filter": "removed"}, "filter"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "10001"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"colour": "blue"}, "colour"),
+        ({"include": "everything"}, "include"),
+        ({"ids": ",".join(str(i) for i in range(101))}, "ids"),
+    ],
+)
+def test_bad_query_gets_a_400_that_names_the_field(
+    client: TestClient, conn_id: str, params: dict[str, str], field: str
+) -> None:
+    response = client.get("/customers", params=params, headers={"Connection-Id": conn_id})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] in {"invalid_query_params", "invalid_request"}
+    assert any(field in item["field"] for item in error["errors"]), error
+
+
+def test_connection_header_is_required_and_checked(client: TestClient) -> None:
+    missing = client.get("/customers")
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "missing_connection_id"
+    unknown = client.get("/customers", headers={"Connection-Id": "conn_nope"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "unknown_connection"
+
+
+def test_unknown_customer_is_404(client: TestClient, conn_id: str) -> None:
+    response = client.get("/customers/404", headers={"Connection-Id": conn_id})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

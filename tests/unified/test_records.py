@@ -1,0 +1,292 @@
+"""Record-store semantics, one by one (records-api.md), on every backend."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from ledgerbridge.connections import create_connection
+from ledgerbridge.crypto import CredentialCipher
+from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.tables import records
+from ledgerbridge.unified.records import (
+    ADDED,
+    DELETED,
+    UPDATED,
+    IncomingRecord,
+    StoredRecord,
+    WriteCounts,
+    get_record,
+    list_records,
+    live_external_ids,
+    mark_deleted,
+    save_records,
+)
+
+MODEL = "Customer"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(app: FastAPI) -> Engine:
+    main: Engine = app.state.databases.main
+    return main
+
+
+@pytest.fixture
+def conn_id(app: FastAPI, engine: Engine) -> str:
+    cipher: CredentialCipher = app.state.cipher
+    with write_transaction(engine) as conn:
+        return create_connection(
+            conn,
+            cipher,
+            provider="qbo",
+            base_url="http://x",
+            credentials={},
+            sync_frequency_s=3600,
+            now=T0,
+        ).id
+
+
+def customer(external_id: str, name: str = "Ann", **extra: Any) -> IncomingRecord:
+    payload = {"id": external_id, "display_name": name, **extra}
+    return IncomingRecord(external_id, payload, remote_data={"Id": external_id, "raw": name})
+
+
+def save(engine: Engine, conn_id: str, *batch: IncomingRecord, at: datetime = T0) -> WriteCounts:
+    with write_transaction(engine) as conn:
+        return save_records(conn, connection_id=conn_id, model=MODEL, batch=batch, now=at)
+
+
+def read(engine: Engine, conn_id: str, **kwargs: Any) -> list[StoredRecord]:
+    with read_transaction(engine) as conn:
+        page, _ = list_records(conn, connection_id=conn_id, model=MODEL, limit=1000, **kwargs)
+    return page
+
+
+def one(engine: Engine, conn_id: str, external_id: str) -> StoredRecord:
+    with read_transaction(engine) as conn:
+        record = get_record(
+            conn, connection_id=conn_id, model=MODEL, external_id=external_id, with_remote=True
+        )
+    assert record is not None
+    return record
+
+
+def test_first_save_adds(engine: Engine, conn_id: str) -> None:
+    counts = save(engine, conn_id, customer("1"), customer("2"))
+    assert (counts.added, counts.updated, counts.unchanged) == (2, 0, 0)
+    stored = one(engine, conn_id, "1")
+    assert stored.last_action == ADDED
+    assert stored.first_seen_at == stored.last_modified_at == T0
+    assert stored.remote_data == {"Id": "1", "raw": "Ann"}
+
+
+def test_identical_resave_is_invisible(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, customer("1"))
+    before = one(engine, conn_id, "1")
+    counts = save(engine, conn_id, customer("1"), at=T0 + timedelta(hours=1))
+    assert counts.unchanged == 1 and counts.changed == 0
+    assert one(engine, conn_id, "1") == before
+    assert read(engine, conn_id, after_seq=before.change_seq) == []
+
+
+def test_raw_payload_is_outside_the_hash(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, customer("1"))
+    before = one(engine, conn_id, "1")
+    changed_raw = IncomingRecord("1", {"id": "1", "display_name": "Ann"}, {"Id": "1", "v": 2})
+    assert save(engine, conn_id, changed_raw, at=T0 + timedelta(hours=1)).unchanged == 1
+    after = one(engine, conn_id, "1")
+    assert after.remote_data == {"Id": "1", "v": 2}  # kept fresh ...
+    assert (after.change_seq, after.last_modified_at) == (before.change_seq, T0)  # ... silently
+
+
+def test_content_change_updates_and_moves_the_record(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, customer("1"), customer("2"))
+    later = T0 + timedelta(hours=1)
+    counts = save(engine, conn_id, customer("1", "Anna"), at=later)
+    assert counts.updated == 1
+    stored = one(engine, conn_id, "1")
+    assert (stored.last_action, stored.first_seen_at, stored.last_modified_at) == (
+        UPDATED,
+        T0,
+        later,
+    )
+    assert [r.external_id for r in read(engine, conn_id)] == ["2", "1"]  # change order
+
+
+def test_delete_keeps_payload_and_undelete_reads_as_added(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, customer("1"))
+    t1, t2 = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    with write_transaction(engine) as conn:
+        assert (
+            mark_deleted(conn, connection_id=conn_id, model=MODEL, external_ids=["1", "9"], now=t1)
+            == 1
+        )
+    deleted = one(engine, conn_id, "1")
+    assert (deleted.last_action, deleted.deleted_at, deleted.last_modified_at) == (DELETED, t1, t1)
+    assert deleted.payload["display_name"] == "Ann"
+    with write_transaction(engine) as conn:  # deleting again changes nothing
+        assert (
+            mark_deleted(conn, connection_id=conn_id, model=MODEL, external_ids=["1"], now=t2) == 0
+        )
+    assert save(engine, conn_id, customer("1"), at=t2).added == 1
+    back = one(engine, conn_id, "1")
+    assert (back.last_action, back.deleted_at, back.first_seen_at) == (ADDED, None, t2)
+
+
+def test_inactive_record_is_saved_as_deleted_with_its_payload(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, customer("1"))
+    inactive = IncomingRecord(
+        "1", {"id": "1", "display_name": "Ann", "active": False}, deleted=True
+    )
+    counts = save(engine, conn_id, inactive, at=T0 + timedelta(hours=1))
+    assert counts.deleted == 1
+    stored = one(engine, conn_id, "1")
+    assert stored.last_action == DELETED and stored.payload["active"] is False
+    assert save(engine, conn_id, inactive, at=T0 + timedelta(hours=2)).unchanged == 1
+    first_seen_inactive = IncomingRecord("2", {"id": "2", "active": False}, deleted=True)
+    assert save(engine, conn_id, first_seen_inactive).deleted == 1
+    assert one(engine, conn_id, "2").last_action == DELETED
+
+
+@pytest.mark.parametrize(
+    ("actions", "expected"),
+    [
+        ({ADDED}, ["new"]),  # never changed since first seen
+        ({UPDATED}, ["changed"]),
+        ({DELETED}, ["gone"]),
+        ({ADDED, DELETED}, ["new", "gone"]),  # combinations are unions
+        ({ADDED, UPDATED, DELETED}, ["new", "changed", "gone"]),
+    ],
+)
+def test_filters(engine: Engine, conn_id: str, actions: set[str], expected: list[str]) -> None:
+    save(engine, conn_id, customer("new"), customer("changed"), customer("gone"))
+    save(engine, conn_id, customer("changed", "Bob"), at=T0 + timedelta(hours=1))
+    with write_transaction(engine) as conn:
+        mark_deleted(
+            conn,
+            connection_id=conn_id,
+            model=MODEL,
+            external_ids=["gone"],
+            now=T0 + timedelta(hours=2),
+        )
+    assert [r.external_id for r in read(engine, conn_id, actions=actions)] == expected
+
+
+def test_cursor_is_exclusive_and_modified_after_inclusive(engine: Engine, conn_id: str) -> None:
+    for hour in range(3):
+        save(engine, conn_id, customer(str(hour)), at=T0 + timedelta(hours=hour))
+    everything = read(engine, conn_id)
+    assert [r.external_id for r in read(engine, conn_id, after_seq=everything[0].change_seq)] == [
+        "1",
+        "2",
+    ]
+    assert [
+        r.external_id for r in read(engine, conn_id, modified_after=T0 + timedelta(hours=1))
+    ] == ["1", "2"]
+
+
+def test_limit_pages_and_reports_more(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, *(customer(str(i)) for i in range(5)))
+    with read_transaction(engine) as conn:
+        first, more = list_records(conn, connection_id=conn_id, model=MODEL, limit=2)
+        assert len(first) == 2 and more
+        last, more = list_records(
+            conn, connection_id=conn_id, model=MODEL, limit=3, after_seq=first[-1].change_seq
+        )
+        assert len(last) == 3 and not more
+
+
+def test_batch_with_repeated_id_keeps_the_last(engine: Engine, conn_id: str) -> None:
+    counts = save(engine, conn_id, customer("1", "Ann"), customer("1", "Bob"))
+    assert counts.added == 1
+    assert one(engine, conn_id, "1").payload["display_name"] == "Bob"
+
+
+def test_connections_do_not_see_each_other(app: FastAPI, engine: Engine, conn_id: str) -> None:
+    with write_transaction(engine) as conn:
+        other = create_connection(
+            conn,
+            app.state.cipher,
+            provider="qbo",
+            base_url="http://y",
+            credentials={},
+            sync_frequency_s=60,
+            now=T0,
+        ).id
+    save(engine, conn_id, customer("1"))
+    save(engine, other, customer("1", "Other"))
+    assert [r.payload["display_name"] for r in read(engine, other)] == ["Other"]
+    with read_transaction(engine) as conn:
+        assert list(live_external_ids(conn, connection_id=conn_id, model=MODEL)) == ["1"]
+
+
+def test_a_page_is_written_in_a_constant_number_of_statements(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, *(customer(str(i)) for i in range(500)))
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        batch = [customer(str(i), "Changed" if i % 2 else "Ann") for i in range(1000)]
+        counts = save(engine, conn_id, *batch)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert (counts.added, counts.updated, counts.unchanged) == (500, 250, 250)
+    # lock + lookup + insert (insertmanyvalues may split it) + update + sequence bump
+    assert len(statements) <= 8, statements
+
+
+def test_reader_paging_while_a_writer_commits_misses_nothing(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, *(customer(str(i)) for i in range(300)))
+    writer_done = threading.Event()
+
+    def writer() -> None:
+        for round_ in range(20):
+            batch = [customer(str(i), f"v{round_}") for i in range(round_ * 7 % 300, 300, 37)]
+            batch.append(customer(f"new{round_}"))
+            save(engine, conn_id, *batch, at=T0 + timedelta(minutes=round_ + 1))
+        writer_done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen: dict[str, list[str | None]] = {}
+    after = None
+    while True:
+        with read_transaction(engine) as conn:
+            page, more = list_records(
+                conn, connection_id=conn_id, model=MODEL, limit=7, after_seq=after
+            )
+        for record in page:
+            seen.setdefault(record.external_id, []).append(record.payload.get("display_name"))
+        if page:
+            after = page[-1].change_seq
+        if not more and writer_done.is_set():
+            with read_transaction(engine) as conn:  # one more look after the writer ended
+                tail, _ = list_records(
+                    conn, connection_id=conn_id, model=MODEL, limit=10_000, after_seq=after
+                )
+            for record in tail:
+                seen.setdefault(record.external_id, []).append(record.payload.get("display_name"))
+            break
+    thread.join()
+    with read_transaction(engine) as conn:
+        rows = conn.execute(
+            sa.select(records.c.external_id, records.c.payload).where(
+                records.c.connection_id == conn_id
+            )
+        ).all()
+    final = {row.external_id: row.payload["display_name"] for row in rows}
+    assert set(seen) == set(final)  # every record seen
+    assert {k: v[-1] for k, v in seen.items()} == final  # and its latest version
+    for external_id, versions in seen.items():  # no version is served twice
+        assert len(versions) == len(set(versions)), (external_id, versions)
