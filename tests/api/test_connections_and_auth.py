@@ -29,8 +29,10 @@ def test_create_list_get_delete(client: TestClient) -> None:
     )
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["sync_frequency"] == 1800 and body["status"] == "active"
-    assert "credentials" not in body and SECRET not in created.text
+    assert body["sync_frequency"] == 1800
+    assert body["status"] == "active"
+    assert "credentials" not in body
+    assert SECRET not in created.text
     assert [c["id"] for c in client.get("/connections").json()["connections"]] == [body["id"]]
     assert client.get(f"/connections/{body['id']}").json()["base_url"].endswith("/sandbox/qbo")
     assert client.delete(f"/connections/{body['id']}").status_code == 204
@@ -88,7 +90,8 @@ def test_credentials_are_encrypted_at_rest(
         for path in database_file.parent.glob(database_file.name + "*"):
             assert SECRET.encode() not in path.read_bytes()
     key_file = settings.data_dir / "ledgerbridge.key"
-    assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert key_file.exists()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
 
 @pytest.mark.parametrize(
@@ -112,6 +115,7 @@ def test_stored_keys_work_and_are_hashed(app: FastAPI) -> None:
         key = create_api_key(conn, name="ci", now=utcnow())
     with engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT key_hash, prefix FROM api_keys").one()
-    assert key not in stored.key_hash and key.startswith(stored.prefix)
+    assert key not in stored.key_hash
+    assert key.startswith(stored.prefix)
     with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as keyed:
         assert keyed.get("/connections").status_code == 200

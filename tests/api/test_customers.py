@@ -54,7 +54,8 @@ def test_pages_follow_next_cursor_to_the_end(
 def test_record_shape_and_metadata(app: FastAPI, client: TestClient, conn_id: str) -> None:
     seed(app, conn_id, ["7"])
     record = get(client, conn_id)["records"][0]
-    assert record["display_name"] == "A7" and record["id"] == "7"
+    assert record["display_name"] == "A7"
+    assert record["id"] == "7"
     assert record["_nango_metadata"] == {
         "first_seen_at": "2026-01-01T00:00:00.000Z",
         "last_modified_at": "2026-01-01T00:00:00.000Z",

@@ -92,7 +92,8 @@ def test_identical_resave_is_invisible(engine: Engine, conn_id: str) -> None:
     save(engine, conn_id, customer("1"))
     before = one(engine, conn_id, "1")
     counts = save(engine, conn_id, customer("1"), at=T0 + timedelta(hours=1))
-    assert counts.unchanged == 1 and counts.changed == 0
+    assert counts.unchanged == 1
+    assert counts.changed == 0
     assert one(engine, conn_id, "1") == before
     assert read(engine, conn_id, after_seq=before.change_seq) == []
 
@@ -149,7 +150,8 @@ def test_inactive_record_is_saved_as_deleted_with_its_payload(engine: Engine, co
     counts = save(engine, conn_id, inactive, at=T0 + timedelta(hours=1))
     assert counts.deleted == 1
     stored = one(engine, conn_id, "1")
-    assert stored.last_action == DELETED and stored.payload["active"] is False
+    assert stored.last_action == DELETED
+    assert stored.payload["active"] is False
     assert save(engine, conn_id, inactive, at=T0 + timedelta(hours=2)).unchanged == 1
     first_seen_inactive = IncomingRecord("2", {"id": "2", "active": False}, deleted=True)
     assert save(engine, conn_id, first_seen_inactive).deleted == 1
@@ -197,11 +199,13 @@ def test_limit_pages_and_reports_more(engine: Engine, conn_id: str) -> None:
     save(engine, conn_id, *(customer(str(i)) for i in range(5)))
     with read_transaction(engine) as conn:
         first, more = list_records(conn, connection_id=conn_id, model=MODEL, limit=2)
-        assert len(first) == 2 and more
+        assert len(first) == 2
+        assert more
         last, more = list_records(
             conn, connection_id=conn_id, model=MODEL, limit=3, after_seq=first[-1].change_seq
         )
-        assert len(last) == 3 and not more
+        assert len(last) == 3
+        assert not more
 
 
 def test_batch_with_repeated_id_keeps_the_last(engine: Engine, conn_id: str) -> None:
