@@ -1,0 +1,200 @@
+"""Record store and `GET /customers` at scale.
+
+Loads N records (default 1,000,000) into one connection through the store's batch upsert,
+then times `GET /customers?limit=100` over loopback HTTP for the first page and for a page
+reached by a cursor near the end, and compares the upsert rate with a plain `executemany`
+INSERT of the same rows. Goals: deep/first page ratio <= 1.5; upsert >= 0.5x plain insert.
+
+    python -m bench records_bench [--records N] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+import uvicorn
+
+from ledgerbridge.api.app import create_app
+from ledgerbridge.config import Settings
+from ledgerbridge.connections import create_connection
+from ledgerbridge.db import write_transaction
+from ledgerbridge.tables import records
+from ledgerbridge.unified.cursor import encode_cursor
+from ledgerbridge.unified.records import IncomingRecord, content_hash, save_records
+
+BATCH = 1000
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def payload(i: int) -> dict[str, Any]:
+    return {
+        "id": str(i),
+        "created_at": "2025-01-01T00:00:00.000Z",
+        "updated_at": "2026-01-01T00:00:00.000Z",
+        "given_name": f"Given{i}",
+        "family_name": f"Family{i}",
+        "display_name": f"Customer {i}",
+        "company_name": None,
+        "active": True,
+        "balance_cents": i % 100_000,
+        "taxable": i % 2 == 0,
+        "primary_email": f"customer{i}@example.com",
+        "primary_phone": "(555) 555-0100",
+        "bill_address": {
+            "id": str(i),
+            "line1": f"{i} Main St",
+            "city": "Springfield",
+            "postal_code": "12345",
+            "country": "US",
+        },
+        "ship_address": None,
+        "currency": "USD",
+    }
+
+
+def _new_connection(app: Any) -> str:
+    with write_transaction(app.state.databases.main) as conn:
+        return create_connection(
+            conn,
+            app.state.cipher,
+            provider="qbo",
+            base_url="http://bench",
+            credentials={},
+            sync_frequency_s=3600,
+            now=T0,
+        ).id
+
+
+def load(app: Any, conn_id: str, count: int) -> float:
+    """Upsert `count` records in pages of BATCH; returns records/s."""
+    engine = app.state.databases.main
+    started = time.perf_counter()
+    for start in range(0, count, BATCH):
+        batch = [
+            IncomingRecord(str(i), payload(i), {"Id": str(i), "DisplayName": f"Customer {i}"})
+            for i in range(start, min(start + BATCH, count))
+        ]
+        with write_transaction(engine) as conn:
+            save_records(
+                conn,
+                connection_id=conn_id,
+                model="Customer",
+                batch=batch,
+                now=T0 + timedelta(seconds=start),
+            )
+    return count / (time.perf_counter() - started)
+
+
+def plain_insert(app: Any, conn_id: str, count: int) -> float:
+    """The same rows through a bare executemany INSERT (rows built outside the timing)."""
+    engine = app.state.databases.main
+    pages = []
+    for start in range(0, count, BATCH):
+        rows = []
+        for i in range(start, min(start + BATCH, count)):
+            body = payload(i)
+            raw = {"Id": str(i), "DisplayName": f"Customer {i}"}
+            rows.append(
+                {
+                    "connection_id": conn_id,
+                    "model": "Customer",
+                    "external_id": str(i),
+                    "payload": body,
+                    "remote_data": raw,
+                    "content_hash": content_hash(body),
+                    "remote_hash": content_hash(raw),
+                    "first_seen_at": T0,
+                    "last_modified_at": T0,
+                    "deleted_at": None,
+                    "last_action": "ADDED",
+                    "change_seq": i + 1,
+                }
+            )
+        pages.append(rows)
+    started = time.perf_counter()
+    for rows in pages:
+        with write_transaction(engine) as conn:
+            conn.execute(sa.insert(records), rows)
+    return count / (time.perf_counter() - started)
+
+
+def median_ms(client: httpx.Client, params: dict[str, Any], conn_id: str, runs: int) -> float:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get("/customers", params=params, headers={"Connection-Id": conn_id})
+        timings.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        assert len(response.json()["records"]) == params["limit"]
+    return statistics.median(timings)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="records_bench")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--baseline-records", type=int, default=200_000)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args(argv)
+
+    folder = Path(tempfile.mkdtemp(prefix="lb-bench-"))
+    settings = Settings(
+        data_dir=folder, database_url=args.database_url, api_key="bench", scheduler=False
+    )
+    app = create_app(settings)
+    backend = app.state.databases.main.dialect.name
+    print(f"backend: {backend}; records: {args.records:,}")
+
+    baseline_n = min(args.baseline_records, args.records)
+    upsert_rate = load(app, _new_connection(app), baseline_n)
+    insert_rate = plain_insert(app, _new_connection(app), baseline_n)
+    print(f"bulk upsert ({baseline_n:,} new records): {upsert_rate:,.0f} records/s")
+    print(f"plain executemany INSERT, same rows:   {insert_rate:,.0f} records/s")
+    print(f"upsert / plain insert: {upsert_rate / insert_rate:.2f}  (goal >= 0.5)")
+
+    conn_id = _new_connection(app)
+    full_rate = load(app, conn_id, args.records)
+    print(f"loaded {args.records:,} records into one connection at {full_rate:,.0f} records/s")
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer bench"}
+    ) as client:
+        with app.state.databases.main.connect() as conn:
+            top = conn.execute(
+                sa.select(sa.func.max(records.c.change_seq)).where(
+                    records.c.connection_id == conn_id
+                )
+            ).scalar_one()
+        first = median_ms(client, {"limit": 100}, conn_id, args.runs)
+        deep = median_ms(
+            client, {"limit": 100, "cursor": encode_cursor(top - 150)}, conn_id, args.runs
+        )
+    server.should_exit = True
+    thread.join()
+    print(f"GET /customers?limit=100 first page:       median {first:.2f} ms")
+    print(f"GET /customers?limit=100 page near the end: median {deep:.2f} ms")
+    print(f"deep / first: {deep / first:.2f}  (goal <= 1.5)")
+    app.state.databases.dispose()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
