@@ -272,7 +272,8 @@ def create_app(context: SandboxContext) -> FastAPI:
                     raise wire.resource_missing(f'No such end user: "{end_user_id}".')
                 store.delete(connection, end_user_id, customer_id, context.clock())
         except wire.ConductorError as exc:
-            return json_response(exc.body(request_id), exc.status)
+            headers = {"Conductor-Request-Id": request_id}
+            return json_response(exc.body(request_id), exc.status, headers)
         return Response(status_code=204)
 
     _install_error_handlers(app)
