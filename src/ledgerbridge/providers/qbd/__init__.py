@@ -1,0 +1,1 @@
+"""QuickBooks Desktop through Conductor's API: wire shapes, mapper and sandbox."""

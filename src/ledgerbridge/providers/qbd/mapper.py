@@ -1,0 +1,177 @@
+"""Pure mapping between Conductor's `qbd_customer` and the unified customer, both ways.
+
+Money stays exact (decimal strings to integer cents and back, never floats); QuickBooks
+Desktop's local times with offsets become UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.providers.qbd.wire import NAME_MAX, parse_time
+from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
+
+# QuickBooks Desktop names its currencies in words; the seed's example uses ISO codes.
+CURRENCY_CODES: dict[str, str] = {
+    "us dollar": "USD",
+    "canadian dollar": "CAD",
+    "british pound sterling": "GBP",
+    "euro": "EUR",
+    "australian dollar": "AUD",
+    "mexican peso": "MXN",
+}
+
+MOBILE_FIELD = "Mobile"
+"""QuickBooks Desktop keeps a mobile number as the contact field named "Mobile"."""
+
+
+def _text(value: Any) -> str | None:
+    # QuickBooks prints unused address lines as "", which means nothing was entered.
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _address(native: Mapping[str, Any] | None) -> Address | None:
+    if not native:
+        return None
+    address = Address(
+        line1=_text(native.get("line1")),
+        line2=_text(native.get("line2")),
+        line3=_text(native.get("line3")),
+        city=_text(native.get("city")),
+        state=_text(native.get("state")),
+        postal_code=_text(native.get("postalCode")),
+        country=_text(native.get("country")),
+    )
+    return None if address == Address() else address
+
+
+def currency_code(full_name: str | None) -> str | None:
+    """The ISO 4217 code of a QuickBooks Desktop currency name (`US Dollar` → `USD`)."""
+    if not full_name:
+        return None
+    if len(full_name) == 3 and full_name.isalpha():
+        return full_name.upper()
+    return CURRENCY_CODES.get(full_name.strip().lower())
+
+
+def _reference_id(reference: Mapping[str, Any] | None) -> str | None:
+    return None if not reference else _text(reference.get("id"))
+
+
+def _mobile(fields: Any) -> str | None:
+    for field in fields or ():
+        if str(field.get("name", "")).strip().lower() == MOBILE_FIELD.lower():
+            return _text(field.get("value"))
+    return None
+
+
+def _taxable(sales_tax_code: Mapping[str, Any] | None) -> bool:
+    # QuickBooks Desktop ships two codes, "Tax" and "Non"; any code but "Non" is taxable.
+    if not sales_tax_code:
+        return False
+    return str(sales_tax_code.get("fullName") or "").strip().lower() != "non"
+
+
+def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
+    """A `qbd_customer` dict as Conductor returns it → `UnifiedCustomer`."""
+    currency = customer.get("currency") or {}
+    return UnifiedCustomer(
+        id=customer["id"],
+        created_at=parse_time(customer["createdAt"]),
+        updated_at=parse_time(customer["updatedAt"]),
+        given_name=_text(customer.get("firstName")),
+        middle_name=_text(customer.get("middleName")),
+        family_name=_text(customer.get("lastName")),
+        display_name=_text(customer.get("name")),
+        company_name=_text(customer.get("companyName")),
+        fully_qualified_name=_text(customer.get("fullName")),
+        parent_id=_reference_id(customer.get("parent")),
+        active=bool(customer.get("isActive", True)),
+        balance_cents=to_cents(customer.get("balance")) or 0,
+        taxable=_taxable(customer.get("salesTaxCode")),
+        primary_email=_text(customer.get("email")),
+        primary_phone=_text(customer.get("phone")),
+        mobile_phone=_mobile(customer.get("customContactFields")),
+        bill_address=_address(customer.get("billingAddress")),
+        ship_address=_address(customer.get("shippingAddress")),
+        currency=currency_code(currency.get("fullName")),
+        notes=_text(customer.get("note")),
+        credit_limit_cents=to_cents(customer.get("creditLimit")),
+    )
+
+
+def _native_address(address: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not address:
+        return None
+    pairs = {
+        "line1": address.get("line1"),
+        "line2": address.get("line2"),
+        "line3": address.get("line3"),
+        "city": address.get("city"),
+        "state": address.get("state"),
+        "postalCode": address.get("postal_code"),
+        "country": address.get("country"),
+    }
+    native = {key: str(value) for key, value in pairs.items() if value not in (None, "")}
+    return native or None
+
+
+def _amount(cents: int) -> str:
+    return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
+
+
+# Unified field → Conductor body field, for the plain strings.
+_TEXT_FIELDS = {
+    "given_name": "firstName",
+    "middle_name": "middleName",
+    "family_name": "lastName",
+    "company_name": "companyName",
+    "primary_email": "email",
+    "primary_phone": "phone",
+    "notes": "note",
+    "parent_id": "parentId",
+}
+
+
+def _body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if fields.get("display_name"):
+        body["name"] = str(fields["display_name"])[:NAME_MAX]
+    for unified, native in _TEXT_FIELDS.items():
+        if fields.get(unified) not in (None, ""):
+            body[native] = str(fields[unified])
+    if "active" in fields and fields["active"] is not None:
+        body["isActive"] = bool(fields["active"])
+    for unified, native in (
+        ("bill_address", "billingAddress"),
+        ("ship_address", "shippingAddress"),
+    ):
+        value = fields.get(unified)
+        address = _native_address(value.model_dump() if isinstance(value, Address) else value)
+        if address:
+            body[native] = address
+    if fields.get("credit_limit_cents") is not None:
+        body["creditLimit"] = _amount(int(fields["credit_limit_cents"]))
+    if fields.get("mobile_phone"):
+        body["customContactFields"] = [{"name": MOBILE_FIELD, "value": fields["mobile_phone"]}]
+    return body
+
+
+def to_create_body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Unified fields (`display_name`, `given_name`, `bill_address`, ...) → the body of
+    `POST /quickbooks-desktop/customers`. `display_name` becomes the required `name`.
+
+    Currency is not mapped: Conductor takes a `currencyId` of the company's own currency
+    list, which only the connector can look up."""
+    body = _body(fields)
+    if "name" not in body:
+        raise ValueError("display_name is required to create a QuickBooks Desktop customer")
+    return body
+
+
+def to_update_body(fields: Mapping[str, Any], revision_number: str) -> dict[str, Any]:
+    """Unified fields that changed → the body of `POST /quickbooks-desktop/customers/{id}`,
+    carrying the `revision_number` the change is based on."""
+    return {"revisionNumber": revision_number, **_body(fields)}

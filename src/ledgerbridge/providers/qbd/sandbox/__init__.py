@@ -1,0 +1,60 @@
+"""The Conductor (QuickBooks Desktop) sandbox, mounted at `/sandbox/conductor/v1`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.providers.qbd.sandbox import app, store
+from ledgerbridge.providers.qbd.sandbox.seed import seed_customers
+from ledgerbridge.sandbox import tenants
+from ledgerbridge.sandbox.base import SandboxContext, SeedResult
+
+migrations = "ledgerbridge.providers.qbd.sandbox:migrations"
+
+
+class ConductorSandbox:
+    """QuickBooks Desktop through Conductor: one end user (`end_usr_...`) per company file,
+    one secret key (`sk_...`) for the whole sandbox."""
+
+    name = "qbd"
+    mount_path = "/sandbox/conductor/v1"
+    migrations = migrations
+
+    def create_app(self, context: SandboxContext) -> FastAPI:
+        """The Conductor API app."""
+        return app.create_app(context)
+
+    def seed(
+        self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
+    ) -> SeedResult:
+        """Create the end user if new and add `customers` customers and jobs."""
+        now = context.clock()
+        with write_transaction(context.engine) as connection:
+            store.secret_key(connection, now)
+            tenants.ensure_tenant(connection, self.name, tenant_id, app.default_settings(), now)
+            added = seed_customers(connection, tenant_id, customers, seed, now)
+        return SeedResult(tenant_id=tenant_id, customers=added)
+
+    def credentials(self, context: SandboxContext, tenant_id: str) -> dict[str, str]:
+        """The secret key, end user id and base URL a Conductor SDK needs."""
+        with read_transaction(context.engine) as connection:
+            known = tenants.get_tenant(connection, self.name, tenant_id) is not None
+        if not known:
+            raise LookupError(f"no qbd sandbox end user {tenant_id!r}; seed it first")
+        with write_transaction(context.engine) as connection:
+            key = store.secret_key(connection, context.clock())
+        return {
+            "CONDUCTOR_SECRET_KEY": key,
+            "CONDUCTOR_END_USER_ID": tenant_id,
+            "CONDUCTOR_BASE_URL": context.base_url.rstrip("/") + self.mount_path,
+        }
+
+    def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
+        """Forget one end user's company file, or every one (the secret key stays)."""
+        with write_transaction(context.engine) as connection:
+            store.delete_tenant(connection, tenant_id)
+            tenants.delete_tenant_rows(connection, self.name, tenant_id)
+
+
+provider = ConductorSandbox()

@@ -1,0 +1,1 @@
+"""Alembic revisions of the QuickBooks Desktop sandbox tables (branch `qbd`)."""
