@@ -1,6 +1,6 @@
 """QuickBooks Desktop sandbox: secret key, customers, deleted list objects.
 
-Revision ID: q0001
+Revision ID: d0001
 Revises:
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 
 from ledgerbridge.db import UTCDateTime
 
-revision = "q0001"
+revision = "d0001"
 down_revision = None
 branch_labels = ("qbd",)
 depends_on = "s0001"
