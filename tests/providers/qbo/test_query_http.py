@@ -52,7 +52,8 @@ def test_only_active_unless_active_is_filtered(seeded: Realm) -> None:
     inactive = _rows(seeded, "SELECT * FROM Customer WHERE Active = false MAXRESULTS 1000")
     assert every["QueryResponse"]["totalCount"] == 60
     assert active["QueryResponse"]["totalCount"] + len(inactive) == 60
-    assert inactive and all(row["Active"] is False for row in inactive)
+    assert inactive
+    assert all(row["Active"] is False for row in inactive)
 
 
 def test_get_with_query_param_lowercase_and_order_by(seeded: Realm) -> None:

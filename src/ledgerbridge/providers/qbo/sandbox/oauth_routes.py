@@ -8,8 +8,9 @@ import base64
 import html
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -71,6 +72,12 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return (client_id, secret) if sep else None
 
 
+async def _form(request: Request) -> dict[str, str]:
+    """A url-encoded form body (parsed here: python-multipart is not a dependency)."""
+    pairs = parse_qsl((await request.body()).decode("utf-8", errors="replace"))
+    return dict(pairs)
+
+
 def _oauth_error(error: OAuthError) -> Response:
     status = 401 if error.error == "invalid_client" else 400
     return json_response({"error": error.error, "error_description": error.description}, status)
@@ -82,7 +89,8 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
     @router.get("/.well-known/openid_configuration")
     def discovery(request: Request) -> Response:
         """Built from the request's own base URL, so it is right on any host and port."""
-        base = str(request.base_url).rstrip("/")
+        # The document's own URL minus its path: right behind any mount, host and port.
+        base = str(request.url.replace(query="")).rsplit("/.well-known/", 1)[0]
         return json_response(
             {
                 "issuer": base,
@@ -137,7 +145,7 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
 
     @router.post("/oauth2/v1/authorize")
     async def approve(request: Request) -> Response:
-        form = await request.form()
+        form = await _form(request)
         client_id = str(form.get("client_id", ""))
         redirect_uri = str(form.get("redirect_uri", ""))
         realm_id = str(form.get("realmId", ""))
@@ -174,7 +182,7 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
 
     @router.post("/oauth2/v1/tokens/bearer")
     async def token(request: Request) -> Response:
-        form = await request.form()
+        form = await _form(request)
         credentials = _basic(request)
         if credentials is None:
             return _oauth_error(OAuthError("invalid_client", "HTTP Basic client auth required."))
@@ -216,11 +224,9 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
         raw = await request.body()
         token_value = ""
         try:
-            import orjson
-
             token_value = str(orjson.loads(raw).get("token", ""))
-        except (ValueError, AttributeError):
-            token_value = str((await request.form()).get("token", ""))
+        except (orjson.JSONDecodeError, AttributeError):
+            token_value = (await _form(request)).get("token", "")
 
         def forget() -> None:
             with write_transaction(context.engine) as connection:
