@@ -161,17 +161,35 @@ def seed_customers(
     anchor = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with write_transaction(engine) as connection:
         first_id = store.allocate_ids(connection, realm_id, count)
-        rows = list(_rows(realm_id, first_id, count, rng, pools, taken, anchor))
-        _roll_up_balances(rows, first_id)
-        for start in range(0, len(rows), BATCH):
-            connection.execute(sa.insert(customers), rows[start : start + BATCH])
+        rows = _rows(realm_id, first_id, count, rng, pools, taken, anchor)
+        parent_of: dict[int, int] = {}
+        roll_up: dict[int, int] = {}
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            if row["parent_id"] is not None:
+                parent_of[row["id"]] = row["parent_id"]
+                ancestor: int | None = row["parent_id"]
+                while ancestor is not None and row["balance_cents"]:
+                    roll_up[ancestor] = roll_up.get(ancestor, 0) + row["balance_cents"]
+                    ancestor = parent_of.get(ancestor)
+            batch.append(row)
+            if len(batch) == BATCH:
+                connection.execute(sa.insert(customers), batch)
+                batch = []
+        if batch:
+            connection.execute(sa.insert(customers), batch)
+        # BalanceWithJobs: each ancestor gets its descendants' opening balances, in one
+        # executemany once every row is in (rows stream, so a parent is written first).
+        updates = [{"r": realm_id, "i": k, "d": v} for k, v in roll_up.items() if v]
+        for start in range(0, len(updates), BATCH):
+            connection.execute(
+                sa.update(customers)
+                .where(
+                    customers.c.realm_id == sa.bindparam("r"), customers.c.id == sa.bindparam("i")
+                )
+                .values(
+                    balance_with_jobs_cents=customers.c.balance_with_jobs_cents + sa.bindparam("d")
+                ),
+                updates[start : start + BATCH],
+            )
     return count
-
-
-def _roll_up_balances(rows: list[dict[str, Any]], first_id: int) -> None:
-    """BalanceWithJobs: children come after parents, so walking backwards adds each
-    finished subtree total to its parent."""
-    for row in reversed(rows):
-        parent_id = row["parent_id"]
-        if parent_id is not None and row["balance_with_jobs_cents"]:
-            rows[parent_id - first_id]["balance_with_jobs_cents"] += row["balance_with_jobs_cents"]
