@@ -7,6 +7,7 @@ from importlib import import_module
 from ledgerbridge.sandbox.base import SandboxProvider
 
 _SANDBOXES: dict[str, str] = {
+    "qbo": "ledgerbridge.providers.qbo.sandbox:provider",
     "qbd": "ledgerbridge.providers.qbd.sandbox:provider",
 }
 

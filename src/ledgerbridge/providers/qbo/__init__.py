@@ -1,0 +1,1 @@
+"""QuickBooks Online: wire shapes, the pure mapper, and the local sandbox."""

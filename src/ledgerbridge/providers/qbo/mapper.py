@@ -1,0 +1,161 @@
+"""Pure mapping between QuickBooks Online Customer objects and the unified customer.
+
+No I/O: native dicts in, `UnifiedCustomer` out, and unified fields back to a QuickBooks
+create or sparse-update body. Money goes through Decimal (`to_cents`), never float maths.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
+
+_ADDRESS_MAP = {
+    "id": "Id",
+    "line1": "Line1",
+    "line2": "Line2",
+    "line3": "Line3",
+    "city": "City",
+    "state": "CountrySubDivisionCode",
+    "postal_code": "PostalCode",
+    "country": "Country",
+}
+
+
+def parse_qbo_time(text: str) -> datetime:
+    """A QuickBooks timestamp (`2026-03-31T16:49:28-07:00`) as an aware datetime."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"QuickBooks time without an offset: {text!r}")
+    return moment
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _nested(customer: dict[str, Any], key: str, field: str) -> str | None:
+    inner = customer.get(key)
+    return _text(inner.get(field)) if isinstance(inner, dict) else None
+
+
+def _address(value: Any) -> Address | None:
+    if not isinstance(value, dict):
+        return None
+    fields = {ours: _text(value.get(theirs)) for ours, theirs in _ADDRESS_MAP.items()}
+    if all(v is None for v in fields.values()):
+        return None
+    return Address(**fields)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    # str() first: a JSON float such as 629.1 must become Decimal("629.1"), not its binary.
+    return Decimal(str(value))
+
+
+def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
+    """A QuickBooks Customer object (as the API returns it) as a unified customer."""
+    meta = customer.get("MetaData") or {}
+    parent = customer.get("ParentRef")
+    return UnifiedCustomer(
+        id=str(customer["Id"]),
+        created_at=parse_qbo_time(meta["CreateTime"]),
+        updated_at=parse_qbo_time(meta["LastUpdatedTime"]),
+        given_name=_text(customer.get("GivenName")),
+        display_name=_text(customer.get("DisplayName")),
+        active=bool(customer.get("Active", True)),
+        balance_cents=to_cents(_decimal(customer.get("Balance"))) or 0,
+        taxable=bool(customer.get("Taxable", False)),
+        primary_email=_nested(customer, "PrimaryEmailAddr", "Address"),
+        primary_phone=_nested(customer, "PrimaryPhone", "FreeFormNumber"),
+        bill_address=_address(customer.get("BillAddr")),
+        ship_address=_address(customer.get("ShipAddr")),
+        family_name=_text(customer.get("FamilyName")),
+        middle_name=_text(customer.get("MiddleName")),
+        company_name=_text(customer.get("CompanyName")),
+        fully_qualified_name=_text(customer.get("FullyQualifiedName")),
+        parent_id=_text(parent.get("value")) if isinstance(parent, dict) else None,
+        currency=_nested(customer, "CurrencyRef", "value"),
+        notes=_text(customer.get("Notes")),
+        mobile_phone=_nested(customer, "Mobile", "FreeFormNumber"),
+        credit_limit_cents=to_cents(_decimal(customer.get("CreditLimit"))),
+    )
+
+
+def _address_body(address: Address) -> dict[str, str]:
+    data = address.model_dump()
+    return {theirs: data[ours] for ours, theirs in _ADDRESS_MAP.items() if data[ours] is not None}
+
+
+def _cents_to_number(cents: int) -> Decimal:
+    return Decimal(cents) / 100
+
+
+_FIELD_WRITERS: dict[str, str] = {
+    "given_name": "GivenName",
+    "display_name": "DisplayName",
+    "family_name": "FamilyName",
+    "middle_name": "MiddleName",
+    "company_name": "CompanyName",
+    "notes": "Notes",
+    "active": "Active",
+    "taxable": "Taxable",
+}
+
+
+def unified_fields_to_qbo(fields: dict[str, Any]) -> dict[str, Any]:
+    """Unified field values (any subset) as QuickBooks Customer properties.
+
+    Read-only unified fields (`id`, times, `fully_qualified_name`) are left out; so is
+    `balance_cents` on anything but a create, which `to_create_body` handles.
+    """
+    body: dict[str, Any] = {}
+    for ours, theirs in _FIELD_WRITERS.items():
+        if ours in fields:
+            body[theirs] = fields[ours] if fields[ours] is not None else ""
+    if "primary_email" in fields:
+        body["PrimaryEmailAddr"] = {"Address": fields["primary_email"] or ""}
+    if "primary_phone" in fields:
+        body["PrimaryPhone"] = {"FreeFormNumber": fields["primary_phone"] or ""}
+    if "mobile_phone" in fields:
+        body["Mobile"] = {"FreeFormNumber": fields["mobile_phone"] or ""}
+    for ours, theirs in (("bill_address", "BillAddr"), ("ship_address", "ShipAddr")):
+        if ours in fields:
+            value = fields[ours]
+            address = value if isinstance(value, Address) or value is None else Address(**value)
+            body[theirs] = _address_body(address) if address is not None else {}
+    if fields.get("currency"):
+        body["CurrencyRef"] = {"value": fields["currency"]}
+    if fields.get("parent_id"):
+        body["Job"] = True
+        body["ParentRef"] = {"value": str(fields["parent_id"])}
+    if fields.get("credit_limit_cents") is not None:
+        body["CreditLimit"] = _cents_to_number(int(fields["credit_limit_cents"]))
+    return body
+
+
+def to_create_body(customer: UnifiedCustomer) -> dict[str, Any]:
+    """A QuickBooks create body from a unified customer (opening balance included)."""
+    data = customer.model_dump(exclude_none=True, exclude={"id", "created_at", "updated_at"})
+    data.pop("fully_qualified_name", None)
+    balance = data.pop("balance_cents", 0)
+    body = unified_fields_to_qbo(data)
+    if balance:
+        body["Balance"] = _cents_to_number(balance)
+    return body
+
+
+def to_sparse_update_body(
+    customer_id: str, sync_token: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """A QuickBooks sparse update changing only `changes` (unified field names)."""
+    return {
+        "Id": customer_id,
+        "SyncToken": sync_token,
+        "sparse": True,
+        **unified_fields_to_qbo(changes),
+    }

@@ -1,0 +1,242 @@
+"""Intuit-style OAuth 2.0 for the sandbox: discovery document, approval page, token
+endpoint (authorization_code and refresh_token grants, HTTP Basic client auth, rotating
+refresh tokens), revocation and userinfo."""
+
+from __future__ import annotations
+
+import base64
+import html
+import secrets
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.json import json_response
+from ledgerbridge.providers.qbo.sandbox import store
+from ledgerbridge.sandbox import tenants
+from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sandbox.oauth import OAuthError, TokenIssuer, TokenPair
+
+PROVIDER = "qbo"
+
+
+def default_settings() -> tenants.TenantSettings:
+    """A new realm behaves like production QuickBooks Online: 500 requests a minute,
+    10 at once, no injected faults."""
+    return tenants.TenantSettings(requests_per_minute=500, max_concurrent=10)
+
+
+def ensure_realm(context: SandboxContext, realm_id: str) -> tenants.TenantSettings:
+    """The realm's settings, creating the tenant and its company on first use."""
+    with write_transaction(context.engine) as connection:
+        now = context.clock()
+        settings = tenants.ensure_tenant(connection, PROVIDER, realm_id, default_settings(), now)
+        store.ensure_company(connection, realm_id, now)
+        return settings
+
+
+def token_body(pair: TokenPair) -> dict[str, Any]:
+    """The bearer-token response Intuit sends."""
+    return {
+        "token_type": "bearer",
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "expires_in": pair.expires_in,
+        "x_refresh_token_expires_in": pair.refresh_expires_in,
+    }
+
+
+def _lifetime(context: SandboxContext) -> Any:
+    def lifetime(realm_id: str) -> int:
+        with read_transaction(context.engine) as connection:
+            settings = tenants.get_tenant(connection, PROVIDER, realm_id)
+        return (settings or default_settings()).token_lifetime_s
+
+    return lifetime
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, sep, secret = base64.b64decode(encoded).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (client_id, secret) if sep else None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A url-encoded form body (parsed here: python-multipart is not a dependency)."""
+    pairs = parse_qsl((await request.body()).decode("utf-8", errors="replace"))
+    return dict(pairs)
+
+
+def _oauth_error(error: OAuthError) -> Response:
+    status = 401 if error.error == "invalid_client" else 400
+    return json_response({"error": error.error, "error_description": error.description}, status)
+
+
+def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/.well-known/openid_configuration")
+    def discovery(request: Request) -> Response:
+        """Built from the request's own base URL, so it is right on any host and port."""
+        # The document's own URL minus its path: right behind any mount, host and port.
+        base = str(request.url.replace(query="")).rsplit("/.well-known/", 1)[0]
+        return json_response(
+            {
+                "issuer": base,
+                "authorization_endpoint": f"{base}/oauth2/v1/authorize",
+                "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
+                "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",
+                "revocation_endpoint": f"{base}/oauth2/v1/tokens/revoke",
+                "jwks_uri": f"{base}/oauth2/v1/keys",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": [
+                    "openid",
+                    "email",
+                    "profile",
+                    "com.intuit.quickbooks.accounting",
+                ],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+            }
+        )
+
+    @router.get("/oauth2/v1/keys")
+    def keys() -> Response:
+        return json_response({"keys": []})
+
+    @router.get("/oauth2/v1/authorize")
+    def authorize_page(request: Request) -> Response:
+        """The approval page: shows the app and the realm, posts back to approve."""
+        params = request.query_params
+        realm_id = params.get("realmId") or str(secrets.randbelow(9 * 10**15) + 10**15)
+        fields = {
+            "client_id": params.get("client_id", ""),
+            "redirect_uri": params.get("redirect_uri", ""),
+            "state": params.get("state", ""),
+            "scope": params.get("scope", ""),
+        }
+        hidden = "".join(
+            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items()
+        )
+        page = (
+            "<!doctype html><title>Connect to QuickBooks (sandbox)</title>"
+            "<h1>Connect your app to QuickBooks Online (ledgerbridge sandbox)</h1>"
+            f"<p>App <code>{html.escape(fields['client_id'])}</code> asks for "
+            f"<code>{html.escape(fields['scope'])}</code>.</p>"
+            '<form method="post">'
+            f'{hidden}<label>Company (realm id) <input name="realmId" '
+            f'value="{html.escape(realm_id)}"></label> <button type="submit">Connect</button>'
+            "</form>"
+        )
+        return HTMLResponse(page)
+
+    @router.post("/oauth2/v1/authorize")
+    async def approve(request: Request) -> Response:
+        form = await _form(request)
+        client_id = str(form.get("client_id", ""))
+        redirect_uri = str(form.get("redirect_uri", ""))
+        realm_id = str(form.get("realmId", ""))
+        if not redirect_uri or not realm_id.isdigit():
+            return json_response(
+                {
+                    "error": "invalid_request",
+                    "error_description": "redirect_uri and a numeric realmId are required",
+                },
+                400,
+            )
+
+        def issue() -> str:
+            ensure_realm(context, realm_id)
+            with write_transaction(context.engine) as connection:
+                known = issuer.ensure_client(connection, context.clock())
+                if client_id != known[0]:
+                    raise OAuthError("invalid_client", "Unknown client_id.")
+                return issuer.issue_code(
+                    connection,
+                    tenant_id=realm_id,
+                    client_id=client_id,
+                    redirect_uri=redirect_uri,
+                    now=context.clock(),
+                )
+
+        try:
+            code = await run_in_threadpool(issue)
+        except OAuthError as exc:
+            return _oauth_error(exc)
+        query = urlencode({"code": code, "state": str(form.get("state", "")), "realmId": realm_id})
+        separator = "&" if "?" in redirect_uri else "?"
+        return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
+
+    @router.post("/oauth2/v1/tokens/bearer")
+    async def token(request: Request) -> Response:
+        form = await _form(request)
+        credentials = _basic(request)
+        if credentials is None:
+            return _oauth_error(OAuthError("invalid_client", "HTTP Basic client auth required."))
+        client_id, secret = credentials
+        grant = str(form.get("grant_type", ""))
+
+        def exchange() -> TokenPair:
+            with write_transaction(context.engine) as connection:
+                issuer.authenticate_client(connection, client_id, secret)
+                if grant == "authorization_code":
+                    return issuer.exchange_code(
+                        connection,
+                        code=str(form.get("code", "")),
+                        client_id=client_id,
+                        redirect_uri=str(form["redirect_uri"]) if "redirect_uri" in form else None,
+                        lifetime_s=_lifetime(context),
+                        now=context.clock(),
+                    )
+                if grant == "refresh_token":
+                    return issuer.refresh(
+                        connection,
+                        refresh_token=str(form.get("refresh_token", "")),
+                        client_id=client_id,
+                        lifetime_s=_lifetime(context),
+                        now=context.clock(),
+                    )
+                raise OAuthError(
+                    "unsupported_grant_type", f"grant_type {grant!r} is not supported."
+                )
+
+        try:
+            pair = await run_in_threadpool(exchange)
+        except OAuthError as exc:
+            return _oauth_error(exc)
+        return json_response(token_body(pair))
+
+    @router.post("/oauth2/v1/tokens/revoke")
+    async def revoke(request: Request) -> Response:
+        raw = await request.body()
+        token_value = ""
+        try:
+            token_value = str(orjson.loads(raw).get("token", ""))
+        except (orjson.JSONDecodeError, AttributeError):
+            token_value = (await _form(request)).get("token", "")
+
+        def forget() -> None:
+            with write_transaction(context.engine) as connection:
+                issuer.revoke(connection, token_value, context.clock())
+
+        await run_in_threadpool(forget)
+        return Response(status_code=200)
+
+    @router.get("/v1/openid_connect/userinfo")
+    def userinfo() -> Response:
+        return json_response({"sub": "sandbox-user", "email": "sandbox@example.com"})
+
+    return router

@@ -1,0 +1,75 @@
+"""The `SandboxProvider` of QuickBooks Online: app, seed, credentials, reset."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from ledgerbridge.db import write_transaction
+from ledgerbridge.providers.qbo.sandbox import seed as seeding
+from ledgerbridge.providers.qbo.sandbox.app import create_app
+from ledgerbridge.providers.qbo.sandbox.oauth_routes import PROVIDER, ensure_realm
+from ledgerbridge.providers.qbo.sandbox.tables import companies, customers
+from ledgerbridge.sandbox import tenants
+from ledgerbridge.sandbox.base import SandboxContext, SeedResult
+from ledgerbridge.sandbox.oauth import TokenIssuer
+
+
+class QboSandbox:
+    """QuickBooks Online (Intuit Accounting API v3), mounted at `/sandbox/qbo`."""
+
+    name = PROVIDER
+    mount_path = "/sandbox/qbo"
+    migrations = "ledgerbridge.providers.qbo.sandbox:migrations/versions"
+
+    def __init__(self) -> None:
+        self.issuer = TokenIssuer(PROVIDER)
+
+    def create_app(self, context: SandboxContext) -> FastAPI:
+        return create_app(context, self.issuer)
+
+    def seed(
+        self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
+    ) -> SeedResult:
+        """Create the realm if new and add `customers` realistic customers."""
+        ensure_realm(context, tenant_id)
+        added = seeding.seed_customers(context.engine, tenant_id, customers, seed, context.clock())
+        return SeedResult(tenant_id=tenant_id, customers=added)
+
+    def credentials(self, context: SandboxContext, tenant_id: str) -> dict[str, str]:
+        """A fresh token pair for the realm, the app's keys and the URLs to point clients at."""
+        settings = ensure_realm(context, tenant_id)
+        with write_transaction(context.engine) as connection:
+            now = context.clock()
+            client_id, client_secret = self.issuer.ensure_client(connection, now)
+            pair = self.issuer.issue_pair(
+                connection,
+                tenant_id=tenant_id,
+                client_id=client_id,
+                lifetime_s=settings.token_lifetime_s,
+                now=now,
+            )
+        base = f"{context.base_url.rstrip('/')}{self.mount_path}"
+        return {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "expires_in": str(pair.expires_in),
+            "realm_id": tenant_id,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "api_base_url": f"{base}/v3",
+            "discovery_url": f"{base}/.well-known/openid_configuration",
+            "token_url": f"{base}/oauth2/v1/tokens/bearer",
+            "authorize_url": f"{base}/oauth2/v1/authorize",
+        }
+
+    def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
+        """Forget one realm (customers, company, settings, tokens) or every realm."""
+        with write_transaction(context.engine) as connection:
+            for table in (customers, companies):
+                query = sa.delete(table)
+                if tenant_id is not None:
+                    query = query.where(table.c.realm_id == tenant_id)
+                connection.execute(query)
+            tenants.delete_tenant_rows(connection, PROVIDER, tenant_id)
+        context.gate.reset()
