@@ -6,7 +6,9 @@ from importlib import import_module
 
 from ledgerbridge.sandbox.base import SandboxProvider
 
-_SANDBOXES: dict[str, str] = {}
+_SANDBOXES: dict[str, str] = {
+    "intacct": "ledgerbridge.providers.intacct.sandbox:provider",
+}
 
 
 def sandbox_names() -> list[str]:
