@@ -59,7 +59,8 @@ def test_inactive_customers_are_not_active_and_a_missing_contact_leaves_names_em
     )
     assert unified.active is False
     assert unified.balance_cents == 10
-    assert unified.given_name is None and unified.bill_address is None
+    assert unified.given_name is None
+    assert unified.bill_address is None
     assert unified.updated_at == datetime(2024, 1, 2, 0, 0, tzinfo=UTC)
 
 

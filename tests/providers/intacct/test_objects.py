@@ -45,7 +45,8 @@ def test_list_pages_by_start_and_size(company: Company, openapi: dict[str, Any])
         "previous": None,
     }
     last = company.get(CUSTOMERS, params={"start": 51, "size": 25}).json()
-    assert last["ia::meta"]["next"] is None and last["ia::meta"]["previous"] == 26
+    assert last["ia::meta"]["next"] is None
+    assert last["ia::meta"]["previous"] == 26
     keys = (
         [item["key"] for item in first.json()["ia::result"]]
         + [
@@ -88,7 +89,8 @@ def test_create_get_patch_delete_round_trip(company: Company, openapi: dict[str,
     _validate(openapi, f"{CUSTOMERS}/{{key}}", "get", "200", got.json())
     customer = got.json()["ia::result"]
     assert customer["parent"]["id"] == "C-000001"
-    assert customer["creditLimit"] == 50000.25 and customer["totalDue"] == "0.00"
+    assert customer["creditLimit"] == 50000.25
+    assert customer["totalDue"] == "0.00"
     assert customer["contacts"]["default"]["mailingAddress"] == {"city": "Reno"}
     assert customer["audit"]["createdDateTime"].endswith("Z")
 
@@ -107,7 +109,8 @@ def test_create_get_patch_delete_round_trip(company: Company, openapi: dict[str,
 
     assert company.delete(f"{CUSTOMERS}/{key}").status_code == 204
     gone = company.get(f"{CUSTOMERS}/{key}")
-    assert gone.status_code == 404 and _error(gone)["code"] == "notFound"
+    assert gone.status_code == 404
+    assert _error(gone)["code"] == "notFound"
 
 
 def test_create_without_an_id_is_numbered(company: Company) -> None:
@@ -147,9 +150,11 @@ def test_malformed_json_and_empty_bodies_are_400(company: Company) -> None:
         content=b"{nope",
         headers={**company._headers(), "Content-Type": "application/json"},
     )
-    assert raw.status_code == 400 and _error(raw)["code"] == "invalidRequest"
+    assert raw.status_code == 400
+    assert _error(raw)["code"] == "invalidRequest"
     empty = company.post(CUSTOMERS, {})
-    assert empty.status_code == 400 and _error(empty)["errorId"] == "REST-1028"
+    assert empty.status_code == 400
+    assert _error(empty)["errorId"] == "REST-1028"
 
 
 def test_patch_cannot_make_a_customer_its_own_ancestor(company: Company) -> None:
@@ -249,7 +254,8 @@ def test_read_only_users_get_403_on_writes(company: Company) -> None:
     )
     assert knob.status_code == 200
     refused = company.post(CUSTOMERS, {"name": "x"})
-    assert refused.status_code == 403 and _error(refused)["code"] == "forbidden"
+    assert refused.status_code == 403
+    assert _error(refused)["code"] == "forbidden"
     assert company.get(CUSTOMERS).status_code == 200
 
 
