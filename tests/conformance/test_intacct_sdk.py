@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 from intacctsdk import BadRequestError, IntacctRESTSDK
 
-from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider
 from conftest import LiveServer
+from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider
 
 
 @pytest.fixture
