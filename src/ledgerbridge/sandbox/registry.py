@@ -9,6 +9,7 @@ from ledgerbridge.sandbox.base import SandboxProvider
 _SANDBOXES: dict[str, str] = {
     "qbo": "ledgerbridge.providers.qbo.sandbox:provider",
     "qbd": "ledgerbridge.providers.qbd.sandbox:provider",
+    "intacct": "ledgerbridge.providers.intacct.sandbox:provider",
 }
 
 

@@ -1,0 +1,1 @@
+"""Sage Intacct: wire shapes, the pure mapper and the local sandbox."""

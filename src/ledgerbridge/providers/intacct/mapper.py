@@ -1,0 +1,132 @@
+"""Pure mapping between Intacct customer objects and the unified customer.
+
+Names, e-mails, phones and the address come from the default (display) contact; money is
+exact (Decimal to integer cents); times become aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
+
+
+def _parse_time(raw: str) -> datetime:
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _address(raw: Any) -> Address | None:
+    if not isinstance(raw, dict):
+        return None
+    address = Address(
+        line1=_text(raw.get("addressLine1")),
+        line2=_text(raw.get("addressLine2")),
+        line3=_text(raw.get("addressLine3")),
+        city=_text(raw.get("city")),
+        state=_text(raw.get("state")),
+        postal_code=_text(raw.get("postCode")),
+        country=_text(raw.get("country")),
+    )
+    return address if any(address.model_dump().values()) else None
+
+
+def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
+    """An Intacct customer object (as `GET .../customer/{key}` returns it) in the unified
+    model. `id` is the system `key`, the one identifier that never changes."""
+    contact: dict[str, Any] = (customer.get("contacts") or {}).get("default") or {}
+    audit: dict[str, Any] = customer.get("audit") or {}
+    parent: dict[str, Any] = customer.get("parent") or {}
+    address = _address(contact.get("mailingAddress"))
+    credit_limit = customer.get("creditLimit")
+    total_due = customer.get("totalDue")
+    tax = contact.get("tax") or {}
+    return UnifiedCustomer(
+        id=str(customer["key"]),
+        created_at=_parse_time(audit["createdDateTime"]),
+        updated_at=_parse_time(audit["modifiedDateTime"]),
+        display_name=_text(customer.get("name")),
+        given_name=_text(contact.get("firstName")),
+        family_name=_text(contact.get("lastName")),
+        middle_name=_text(contact.get("middleName")),
+        company_name=_text(contact.get("companyName")),
+        fully_qualified_name=_text(customer.get("name")),
+        active=customer.get("status", "active") != "inactive",
+        # totalDue is a decimal string; Decimal keeps it exact.
+        balance_cents=to_cents(Decimal(str(total_due))) or 0 if total_due is not None else 0,
+        taxable=bool(tax.get("isTaxable", False)),
+        primary_email=_text(contact.get("email1")),
+        primary_phone=_text(contact.get("phone1")),
+        mobile_phone=_text(contact.get("mobile")),
+        bill_address=address,
+        ship_address=None,
+        parent_id=str(parent["key"]) if parent.get("key") else None,
+        currency=_text(customer.get("currency")),
+        notes=_text(customer.get("notes")),
+        credit_limit_cents=to_cents(credit_limit) if credit_limit is not None else None,
+    )
+
+
+_ADDRESS_FIELDS = {
+    "line1": "addressLine1",
+    "line2": "addressLine2",
+    "line3": "addressLine3",
+    "city": "city",
+    "state": "state",
+    "postal_code": "postCode",
+    "country": "country",
+}
+_CONTACT_FIELDS = {
+    "given_name": "firstName",
+    "family_name": "lastName",
+    "middle_name": "middleName",
+    "company_name": "companyName",
+    "primary_email": "email1",
+    "primary_phone": "phone1",
+    "mobile_phone": "mobile",
+}
+
+
+def to_intacct(changes: dict[str, Any]) -> dict[str, Any]:
+    """A create or PATCH body from unified fields. Only the fields in `changes` appear, so
+    a PATCH built from it changes nothing else; `None` clears a field."""
+    body: dict[str, Any] = {}
+    if "display_name" in changes:
+        body["name"] = changes["display_name"]
+    if "active" in changes:
+        body["status"] = "active" if changes["active"] else "inactive"
+    if "currency" in changes:
+        body["currency"] = changes["currency"]
+    if "notes" in changes:
+        body["notes"] = changes["notes"]
+    if "credit_limit_cents" in changes:
+        cents = changes["credit_limit_cents"]
+        # A JSON number of whole units, exact: 1234567 cents -> 12345.67.
+        body["creditLimit"] = None if cents is None else _cents_to_number(int(cents))
+    if "parent_id" in changes:
+        parent = changes["parent_id"]
+        body["parent"] = {"key": str(parent)} if parent else {}
+    contact: dict[str, Any] = {
+        wire: changes[name] for name, wire in _CONTACT_FIELDS.items() if name in changes
+    }
+    if "bill_address" in changes:
+        address = changes["bill_address"] or {}
+        if isinstance(address, Address):
+            address = address.model_dump()
+        contact["mailingAddress"] = {
+            wire: address.get(name) for name, wire in _ADDRESS_FIELDS.items()
+        }
+    if contact:
+        body["contacts"] = {"default": contact}
+    return body
+
+
+def _cents_to_number(cents: int) -> int | float:
+    amount = Decimal(cents) / 100
+    return int(amount) if amount == amount.to_integral_value() else float(amount)

@@ -1,0 +1,76 @@
+"""The Sage Intacct sandbox provider: the REST API, seed data, credentials and reset."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ledgerbridge.db import write_transaction
+from ledgerbridge.providers.intacct.sandbox import store
+from ledgerbridge.providers.intacct.sandbox.app import create_app, default_settings
+from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER, issuer
+from ledgerbridge.providers.intacct.sandbox.seed import seed_customers
+from ledgerbridge.providers.intacct.wire import API_PREFIX
+from ledgerbridge.sandbox import tenants
+from ledgerbridge.sandbox.base import SandboxContext, SeedResult
+
+MOUNT_PATH = f"/sandbox/intacct{API_PREFIX}"
+DEFAULT_USER = "user"
+
+
+class IntacctSandbox:
+    """Sage Intacct's customer API, one company per tenant."""
+
+    name = PROVIDER
+    mount_path = MOUNT_PATH
+    migrations = "ledgerbridge.providers.intacct.sandbox:migrations"
+
+    def create_app(self, context: SandboxContext) -> FastAPI:
+        return create_app(context)
+
+    def seed(
+        self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
+    ) -> SeedResult:
+        """Create the company if new and add `customers` customers."""
+        self.ensure_company(context, tenant_id)
+        seed_customers(context.engine, tenant_id, customers, seed or 0, context.clock())
+        return SeedResult(tenant_id=tenant_id, customers=customers)
+
+    def ensure_company(self, context: SandboxContext, tenant_id: str) -> None:
+        with write_transaction(context.engine) as connection:
+            tenants.ensure_tenant(
+                connection, PROVIDER, tenant_id, default_settings(), context.clock()
+            )
+            issuer.ensure_client(connection, context.clock())
+
+    def credentials(self, context: SandboxContext, tenant_id: str) -> dict[str, str]:
+        """Client credentials, the user of the company and a fresh token pair."""
+        self.ensure_company(context, tenant_id)
+        username = f"{DEFAULT_USER}@{tenant_id}"
+        now = context.clock()
+        with write_transaction(context.engine) as connection:
+            client_id, client_secret = issuer.ensure_client(connection, now)
+            settings = tenants.get_tenant(connection, PROVIDER, tenant_id)
+            pair = issuer.issue_pair(
+                connection,
+                tenant_id=tenant_id,
+                client_id=client_id,
+                lifetime_s=settings.token_lifetime_s if settings else 3600,
+                now=now,
+                subject=username,
+            )
+        return {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "username": username,
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "base_url": f"{context.base_url.rstrip('/')}{MOUNT_PATH}",
+        }
+
+    def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
+        with write_transaction(context.engine) as connection:
+            store.delete_company(connection, tenant_id)
+            tenants.delete_tenant_rows(connection, PROVIDER, tenant_id)
+
+
+provider = IntacctSandbox()

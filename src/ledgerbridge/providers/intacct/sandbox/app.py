@@ -1,0 +1,236 @@
+"""The Intacct sandbox's HTTP API, mounted at `/sandbox/intacct/ia/api/v1`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.json import json_response
+from ledgerbridge.providers.intacct.sandbox import auth, query, store
+from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER
+from ledgerbridge.providers.intacct.wire import (
+    DEFAULT_PAGE_SIZE,
+    FORBIDDEN,
+    INVALID_REQUEST,
+    NOT_FOUND,
+    OBJECT_PATH,
+    OPERATION_FAILED,
+    TOO_MANY_REQUESTS,
+    IntacctError,
+    bad_request,
+)
+from ledgerbridge.sandbox import tenants
+from ledgerbridge.sandbox.admin import admin_router
+from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sandbox.oauth import AccessGrant
+
+_WRITE = ("POST", "PATCH", "DELETE")
+
+
+def default_settings() -> tenants.TenantSettings:
+    """A new company behaves like the lowest tier: two requests in flight at once."""
+    return tenants.TenantSettings(max_concurrent=2)
+
+
+def _error_response(error: IntacctError, headers: dict[str, str] | None = None) -> Response:
+    return json_response(error.to_wire(), error.status, headers)
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"The request body is not valid JSON: {exc}", "/") from exc
+
+
+def create_app(context: SandboxContext) -> FastAPI:
+    """The sandbox app for one sandbox database."""
+    app = FastAPI(title="Sage Intacct sandbox", openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(admin_router(PROVIDER, context, default_settings))
+
+    @app.exception_handler(IntacctError)
+    async def _intacct_error(_request: Request, exc: IntacctError) -> Response:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return _error_response(bad_request(f"The request is not valid: {exc.errors()[0]['msg']}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = NOT_FOUND if exc.status_code == 404 else INVALID_REQUEST
+        message = (
+            "The requested resource was not found" if exc.status_code == 404 else str(exc.detail)
+        )
+        return _error_response(
+            IntacctError(exc.status_code, message, code=code, error_id="REST-1001")
+        )
+
+    async def serve(
+        request: Request, work: Callable[[AccessGrant, Any], Response], *, body: bool = False
+    ) -> Response:
+        """Authenticate, pass the company's gate (limits, faults), then do `work`."""
+        now = context.clock()
+        payload = _parse_json(await request.body()) if body else None
+
+        def authenticate() -> tuple[AccessGrant, tenants.TenantSettings]:
+            with read_transaction(context.engine) as connection:
+                grant = auth.authenticate(connection, request.headers.get("authorization"), now)
+                settings = tenants.get_tenant(connection, PROVIDER, grant.tenant_id)
+            if settings is None:  # the company was reset after the token was issued
+                raise IntacctError(401, "Invalid token: the company no longer exists")
+            return grant, settings
+
+        grant, settings = await run_in_threadpool(authenticate)
+        if request.method in _WRITE and settings.extra.get("read_only"):
+            raise IntacctError(
+                403,
+                "Permission denied: this user can only list and view customers",
+                code=FORBIDDEN,
+                error_id="REST-1503",
+                message_id="IA.PERMISSION_DENIED",
+            )
+        async with context.gate.enter(PROVIDER, grant.tenant_id, settings) as refusal:
+            if refusal is not None:
+                if refusal.status == 429:
+                    seconds = str(refusal.retry_after)
+                    error = IntacctError(
+                        429,
+                        "Too many requests: the company's concurrent request limit is reached",
+                        code=TOO_MANY_REQUESTS,
+                        error_id="REST-1429",
+                        message_id="IA.TOO_MANY_REQUESTS",
+                    )
+                    headers = {"Retry-After": seconds, "x-ia-concurrency-retry-after": seconds}
+                    return _error_response(error, headers)
+                return _error_response(
+                    IntacctError(
+                        refusal.status,
+                        "An injected sandbox fault: the service could not answer",
+                        code=OPERATION_FAILED,
+                        error_id="REST-1999",
+                        message_id="IA.SANDBOX_INJECTED_FAULT",
+                    )
+                )
+            return await run_in_threadpool(work, grant, payload)
+
+    @app.post("/oauth2/token")
+    async def token(request: Request) -> Response:
+        raw = await request.body()
+        if request.headers.get("content-type", "").startswith("application/json"):
+            parsed = _parse_json(raw)
+            form = {k: str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+        else:
+            form = dict(parse_qsl(raw.decode(errors="replace")))
+        now = context.clock()
+
+        def grant() -> Response:
+            with write_transaction(context.engine) as connection:
+                pair = auth.grant_token(connection, form, now)
+            return json_response(auth.token_response(pair))
+
+        return await run_in_threadpool(grant)
+
+    @app.get(OBJECT_PATH)
+    async def list_customers(request: Request) -> Response:
+        start = _query_int(request, "start", 1, None)
+        size = _query_int(request, "size", DEFAULT_PAGE_SIZE, 4000)
+
+        def work(grant: AccessGrant, _body: Any) -> Response:
+            with read_transaction(context.engine) as connection:
+                page, total = store.list_page(connection, grant.tenant_id, start, size)
+            end = start + size
+            meta = {
+                "totalCount": total,
+                "start": start,
+                "pageSize": size,
+                "next": end if end <= total else None,
+                "previous": max(1, start - size) if start > 1 else None,
+            }
+            return json_response({"ia::result": page, "ia::meta": meta})
+
+        return await serve(request, work)
+
+    @app.post(OBJECT_PATH)
+    async def create_customer(request: Request) -> Response:
+        def work(grant: AccessGrant, body: Any) -> Response:
+            with write_transaction(context.engine) as connection:
+                created = store.create_customer(
+                    connection, grant.tenant_id, body, now=context.clock(), user=grant.subject
+                )
+            return json_response({"ia::result": created, "ia::meta": _one_success()}, 201)
+
+        return await serve(request, work, body=True)
+
+    @app.get(OBJECT_PATH + "/{key}")
+    async def get_customer(request: Request, key: str) -> Response:
+        def work(grant: AccessGrant, _body: Any) -> Response:
+            with read_transaction(context.engine) as connection:
+                found = store.get_customer(connection, grant.tenant_id, store.parse_key(key))
+            return json_response({"ia::result": found, "ia::meta": _one_success()})
+
+        return await serve(request, work)
+
+    @app.patch(OBJECT_PATH + "/{key}")
+    async def update_customer(request: Request, key: str) -> Response:
+        def work(grant: AccessGrant, body: Any) -> Response:
+            with write_transaction(context.engine) as connection:
+                updated = store.update_customer(
+                    connection,
+                    grant.tenant_id,
+                    store.parse_key(key),
+                    body,
+                    now=context.clock(),
+                    user=grant.subject,
+                )
+            return json_response({"ia::result": updated, "ia::meta": _one_success()})
+
+        return await serve(request, work, body=True)
+
+    @app.delete(OBJECT_PATH + "/{key}")
+    async def delete_customer(request: Request, key: str) -> Response:
+        def work(grant: AccessGrant, _body: Any) -> Response:
+            with write_transaction(context.engine) as connection:
+                store.delete_customer(connection, grant.tenant_id, store.parse_key(key))
+            return Response(status_code=204)
+
+        return await serve(request, work)
+
+    @app.post("/services/core/query")
+    async def run_query(request: Request) -> Response:
+        def work(grant: AccessGrant, body: Any) -> Response:
+            parsed = query.parse_request(body)
+            with read_transaction(context.engine) as connection:
+                answer = query.run_query(
+                    connection, grant.tenant_id, parsed, context.clock().date()
+                )
+            return json_response(answer)
+
+        return await serve(request, work, body=True)
+
+    return app
+
+
+def _one_success() -> dict[str, int]:
+    return {"totalCount": 1, "totalSuccess": 1, "totalError": 0}
+
+
+def _query_int(request: Request, name: str, default: int, high: int | None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1 or (high is not None and int(raw) > high):
+        limit = f"1 to {high}" if high else "at least 1"
+        raise bad_request(f"{name} must be a whole number {limit}, not {raw!r}", f"/{name}")
+    return int(raw)

@@ -1,0 +1,1 @@
+"""Alembic branch `intacct` of the sandbox database."""

@@ -1,0 +1,507 @@
+"""Intacct's query service (`POST /services/core/query`) over the sandbox table.
+
+A request is validated into a `QueryRequest`, then compiled to one parameterised
+SQLAlchemy statement: values only ever travel as bound parameters, never in SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from ledgerbridge.providers.intacct.sandbox import dates
+from ledgerbridge.providers.intacct.sandbox.expression import Expression, evaluate, parse_expression
+from ledgerbridge.providers.intacct.sandbox.store import parents
+from ledgerbridge.providers.intacct.sandbox.tables import LIST_SEPARATOR, customers
+from ledgerbridge.providers.intacct.sandbox.values import CENT, parse_cents, to_wire
+from ledgerbridge.providers.intacct.wire import (
+    DEFAULT_PAGE_SIZE,
+    FIELDS_BY_PATH,
+    MAX_QUERY_SIZE,
+    OBJECT_NAME,
+    FieldKind,
+    IntacctError,
+    bad_request,
+    href,
+)
+
+AGGREGATES = ("count", "avg", "sum", "min", "max")
+COMPARISONS = ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte")
+STRING_OPERATORS = (
+    "$contains",
+    "$notContains",
+    "$startsWith",
+    "$notStartsWith",
+    "$endsWith",
+    "$notEndsWith",
+)
+OPERATORS = (*COMPARISONS, "$in", "$notIn", "$between", "$notBetween", *STRING_OPERATORS, "$has")
+NEGATIONS = {
+    "$ne": "$eq",
+    "$notIn": "$in",
+    "$notBetween": "$between",
+    "$notContains": "$contains",
+    "$notStartsWith": "$startsWith",
+    "$notEndsWith": "$endsWith",
+}
+_NUMERIC: tuple[FieldKind, ...] = ("integer", "number", "money", "decimal", "key")
+_TEXT: tuple[FieldKind, ...] = ("string",)
+_BODY_KEYS = {
+    "object",
+    "fields",
+    "filters",
+    "filterExpression",
+    "filterParameters",
+    "orderBy",
+    "start",
+    "size",
+}
+_PARAMETERS = {"asOfDate", "includeHierarchyFields", "caseSensitiveComparison", "includePrivate"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A field as the query sees it: its SQL expression, kind, and how it is printed."""
+
+    path: str
+    kind: FieldKind
+    expression: ColumnElement[Any]
+    needs_parent: bool = False
+    filterable: bool = True
+    printer: Callable[[Any], Any] | None = None
+
+    def print(self, value: Any) -> Any:
+        return self.printer(value) if self.printer else to_wire(self.kind, value)
+
+
+def _target(*parts: object) -> str:
+    return "/" + "/".join(str(part) for part in parts)
+
+
+def resolve(path: Any, target: str) -> Column:
+    """The column of a dotted field name; 400 when the customer object has no such field."""
+    if not isinstance(path, str):
+        raise bad_request(f"{target} must be a field name", target)
+    field = FIELDS_BY_PATH.get(path)
+    if field is not None:
+        return Column(path, field.kind, customers.c[field.column])
+    if path in ("parent.id", "parent.name"):
+        return Column(path, "string", parents.c[path.split(".")[1]], needs_parent=True)
+    if path in ("href", "parent.href"):
+        source = customers.c.key if path == "href" else customers.c.parent_key
+        return Column(path, "key", source, filterable=False, printer=_href)
+    raise bad_request(
+        f"{path!r} is not a valid field of {OBJECT_NAME}", target, error_id="REST-1043"
+    )
+
+
+def _href(key: Any) -> str | None:
+    return None if key is None else href(key)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    name: str  # as asked: "sum:totalDue"
+    function: str
+    column: Column
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """A validated query: what to select, filter, order and which page."""
+
+    fields: list[Column | Aggregate]
+    filters: list[Any]
+    expression: Expression | None
+    case_sensitive: bool
+    as_of: date | None
+    order_by: list[tuple[Column, bool]]
+    start: int
+    size: int
+
+
+def _integer(body: dict[str, Any], name: str, default: int, low: int, high: int | None) -> int:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"{name} must be an integer", _target(name))
+    if value < low or (high is not None and value > high):
+        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise bad_request(f"{name} must be {limit}, not {value}", _target(name))
+    return value
+
+
+def _list(body: dict[str, Any], name: str) -> list[Any]:
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_request(f"{name} must be an array", _target(name))
+    return value
+
+
+def _field_or_aggregate(raw: Any, index: int) -> Column | Aggregate:
+    target = _target("fields", index)
+    if isinstance(raw, str) and ":" in raw:
+        function, _, path = raw.partition(":")
+        if function not in AGGREGATES:
+            raise bad_request(
+                f"{function!r} is not an aggregate function; use one of {', '.join(AGGREGATES)}",
+                target,
+            )
+        column = resolve(path, target)
+        if not column.filterable:
+            raise bad_request(f"{path} cannot be aggregated", target)
+        if function in ("sum", "avg") and column.kind not in _NUMERIC:
+            raise bad_request(f"{function} needs a numeric field; {path} is not one", target)
+        return Aggregate(raw, function, column)
+    return resolve(raw, target)
+
+
+def parse_request(body: Any) -> QueryRequest:
+    """Validate a query body; a 400 envelope names the first thing that is wrong."""
+    if not isinstance(body, dict) or not body:
+        raise IntacctError(
+            400,
+            "A query requires a payload",
+            error_id="REST-1028",
+            message_id="IA.REQUEST_REQUIRES_A_PAYLOAD",
+        )
+    unknown = sorted(set(body) - _BODY_KEYS)
+    if unknown:
+        raise bad_request(f"{unknown[0]} is not a valid query property", _target(unknown[0]))
+    if body.get("object") != OBJECT_NAME:
+        raise bad_request(
+            f"object must be {OBJECT_NAME!r}; {body.get('object')!r} is not served here",
+            "/object",
+        )
+    raw_fields = _list(body, "fields")
+    if not raw_fields:
+        raise bad_request("fields must list at least one field", "/fields")
+    selected: dict[str, Column | Aggregate] = {}
+    for index, raw in enumerate(raw_fields):
+        item = _field_or_aggregate(raw, index)
+        selected.setdefault(item.name if isinstance(item, Aggregate) else item.path, item)
+    filters = _list(body, "filters")
+    expression_text = body.get("filterExpression")
+    if expression_text is not None and not isinstance(expression_text, str):
+        raise bad_request("filterExpression must be a string", "/filterExpression")
+    expression = parse_expression(expression_text, len(filters))
+    parameters = body.get("filterParameters") or {}
+    if not isinstance(parameters, dict):
+        raise bad_request("filterParameters must be an object", "/filterParameters")
+    for name, value in parameters.items():
+        if name not in _PARAMETERS:
+            raise bad_request(
+                f"{name} is not a filter parameter", _target("filterParameters", name)
+            )
+        if name != "asOfDate" and not isinstance(value, bool):
+            raise bad_request(f"{name} must be true or false", _target("filterParameters", name))
+    as_of: date | None = None
+    if parameters.get("asOfDate") is not None:
+        try:
+            as_of = date.fromisoformat(str(parameters["asOfDate"]))
+        except ValueError as exc:
+            target = "/filterParameters/asOfDate"
+            raise bad_request("asOfDate must be a date (YYYY-MM-DD)", target) from exc
+    order_by: list[tuple[Column, bool]] = []
+    for index, item in enumerate(_list(body, "orderBy")):
+        target = _target("orderBy", index)
+        if not isinstance(item, dict) or len(item) != 1:
+            raise bad_request('each orderBy item must be {"field": "asc" | "desc"}', target)
+        ((path, direction),) = item.items()
+        if direction not in ("asc", "desc"):
+            raise bad_request(f"order of {path} must be asc or desc", target)
+        order_by.append((resolve(path, target), direction == "desc"))
+    return QueryRequest(
+        fields=list(selected.values()),
+        filters=filters,
+        expression=expression,
+        case_sensitive=parameters.get("caseSensitiveComparison", True) is not False,
+        as_of=as_of,
+        order_by=order_by,
+        start=_integer(body, "start", 1, 1, None),
+        size=_integer(body, "size", DEFAULT_PAGE_SIZE, 1, MAX_QUERY_SIZE),
+    )
+
+
+class _Compiler:
+    """Turns filters into SQL clauses for one request."""
+
+    def __init__(self, request: QueryRequest, today: date, dialect: str) -> None:
+        self.request = request
+        self.today = request.as_of or today
+        self.dialect = dialect
+        self.needs_parent = False
+
+    def where(self) -> ColumnElement[bool] | None:
+        if self.request.expression is None:
+            return None
+        clauses = [self.condition(item, index) for index, item in enumerate(self.request.filters)]
+        return evaluate(
+            self.request.expression,
+            lambda number: clauses[number - 1],
+            lambda parts: sa.and_(*parts),
+            lambda parts: sa.or_(*parts),
+        )
+
+    def condition(self, item: Any, index: int) -> ColumnElement[bool]:
+        target = _target("filters", index)
+        if not isinstance(item, dict) or len(item) != 1:
+            raise bad_request("each filter must be one operator object", target)
+        ((operator, operand),) = item.items()
+        if operator not in OPERATORS:
+            raise bad_request(
+                f"{operator!r} is not a filter operator; use one of {', '.join(OPERATORS)}",
+                target,
+            )
+        target = _target("filters", index, operator)
+        if not isinstance(operand, dict) or len(operand) != 1:
+            raise bad_request(f"{operator} takes one field and its value", target)
+        ((path, value),) = operand.items()
+        column = resolve(path, target)
+        if not column.filterable:
+            raise bad_request(f"{path} cannot be used in filters", target)
+        self.needs_parent = self.needs_parent or column.needs_parent
+        positive = NEGATIONS.get(operator)
+        if positive is None:
+            return self._positive(operator, column, value, target)
+        if operator == "$ne" and value is None:
+            return column.expression.is_not(None)
+        # A negated condition also matches empty fields ("not Acme" includes no name).
+        clause = self._positive(positive, column, value, target)
+        return sa.not_(sa.func.coalesce(clause, sa.false()))
+
+    def _text(self, column: Column) -> ColumnElement[Any]:
+        if column.kind in _TEXT and not self.request.case_sensitive:
+            return sa.func.lower(column.expression)
+        return column.expression
+
+    def _positive(
+        self, operator: str, column: Column, value: Any, target: str
+    ) -> ColumnElement[bool]:
+        kind = column.kind
+        if operator == "$eq" and value is None:
+            return column.expression.is_(None)
+        if operator == "$has":
+            if kind != "string_list" or not isinstance(value, str):
+                raise bad_request(f"$has needs a list field and a string; {column.path}", target)
+            pattern = f"%{LIST_SEPARATOR}{_escape_like(value)}{LIST_SEPARATOR}%"
+            return column.expression.like(pattern, escape="\\")
+        if kind == "string_list":
+            raise bad_request(f"{column.path} is a list; filter it with $has", target)
+        if operator in STRING_OPERATORS:
+            if kind not in _TEXT:
+                raise bad_request(f"{operator} applies to text fields, not {column.path}", target)
+            return self._string(operator, column, self._value(column, value, target))
+        if operator in ("$in", "$between"):
+            if not isinstance(value, list) or not value:
+                raise bad_request(f"{operator} takes a non-empty array", target)
+            if operator == "$between" and len(value) != 2:
+                raise bad_request("$between takes two values: [low, high]", target)
+            if kind == "boolean" and operator == "$between":
+                raise bad_request(f"$between does not apply to {column.path}", target)
+        if kind in ("date", "datetime"):
+            return self._dates(operator, column, value, target)
+        if kind == "boolean" and operator not in ("$eq", "$in"):
+            raise bad_request(
+                f"{operator} does not apply to true/false field {column.path}", target
+            )
+        expr = self._text(column)
+        if operator == "$in":
+            return expr.in_([self._value(column, item, target) for item in value])
+        if operator == "$between":
+            low, high = (self._value(column, item, target) for item in value)
+            return sa.and_(expr >= low, expr <= high)
+        bound = self._value(column, value, target)
+        comparisons: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+            "$eq": expr.__eq__,
+            "$lt": expr.__lt__,
+            "$lte": expr.__le__,
+            "$gt": expr.__gt__,
+            "$gte": expr.__ge__,
+        }
+        return comparisons[operator](bound)
+
+    def _string(self, operator: str, column: Column, value: str) -> ColumnElement[bool]:
+        expr = self._text(column)
+        length = len(value)
+        if operator == "$contains":
+            # LIKE ignores case on SQLite; a position search is case-sensitive on both.
+            position = sa.func.instr if self.dialect == "sqlite" else sa.func.strpos
+            found: ColumnElement[bool] = position(expr, value) > 0
+            return found
+        if operator == "$startsWith":
+            return sa.func.substr(expr, 1, length) == value
+        start = sa.func.length(expr) - length + 1
+        return sa.and_(sa.func.length(expr) >= length, sa.func.substr(expr, start) == value)
+
+    def _value(self, column: Column, raw: Any, target: str) -> Any:
+        """A filter value converted to what the column stores; 400 when it does not fit."""
+        kind = column.kind
+        try:
+            if kind == "string" and isinstance(raw, str):
+                return raw if self.request.case_sensitive else raw.lower()
+            if kind == "boolean":
+                if isinstance(raw, bool):
+                    return raw
+                if raw in ("true", "false"):
+                    return raw == "true"
+            whole = (isinstance(raw, int) and not isinstance(raw, bool)) or (
+                isinstance(raw, str) and raw.isdigit()
+            )
+            if kind in ("integer", "key") and whole:
+                return int(raw)
+            if (
+                kind == "number"
+                and not isinstance(raw, bool)
+                and isinstance(raw, int | float | str)
+            ):
+                return float(raw)
+            if kind in ("money", "decimal"):
+                return parse_cents(raw)
+        except ValueError:
+            pass
+        raise bad_request(f"{raw!r} is not a valid value for {column.path} ({kind})", target)
+
+    def _dates(self, operator: str, column: Column, value: Any, target: str) -> ColumnElement[bool]:
+        def period(raw: Any) -> tuple[Any, Any]:
+            if not isinstance(raw, str):
+                raise bad_request(f"{raw!r} is not a date for {column.path}", target)
+            try:
+                if column.kind == "date":
+                    return dates.date_period(raw, self.today)
+                return dates.datetime_period(raw, self.today)
+            except ValueError as exc:
+                raise bad_request(
+                    f"{raw!r} is not a date, a timestamp or one of {', '.join(dates.MACROS)}",
+                    target,
+                ) from exc
+
+        expr = column.expression
+        if operator in ("$in", "$between"):
+            periods = [period(item) for item in value]
+            if operator == "$between":
+                return sa.and_(expr >= periods[0][0], expr < periods[1][1])
+            return sa.or_(*(sa.and_(expr >= low, expr < high) for low, high in periods))
+        low, high = period(value)
+        # A value is a period: "< priorMonth" is before it began, "<= priorMonth" before it ended.
+        comparisons: dict[str, ColumnElement[bool]] = {
+            "$eq": sa.and_(expr >= low, expr < high),
+            "$lt": expr < low,
+            "$lte": expr < high,
+            "$gt": expr >= high,
+            "$gte": expr >= low,
+        }
+        return comparisons[operator]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def run_query(
+    connection: Connection, tenant_id: str, request: QueryRequest, today: date
+) -> dict[str, Any]:
+    """Execute a validated query for one company: the `ia::result` and `ia::meta` body."""
+    compiler = _Compiler(request, today, connection.dialect.name)
+    condition = compiler.where()
+    plain = [item for item in request.fields if isinstance(item, Column)]
+    aggregates = [item for item in request.fields if isinstance(item, Aggregate)]
+    needs_parent = (
+        compiler.needs_parent
+        or any(
+            item.column.needs_parent if isinstance(item, Aggregate) else item.needs_parent
+            for item in request.fields
+        )
+        or any(column.needs_parent for column, _ in request.order_by)
+    )
+    source: sa.FromClause = customers
+    if needs_parent:
+        source = customers.outerjoin(
+            parents,
+            sa.and_(parents.c.key == customers.c.parent_key, parents.c.tenant_id == tenant_id),
+        )
+    where = [customers.c.tenant_id == tenant_id]
+    if condition is not None:
+        where.append(condition)
+
+    selected: list[ColumnElement[Any]] = []
+    for index, item in enumerate(request.fields):
+        if isinstance(item, Aggregate):
+            function = getattr(sa.func, item.function)
+            selected.append(function(item.column.expression).label(f"f{index}"))
+        else:
+            selected.append(item.expression.label(f"f{index}"))
+    statement = sa.select(*selected).select_from(source).where(*where)
+    order: list[ColumnElement[Any]] = []
+    if aggregates:
+        group = [item.expression for item in plain]
+        statement = statement.group_by(*group)
+        grouped_paths = {item.path for item in plain}
+        for column, _descending in request.order_by:
+            if column.path not in grouped_paths:
+                raise bad_request(
+                    f"with aggregates, orderBy can only use the grouped fields; "
+                    f"{column.path} is not one",
+                    "/orderBy",
+                )
+        order_columns = request.order_by or [(item, False) for item in plain]
+        total = connection.execute(
+            sa.select(sa.func.count()).select_from(statement.subquery())
+        ).scalar_one()
+    else:
+        order_columns = [*request.order_by, (resolve("key", "/orderBy"), False)]
+        total = connection.execute(
+            sa.select(sa.func.count()).select_from(source).where(*where)
+        ).scalar_one()
+    for column, descending in order_columns:
+        # Nulls sort as the largest value, as Intacct's database does.
+        expr = column.expression
+        order.append(expr.desc().nulls_first() if descending else expr.asc().nulls_last())
+    statement = statement.order_by(*order).offset(request.start - 1).limit(request.size)
+    rows = connection.execute(statement).all()
+    result = [
+        {
+            (item.name if isinstance(item, Aggregate) else item.path): _print(item, row[index])
+            for index, item in enumerate(request.fields)
+        }
+        for row in rows
+    ]
+    end = request.start + request.size
+    return {
+        "ia::result": result,
+        "ia::meta": {
+            "totalCount": total,
+            "start": request.start,
+            "pageSize": request.size,
+            "next": end if end <= total else None,
+            "previous": max(1, request.start - request.size) if request.start > 1 else None,
+        },
+    }
+
+
+def _print(item: Column | Aggregate, value: Any) -> Any:
+    if isinstance(item, Column):
+        return item.print(value)
+    if item.function == "count":
+        return int(value or 0)
+    if value is None:
+        return None
+    kind = item.column.kind
+    if item.function == "avg":
+        if kind in ("money", "decimal"):
+            amount = (Decimal(str(value)) / 100).quantize(CENT)
+            return str(amount) if kind == "decimal" else float(amount)
+        return float(value)
+    if kind in ("money", "decimal", "integer", "key"):
+        value = int(value)
+    return item.column.print(value)

@@ -1,0 +1,60 @@
+"""The sandbox's customer table, one column per field of the catalogue in `wire.FIELDS`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledgerbridge.db import UTCDateTime
+from ledgerbridge.providers.intacct.wire import FIELDS, Field
+
+metadata = sa.MetaData()
+
+# A list field is stored as one string with the separator around every item
+# ("\x1fDallas\x1fReno\x1f"), so `$has` is a parameterised LIKE on both databases.
+LIST_SEPARATOR = "\x1f"
+
+
+def column_type(field: Field) -> sa.types.TypeEngine[Any]:
+    """The SQL type of a field: money as exact integer cents, times as UTC timestamps."""
+    kinds: dict[str, sa.types.TypeEngine[Any]] = {
+        "string": sa.String(1000),
+        "string_list": sa.Text(),
+        "boolean": sa.Boolean(),
+        "integer": sa.BigInteger(),
+        "number": sa.Float(),
+        "money": sa.BigInteger(),
+        "decimal": sa.BigInteger(),
+        "date": sa.Date(),
+        "datetime": UTCDateTime(),
+        "key": sa.Integer(),
+    }
+    return kinds[field.kind]
+
+
+def _columns() -> list[sa.Column[Any]]:
+    columns: list[sa.Column[Any]] = [
+        sa.Column("key", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("tenant_id", sa.String(128), nullable=False),
+    ]
+    for field in FIELDS:
+        if field.path == "key":
+            continue
+        columns.append(sa.Column(field.column, column_type(field), nullable=True))
+    return columns
+
+
+customers = sa.Table("sandbox_intacct_customers", metadata, *_columns(), sqlite_autoincrement=True)
+
+# What the sync and the query service hit, always within one company.
+sa.Index("ix_intacct_customers_tenant_key", customers.c.tenant_id, customers.c.key)
+sa.Index("ix_intacct_customers_tenant_id", customers.c.tenant_id, customers.c.id, unique=True)
+sa.Index("ix_intacct_customers_tenant_name", customers.c.tenant_id, customers.c.name)
+sa.Index(
+    "ix_intacct_customers_tenant_modified",
+    customers.c.tenant_id,
+    customers.c.audit_modified_date_time,
+    customers.c.key,
+)
+sa.Index("ix_intacct_customers_parent", customers.c.parent_key)

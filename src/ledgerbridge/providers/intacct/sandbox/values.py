@@ -1,0 +1,95 @@
+"""Conversions between wire values and stored column values, per field kind.
+
+Money never passes through float: amounts are parsed with Decimal and stored as integer
+cents; `totalDue` goes out as a decimal string, `creditLimit` as a JSON number.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from ledgerbridge.providers.intacct.sandbox.tables import LIST_SEPARATOR
+from ledgerbridge.providers.intacct.wire import Field, FieldKind, bad_request
+
+CENT = Decimal("0.01")
+
+
+def cents_to_decimal(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(CENT)
+
+
+def to_wire(kind: FieldKind, value: Any) -> Any:
+    """A stored value as the API prints it (None stays None)."""
+    if value is None:
+        return None
+    if kind == "key":
+        return str(value)
+    if kind == "decimal":
+        return str(cents_to_decimal(int(value)))
+    if kind == "money":
+        amount = cents_to_decimal(int(value))
+        return int(amount) if amount == amount.to_integral_value() else float(amount)
+    if kind == "date":
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if kind == "datetime":
+        moment: datetime = value
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if kind == "string_list":
+        text: str = value
+        return [item for item in text.split(LIST_SEPARATOR) if item]
+    return value
+
+
+def parse_cents(raw: Any) -> int:
+    """Exact cents of a JSON number or decimal string; ValueError when it is neither."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError("not a number")
+    try:
+        amount = Decimal(str(raw))
+    except InvalidOperation as exc:
+        raise ValueError("not a number") from exc
+    if not amount.is_finite():
+        raise ValueError("not a finite number")
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def from_wire(field: Field, raw: Any) -> Any:
+    """A request value for a writable field as stored; a 400 envelope when it is wrong."""
+    target = "/" + field.path.replace(".", "/")
+    if raw is None:
+        return None
+    kind = field.kind
+    ok = True
+    value: Any = raw
+    if kind == "string":
+        ok = isinstance(raw, str)
+        if ok and field.enum is not None and raw not in field.enum:
+            allowed = ", ".join(repr(item) for item in field.enum)
+            raise bad_request(f"{target} must be one of {allowed}, not {raw!r}", target)
+    elif kind == "boolean":
+        ok = isinstance(raw, bool)
+    elif kind in ("integer", "key"):
+        if isinstance(raw, str) and raw.isdigit():
+            value = int(raw)
+        else:
+            ok = isinstance(raw, int) and not isinstance(raw, bool)
+    elif kind == "number":
+        ok = isinstance(raw, int | float) and not isinstance(raw, bool)
+    elif kind in ("money", "decimal"):
+        try:
+            value = parse_cents(raw)
+        except ValueError:
+            ok = False
+    elif kind == "string_list":
+        ok = isinstance(raw, list) and all(
+            isinstance(item, str) and LIST_SEPARATOR not in item for item in raw
+        )
+        if ok:
+            value = LIST_SEPARATOR + LIST_SEPARATOR.join(raw) + LIST_SEPARATOR if raw else None
+    else:
+        ok = False  # dates and times are read-only in this object
+    if not ok:
+        raise bad_request(f"{target} has an invalid value {raw!r} for a {kind} field", target)
+    return value
