@@ -10,7 +10,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from ledgerbridge.config import get_settings
+from ledgerbridge.config import Settings, get_settings
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.keys import create_api_key
 from ledgerbridge.runtime import open_main_database, open_sandbox_database
@@ -33,6 +33,14 @@ ProviderOption = Annotated[str, typer.Option("--provider", help="qbo, qbd or int
 TenantOption = Annotated[str, typer.Option("--tenant", help="Realm, end user or company id.")]
 
 
+def _listening_settings(host: str | None, port: int | None) -> Settings:
+    """The process settings with `--host`/`--port` applied over the environment's."""
+    settings = get_settings()
+    return settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
@@ -41,10 +49,7 @@ def serve(
     """Serve the unified API and the sandboxes."""
     from ledgerbridge.api.app import create_app
 
-    settings = get_settings()
-    settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
-    )
+    settings = _listening_settings(host, port)
     application = create_app(settings)
     console.print(
         f"ledgerbridge listening on [bold]{settings.base_url}[/bold] "
@@ -75,10 +80,7 @@ def demo(
     from ledgerbridge.api.app import create_app
     from ledgerbridge.runtime import open_databases
 
-    settings = get_settings()
-    settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
-    )
+    settings = _listening_settings(host, port)
     databases = open_databases(settings)
     state = demo_module.prepare(settings, databases, console)
     application = create_app(settings, databases)
