@@ -82,7 +82,7 @@ def demo(
 
     settings = _listening_settings(host, port)
     databases = open_databases(settings)
-    state = demo_module.prepare(settings, databases, console)
+    state = demo_module.prepare(settings, databases)
     application = create_app(settings, databases)
     demo_module.print_welcome(settings, state, console)
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")

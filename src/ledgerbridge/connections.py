@@ -32,15 +32,7 @@ class ConnectionInfo:
 
 
 def _info(row: Any) -> ConnectionInfo:
-    return ConnectionInfo(
-        id=row.id,
-        provider=row.provider,
-        base_url=row.base_url,
-        sync_frequency_s=row.sync_frequency_s,
-        status=row.status,
-        status_message=row.status_message,
-        created_at=row.created_at,
-    )
+    return ConnectionInfo(**row._mapping)
 
 
 _PUBLIC = [

@@ -87,17 +87,6 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def upsert(table: sa.Table, bind: Engine | Connection) -> Any:
-    """`INSERT ... ON CONFLICT` for the bind's dialect (both share the same API)."""
-    if is_sqlite(bind):
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table)
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-    return pg_insert(table)
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -27,7 +27,7 @@ def _load_state(path: Path) -> dict[str, Any]:
     return {}
 
 
-def prepare(settings: Settings, databases: Databases, console: Console) -> dict[str, Any]:
+def prepare(settings: Settings, databases: Databases) -> dict[str, Any]:
     """Create (once) what the demo needs and return its state."""
     path = settings.data_dir / STATE_FILE
     state = _load_state(path)

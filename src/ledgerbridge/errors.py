@@ -3,7 +3,6 @@
 LedgerBridgeError
 ├── ConfigurationError        the process is set up wrongly; fix the settings
 ├── NotFoundError             the thing asked for does not exist
-├── InvalidInputError         the caller sent something malformed; fix the request
 └── ProviderError             a provider answered with an error (providers/base.py)
     ├── RetriableError        try again later
     │   └── ThrottledError    try again after `retry_after` seconds
@@ -26,12 +25,3 @@ class ConfigurationError(LedgerBridgeError):
 
 class NotFoundError(LedgerBridgeError):
     """The connection, record or run asked for does not exist."""
-
-
-class InvalidInputError(LedgerBridgeError):
-    """A request or argument is malformed; `errors` lists each problem."""
-
-    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or []

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ledgerbridge.errors import InvalidInputError, NotFoundError
+from ledgerbridge.errors import NotFoundError
 from ledgerbridge.json import json_response
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.errors, exc.headers)
-
-    @app.exception_handler(InvalidInputError)
-    async def _invalid(_request: Request, exc: InvalidInputError) -> Response:
-        return error_response(400, "invalid_request", exc.message, list(exc.errors))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> Response:

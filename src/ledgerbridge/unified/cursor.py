@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 
-from ledgerbridge.errors import InvalidInputError
-
 _PREFIX = b"lb1:"
 
 
@@ -16,7 +14,7 @@ def encode_cursor(change_seq: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    """The change sequence number inside `cursor`; `InvalidInputError` if it is not ours."""
+    """The change sequence number inside `cursor`; `ValueError` if it is not ours."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         if not raw.startswith(_PREFIX):
@@ -25,9 +23,8 @@ def decode_cursor(cursor: str) -> int:
         if value < 0:
             raise ValueError(cursor)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInputError(
-            "The cursor is not valid: pass a value from `_nango_metadata.cursor` or "
-            "`next_cursor` unchanged.",
-            [{"field": "cursor", "message": "malformed cursor"}],
+        raise ValueError(
+            "not a valid cursor: pass a value from `_nango_metadata.cursor` or "
+            "`next_cursor` unchanged"
         ) from None
     return value

@@ -51,13 +51,6 @@ class WriteCounts:
     deleted: int = 0
     unchanged: int = 0
 
-    def __iadd__(self, other: WriteCounts) -> WriteCounts:
-        self.added += other.added
-        self.updated += other.updated
-        self.deleted += other.deleted
-        self.unchanged += other.unchanged
-        return self
-
     @property
     def changed(self) -> int:
         return self.added + self.updated + self.deleted

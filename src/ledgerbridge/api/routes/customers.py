@@ -54,6 +54,13 @@ class RecordsQuery(BaseModel):
             return value.replace(tzinfo=UTC)
         return value
 
+    @field_validator("cursor")
+    @classmethod
+    def _decodable(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)
+        return value
+
     @field_validator("filter")
     @classmethod
     def _known_filters(cls, value: str | None) -> str | None:
