@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection as DbConnection
 
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.errors import NotFoundError
-from ledgerbridge.tables import connections, records
+from ledgerbridge.tables import connections, records, sync_runs, sync_state
 
 DEFAULT_SYNC_FREQUENCY_S = 3600
 
@@ -67,6 +67,8 @@ def create_connection(
             created_at=now,
         )
     )
+    # Due at once: a new connection's first (full) sync starts with the next scheduler tick.
+    conn.execute(sa.insert(sync_state).values(connection_id=connection_id, next_run_at=now))
     return get_connection(conn, connection_id)
 
 
@@ -85,7 +87,8 @@ def list_connections(conn: DbConnection) -> list[ConnectionInfo]:
 def delete_connection(conn: DbConnection, connection_id: str) -> None:
     """Delete the connection and, with it, every record it synced."""
     get_connection(conn, connection_id)
-    conn.execute(sa.delete(records).where(records.c.connection_id == connection_id))
+    for table in (records, sync_runs, sync_state):
+        conn.execute(sa.delete(table).where(table.c.connection_id == connection_id))
     conn.execute(sa.delete(connections).where(connections.c.id == connection_id))
 
 
@@ -108,4 +111,18 @@ def write_credentials(
         sa.update(connections)
         .where(connections.c.id == connection_id)
         .values(credentials=cipher.encrypt(credentials))
+    )
+
+
+ACTIVE, NEEDS_REAUTH = "active", "needs_reauth"
+
+
+def set_status(
+    conn: DbConnection, connection_id: str, status: str, message: str | None = None
+) -> None:
+    """`active`, or `needs_reauth` with a message saying what a person must do."""
+    conn.execute(
+        sa.update(connections)
+        .where(connections.c.id == connection_id)
+        .values(status=status, status_message=message)
     )

@@ -70,3 +70,48 @@ sa.Index(
     records.c.model,
     records.c.last_modified_at,
 )
+
+# One row per connection: where its syncs stand and who may run the next one.
+sync_state = sa.Table(
+    "sync_state",
+    metadata,
+    sa.Column(
+        "connection_id",
+        sa.String(64),
+        sa.ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # The connector's checkpoint, committed with each saved page (None: never synced).
+    sa.Column("checkpoint", sa.JSON, nullable=True),
+    sa.Column("next_run_at", UTCDateTime, nullable=True),
+    # The lease: one run per connection at a time, across any number of processes.
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "connection_id",
+        sa.String(64),
+        sa.ForeignKey("connections.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # full | incremental
+    sa.Column("trigger", sa.String(16), nullable=False),  # schedule | api | cli
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | succeeded | failed
+    sa.Column("queued_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("pages", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("added", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("deleted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unchanged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("owner", sa.String(200), nullable=True),
+)
+sa.Index("ix_sync_runs_connection", sync_runs.c.connection_id, sync_runs.c.id)
