@@ -6,6 +6,7 @@ exact (Decimal to integer cents); times become aware UTC datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -37,9 +38,76 @@ def _address(raw: Any) -> Address | None:
     return address if any(address.model_dump().values()) else None
 
 
-def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
-    """An Intacct customer object (as `GET .../customer/{key}` returns it) in the unified
-    model. `id` is the system `key`, the one identifier that never changes."""
+_CONTACT = "contacts.default."
+_MAILING = _CONTACT + "mailingAddress."
+
+# What a sync asks the query service for: every field `to_unified` reads, plus the
+# customer's ID and links. The query service returns dotted related fields
+# (`contacts.default.email1`, `parent.key`) flat in each row, so one query page carries
+# everything and no customer needs a GET of its own. Only these: each extra field costs
+# bytes on every row of every page of a company's whole customer list.
+QUERY_FIELDS: tuple[str, ...] = (
+    "key",
+    "id",
+    "name",
+    "status",
+    "parent.key",
+    "parent.id",
+    "currency",
+    "notes",
+    "creditLimit",
+    "totalDue",
+    *(
+        _CONTACT + name
+        for name in (
+            "firstName",
+            "lastName",
+            "middleName",
+            "companyName",
+            "email1",
+            "phone1",
+            "mobile",
+        )
+    ),
+    *(
+        _MAILING + name
+        for name in (
+            "addressLine1",
+            "addressLine2",
+            "addressLine3",
+            "city",
+            "state",
+            "postCode",
+            "country",
+        )
+    ),
+    _CONTACT + "tax.isTaxable",
+    "audit.createdDateTime",
+    "audit.modifiedDateTime",
+    "href",
+)
+
+
+def from_query_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A query-service row (`{"contacts.default.email1": ...}`) nested into the shape of
+    `GET .../customer/{key}`. Empty fields are left out, as the GET leaves them out, so a
+    customer read either way is stored the same."""
+    customer: dict[str, Any] = {}
+    for path, value in row.items():
+        if value is None:
+            continue
+        *branches, leaf = path.split(".")
+        node = customer
+        for branch in branches:
+            node = node.setdefault(branch, {})
+        node[leaf] = value
+    return customer
+
+
+def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
+    """An Intacct customer object (as `GET .../customer/{key}` returns it, or a query row
+    through `from_query_row`) in the unified model. `id` is the system `key`, the one
+    identifier that never changes."""
     contact: dict[str, Any] = (customer.get("contacts") or {}).get("default") or {}
     audit: dict[str, Any] = customer.get("audit") or {}
     parent: dict[str, Any] = customer.get("parent") or {}
@@ -93,7 +161,22 @@ _CONTACT_FIELDS = {
 }
 
 
-def to_intacct(changes: dict[str, Any]) -> dict[str, Any]:
+# Unified fields Intacct does not let a client set: `totalDue` is computed from posted
+# transactions, the ship-to is a reference to a separate contact record (not an address
+# on the customer), and the rest are the platform's own (key, audit times, the name path).
+READ_ONLY_FIELDS = frozenset(
+    {"id", "created_at", "updated_at", "fully_qualified_name", "balance_cents", "ship_address"}
+)
+
+
+def unwritable(fields: Mapping[str, Any]) -> list[str]:
+    """The fields of a create or update that Intacct cannot take, or that no unified
+    customer has; sorted. Empty when `to_intacct` can carry every one of them."""
+    known = set(UnifiedCustomer.model_fields)
+    return sorted(name for name in fields if name in READ_ONLY_FIELDS or name not in known)
+
+
+def to_intacct(changes: Mapping[str, Any]) -> dict[str, Any]:
     """A create or PATCH body from unified fields. Only the fields in `changes` appear, so
     a PATCH built from it changes nothing else; `None` clears a field."""
     body: dict[str, Any] = {}
@@ -122,6 +205,8 @@ def to_intacct(changes: dict[str, Any]) -> dict[str, Any]:
         contact["mailingAddress"] = {
             wire: address.get(name) for name, wire in _ADDRESS_FIELDS.items()
         }
+    if "taxable" in changes:
+        contact["tax"] = {"isTaxable": bool(changes["taxable"])}
     if contact:
         body["contacts"] = {"default": contact}
     return body

@@ -1,0 +1,666 @@
+"""The Sage Intacct connector: OAuth 2.0 client credentials with stored, rotated tokens;
+an incremental read of customers through the query service; a reconciliation of the full
+key list to find hard deletes; create and update through the object endpoints.
+
+How a run reads (the checkpoint is `_Checkpoint`, stored by the engine after each page):
+
+1. Changes: `POST /services/core/query` on `accounts-receivable/customer`, filtered by
+   `audit.modifiedDateTime >= since` (a closed start), ordered by that time then `key`, and
+   paged by keyset on the time, never by `start` offsets, so a customer edited during the
+   run (it moves to the end) cannot shift another out of the read. The platform prints
+   times to the second, so the keys already read in the boundary second are carried along
+   and skipped when the next page reads that second again (`seen`). A second holding more
+   customers than a query page can skip is read on its own, by key (`after`).
+2. Reconciliation, on every full run and every Nth incremental: every key, keys only, in
+   pages of the maximum size; the last page carries them all as `present_ids`, and the
+   engine records each stored live customer not among them as deleted.
+
+Customers set `inactive` are deleted in the unified model (`is_deleted`), and undeleted
+when they come back: a status change moves `audit.modifiedDateTime`, so the change read
+finds both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from ledgerbridge.providers.base import (
+    AuthError,
+    ConnectorSettings,
+    CredentialStore,
+    CustomerPage,
+    FatalError,
+    PageGuard,
+    ProviderValidationError,
+    RequestBudget,
+    RetriableError,
+    ThrottledError,
+    call_with_retries,
+    retry_after_seconds,
+    transport_error,
+)
+from ledgerbridge.providers.intacct import mapper
+from ledgerbridge.providers.intacct.wire import MAX_QUERY_SIZE, OBJECT_NAME, OBJECT_PATH
+from ledgerbridge.unified.customer import UnifiedCustomer
+
+PROVIDER = "intacct"
+QUERY_PATH = "/services/core/query"
+TOKEN_PATH = "/oauth2/token"
+MODIFIED = "audit.modifiedDateTime"
+ENTITY_HEADER = "X-IA-API-Param-Entity"
+DEFAULT_RECONCILE_EVERY = 10
+
+# Intacct's documented limit is concurrent requests per company and tier (two on the
+# lowest tier, the sandbox's default); the monthly transaction allowances are billed, not
+# enforced, and no per-minute limit is published. So: two in flight unless the settings
+# say the tier allows more, and a per-minute ceiling only as a courtesy, far above what a
+# sequential sync sends (one request at a time).
+DEFAULT_MAX_CONCURRENT = 2
+DEFAULT_PER_MINUTE = 600
+
+# A token is refreshed this long before it expires, so a request never leaves with one
+# that dies on the way.
+REFRESH_MARGIN = timedelta(seconds=60)
+# Seconds to wait on a 429 that names no wait.
+DEFAULT_RETRY_AFTER = 2.0
+_SECOND = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class TokenRefusedError(AuthError):
+    """The access token itself was refused (401, or the 400 "Invalid token" that
+    sageintacctrestsdk also treats as one): one refresh may cure it."""
+
+
+def _error_fields(body: Any) -> tuple[str | None, str | None, str | None, list[str]]:
+    """(code, message, support id, detail messages) from any of Intacct's error shapes:
+    `ia::result.ia::error`, a top-level `ia::error`, `{"error": {...}}`, or OAuth's
+    `{"error": "invalid_grant", "error_description": ...}` from the token endpoint."""
+    if not isinstance(body, dict):
+        return None, None, None, []
+    result = body.get("ia::result")
+    error = result.get("ia::error") if isinstance(result, dict) else None
+    error = error or body.get("ia::error") or body.get("error")
+    if isinstance(error, str):
+        description = body.get("error_description")
+        return error, description if isinstance(description, str) else error, None, []
+    if not isinstance(error, dict):
+        return None, None, None, []
+    details = [
+        str(item.get("message"))
+        for item in error.get("details") or []
+        if isinstance(item, dict) and item.get("message")
+    ]
+    code, message, support = error.get("code"), error.get("message"), error.get("supportId")
+    return (
+        str(code) if code is not None else None,
+        str(message) if message is not None else None,
+        str(support) if support is not None else None,
+        details,
+    )
+
+
+def _retry_after(headers: httpx.Headers) -> float:
+    """The longest wait any retry header asks for: `Retry-After` and Intacct's
+    `x-ia-*-retry-after` variants (the sandbox sends `x-ia-concurrency-retry-after`)."""
+    waits = [retry_after_seconds(headers, default=0.0)]
+    for name, value in headers.items():
+        if name.lower().startswith("x-ia-") and name.lower().endswith("retry-after"):
+            waits.append(retry_after_seconds({"retry-after": value}, default=0.0))
+    wait = max(waits)
+    return wait if wait > 0 or "retry-after" in headers else DEFAULT_RETRY_AFTER
+
+
+def classify(response: httpx.Response, *, token_request: bool = False) -> Any:
+    """The one place an Intacct answer becomes a result or an error of the shared tree.
+
+    Success gives the parsed JSON body (None for 204). `token_request` marks an answer of
+    `/oauth2/token`, where any 400, 401 or 403 means the stored credentials are refused."""
+    status = response.status_code
+    try:
+        body: Any = response.json() if response.content else None
+    except ValueError:
+        body = response.text
+    if 200 <= status < 300:
+        if status == 204:
+            return None
+        if not isinstance(body, dict):
+            # A proxy's page or a cut-off answer: the same request should work again.
+            raise RetriableError(
+                f"HTTP {status} with a body that is not Intacct's JSON",
+                provider=PROVIDER,
+                http_status=status,
+                body=body,
+            )
+        return body
+    code, message, support_id, details = _error_fields(body)
+    text = message or f"HTTP {status} from Intacct"
+    if details and not token_request:
+        text = f"{text}: {'; '.join(details)}"
+    kwargs: dict[str, Any] = {
+        "provider": PROVIDER,
+        "http_status": status,
+        "code": code,
+        "request_id": support_id,
+        "body": body,
+    }
+    if status == 429:
+        raise ThrottledError(text, retry_after=_retry_after(response.headers), **kwargs)
+    if token_request and status in (400, 401, 403):
+        raise AuthError(f"Intacct refused the connection's credentials: {text}", **kwargs)
+    # sageintacctrestsdk (api_base._make_request) treats a 400 saying "Invalid token" or
+    # "The token is not valid" as an expired token: Intacct answers some of those with 400.
+    if status == 401 or (
+        status == 400 and ("Invalid token" in text or "The token is not valid" in text)
+    ):
+        raise TokenRefusedError(f"Intacct refused the access token: {text}", **kwargs)
+    if status in (400, 409, 422):
+        # Bad values, business rules, and 409 for a duplicate customer ID (or a reused
+        # Idempotency-Key): the data must change, not the timing.
+        raise ProviderValidationError(text, **kwargs)
+    if status == 403:
+        raise FatalError(f"Permission denied: {text}", **kwargs)
+    if status == 404:
+        raise FatalError(text, **kwargs)
+    if status == 408 or status >= 500:
+        raise RetriableError(text, **kwargs)
+    raise FatalError(text, **kwargs)
+
+
+def _second(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_SECOND)
+
+
+def _modified_second(row: Mapping[str, Any]) -> str:
+    """The whole UTC second of a row's `audit.modifiedDateTime` (Intacct prints seconds;
+    flooring also copes with a platform that prints fractions)."""
+    raw = row.get(MODIFIED)
+    if not isinstance(raw, str):
+        raise FatalError(
+            f"customer {row.get('key')!r} came back without {MODIFIED}", provider=PROVIDER
+        )
+    return _second(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+
+
+@dataclass
+class _Checkpoint:
+    """Where a read stands, as stored by the engine (the JSON of `to_json`).
+
+    `since`/`seen` is the change read's position: the boundary second and the keys read in
+    it. Between runs it is the newest change read; the next incremental starts `lag`
+    before it. `running` marks a run in progress (a resumed run continues it: no lag, no
+    new count); `full` that it is a full run; `reconcile` that it ends with a key
+    reconciliation. `runs` counts incrementals since the last reconciliation. `after` is
+    the key position while one crowded second is read by key."""
+
+    since: str | None = None
+    seen: list[str] = field(default_factory=list)
+    runs: int = 0
+    running: bool = False
+    full: bool = False
+    reconcile: bool = False
+    after: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> _Checkpoint:
+        return cls(
+            since=raw.get("since"),
+            seen=[str(key) for key in raw.get("seen") or []],
+            runs=int(raw.get("runs") or 0),
+            running=bool(raw.get("running")),
+            full=bool(raw.get("full")),
+            reconcile=bool(raw.get("reconcile")),
+            after=raw.get("after"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "seen": sorted(self.seen, key=lambda key: (len(key), key)),
+            "runs": self.runs,
+            "running": self.running,
+            "full": self.full,
+            "reconcile": self.reconcile,
+            "after": self.after,
+        }
+
+
+@dataclass
+class _Scan:
+    """The change read's position inside one run (mutated page by page)."""
+
+    since: str | None
+    seen: set[str]
+    after: str | None = None
+
+    def token(self) -> str:
+        return f"{self.since}|{self.after}|{','.join(sorted(self.seen))}"
+
+
+def _parse_expiry(raw: Any) -> datetime | None:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return datetime.fromtimestamp(raw, UTC)
+    if isinstance(raw, str) and raw:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+class IntacctConnector:
+    """One Intacct company (or entity): see the module docstring for how it reads."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: CredentialStore,
+        http: httpx.AsyncClient,
+        settings: ConnectorSettings,
+        max_query_size: int = MAX_QUERY_SIZE,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._store = credentials
+        self._http = http
+        self.settings = settings
+        self.max_query_size = max_query_size
+        self.page_size = max(1, min(settings.page_size or max_query_size, max_query_size))
+        self.reconcile_every = max(1, int(settings.extra.get("reconcile_every", 10)))
+        self.budget = RequestBudget(
+            max_concurrent=int(settings.extra.get("max_concurrent", DEFAULT_MAX_CONCURRENT)),
+            per_minute=int(settings.extra.get("requests_per_minute", DEFAULT_PER_MINUTE)),
+        )
+        self._clock = clock
+        self._credentials: dict[str, Any] | None = None
+
+    # --- Tokens -------------------------------------------------------------------------
+
+    def _fresh(self, credentials: Mapping[str, Any]) -> bool:
+        """True when the access token may be used: present, and not about to expire (an
+        unknown expiry is trusted; a 401 will tell)."""
+        if not credentials.get("access_token"):
+            return False
+        expires = _parse_expiry(credentials.get("access_token_expires_at"))
+        return expires is None or expires - self._clock() > REFRESH_MARGIN
+
+    async def _access_token(self) -> str:
+        if self._credentials is None:
+            self._credentials = await self._store.load()
+        if not self._fresh(self._credentials):
+            await self._refresh(stale=self._credentials.get("access_token"))
+        assert self._credentials is not None
+        token: str = self._credentials["access_token"]
+        return token
+
+    async def _refresh(self, *, stale: str | None) -> None:
+        """Get a new access token under the connection's credentials lock, store it (and
+        the rotated refresh token) before anyone uses it, and adopt a token another
+        refresher stored meanwhile instead of asking for a second one. Refused
+        credentials mark the connection for re-authorisation."""
+        try:
+            async with self._store.rotating() as rotation:
+                current = dict(rotation.current)
+                if current.get("access_token") != stale and self._fresh(current):
+                    self._credentials = current
+                    return
+                renewed = await self._grant(current)
+                await rotation.save(renewed)
+        except AuthError as exc:
+            await self._store.needs_reauthorisation(
+                f"{exc.message}. Check the client ID, client secret and web services user, "
+                "then update the connection's credentials."
+            )
+            raise
+        self._credentials = renewed
+
+    async def _grant(self, current: dict[str, Any]) -> dict[str, Any]:
+        """A `refresh_token` grant when a refresh token is stored, else (or when it is
+        refused, as client credentials alone still identify the user) `client_credentials`."""
+        client_id, secret = current.get("client_id"), current.get("client_secret")
+        username = current.get("username")
+        if not client_id or not secret:
+            raise AuthError("the credentials need client_id and client_secret", provider=PROVIDER)
+        base = {"client_id": str(client_id), "client_secret": str(secret)}
+        answer: dict[str, Any] | None = None
+        if current.get("refresh_token"):
+            form = {
+                **base,
+                "grant_type": "refresh_token",
+                "refresh_token": current["refresh_token"],
+            }
+            try:
+                answer = await self._token_call(form)
+            except AuthError:
+                if not username:
+                    raise
+        if answer is None:
+            if not username:
+                raise AuthError(
+                    "the credentials need a username (user@company or user@company|entity) "
+                    "or a refresh_token",
+                    provider=PROVIDER,
+                )
+            form = {**base, "grant_type": "client_credentials", "username": str(username)}
+            answer = await self._token_call(form)
+        token, lifetime = answer.get("access_token"), answer.get("expires_in")
+        if not isinstance(token, str) or not token:
+            raise FatalError(
+                "the token endpoint answered without an access_token", provider=PROVIDER
+            )
+        renewed = {**current, "access_token": token}
+        if answer.get("refresh_token"):
+            renewed["refresh_token"] = answer["refresh_token"]
+        try:
+            seconds = float(lifetime) if isinstance(lifetime, int | float | str) else None
+        except ValueError:
+            seconds = None
+        if seconds is None:
+            renewed.pop("access_token_expires_at", None)  # unknown: a 401 will tell
+        else:
+            expires = self._clock() + timedelta(seconds=seconds)
+            renewed["access_token_expires_at"] = expires.isoformat()
+        return renewed
+
+    async def _token_call(self, form: dict[str, str]) -> dict[str, Any]:
+        async def attempt() -> dict[str, Any]:
+            try:
+                response = await self._http.post(self.base_url + TOKEN_PATH, data=form)
+            except httpx.TransportError as exc:
+                raise transport_error(PROVIDER, exc) from exc
+            answer: dict[str, Any] = classify(response, token_request=True)
+            return answer
+
+        return await call_with_retries(attempt, policy=self.settings.retry, budget=self.budget)
+
+    # --- Requests -----------------------------------------------------------------------
+
+    def _headers(self, token: str) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        _, _, entity = str((self._credentials or {}).get("username") or "").partition("|")
+        if entity:
+            headers[ENTITY_HEADER] = entity
+        return headers
+
+    async def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """One API request with retries and the budget; a refused access token is
+        refreshed once and the request sent again, a second refusal is final."""
+        refreshed = False
+        while True:
+            token = await self._access_token()
+
+            async def attempt(token: str = token) -> Any:
+                try:
+                    response = await self._http.request(
+                        method,
+                        self.base_url + path,
+                        json=json,
+                        headers={**self._headers(token), **(headers or {})},
+                    )
+                except httpx.TransportError as exc:
+                    raise transport_error(PROVIDER, exc) from exc
+                return classify(response)
+
+            try:
+                return await call_with_retries(
+                    attempt, policy=self.settings.retry, budget=self.budget
+                )
+            except TokenRefusedError as exc:
+                if refreshed:
+                    await self._store.needs_reauthorisation(
+                        f"{exc.message}, even just after a token refresh. Re-authorise the "
+                        "connection (check the web services user's permissions)."
+                    )
+                    raise
+                refreshed = True
+                await self._refresh(stale=token)
+
+    async def _query(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        answer = await self._api("POST", QUERY_PATH, json={"object": OBJECT_NAME, **body})
+        rows, meta = answer.get("ia::result"), answer.get("ia::meta")
+        if not isinstance(rows, list) or not isinstance(meta, dict):
+            raise RetriableError(
+                "a query answer without ia::result rows and ia::meta",
+                provider=PROVIDER,
+                body=answer,
+            )
+        return rows, meta
+
+    # --- Reading ------------------------------------------------------------------------
+
+    async def pages(self, checkpoint: dict[str, Any] | None) -> AsyncIterator[CustomerPage]:
+        """Changed customers page by page, then (when due) the reconciliation page.
+
+        A page that only re-reads the lag window (nothing newer than the checkpoint given)
+        carries that checkpoint unchanged. An incremental always counts itself toward the
+        next reconciliation, so its last page carries the count even when the run found
+        nothing new (an empty page then, or the lag window's re-read customers): without
+        that count a quiet company would never be reconciled and its hard deletes never
+        found."""
+        given = checkpoint
+        state = _Checkpoint.from_json(checkpoint) if checkpoint is not None else None
+        baseline: tuple[str, set[str]] | None = None
+        if state is None:
+            state = _Checkpoint(running=True, full=True, reconcile=True)
+            scan = _Scan(None, set())
+        elif state.running:
+            scan = _Scan(state.since, set(state.seen), state.after)
+        else:
+            runs = state.runs + 1
+            if state.since is not None:
+                baseline = (state.since, set(state.seen))
+                start = datetime.fromisoformat(state.since.replace("Z", "+00:00"))
+                scan = _Scan(_second(start - timedelta(seconds=self.settings.lag_seconds)), set())
+            else:
+                scan = _Scan(None, set())
+            state = _Checkpoint(
+                since=state.since,
+                seen=list(state.seen),
+                runs=runs,
+                running=True,
+                reconcile=runs >= self.reconcile_every,
+            )
+        advanced = baseline is None
+        async for rows, done, total in self._read_changes(scan):
+            if not advanced:
+                assert baseline is not None
+                advanced = any(
+                    (second := _modified_second(row)) > baseline[0]
+                    or (second == baseline[0] and str(row["key"]) not in baseline[1])
+                    for row in rows
+                )
+            if advanced:
+                state.since, state.seen, state.after = scan.since, sorted(scan.seen), scan.after
+            finished = done and not state.reconcile
+            if finished:
+                mark = _Checkpoint(since=state.since, seen=state.seen, runs=state.runs)
+                page_checkpoint = mark.to_json()
+            elif advanced or given is None:
+                page_checkpoint = state.to_json()
+            else:
+                page_checkpoint = given  # only the lag window so far: nothing to move
+            customers = [mapper.from_query_row(row) for row in rows]
+            if customers or finished:
+                yield CustomerPage(customers=customers, checkpoint=page_checkpoint, total=total)
+        if state.reconcile:
+            present = await self._present_keys()
+            mark = _Checkpoint(since=state.since, seen=state.seen, runs=0)
+            yield CustomerPage(customers=[], checkpoint=mark.to_json(), present_ids=present)
+
+    async def _read_changes(
+        self, scan: _Scan
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], bool, int | None]]:
+        """(new rows, whether the read is over, the platform's count) per query page,
+        moving `scan` past each page. Pages overlap at the boundary second and the overlap
+        is dropped; a second with more rows than one page can skip is read by key."""
+        guard = PageGuard(PROVIDER)
+        order = [{MODIFIED: "asc"}, {"key": "asc"}]
+        total: int | None = None
+        while True:
+            guard.check(scan.token())
+            # Each page re-reads the boundary second's rows already read, so it asks for
+            # that many more; when they would crowd out half a page, that second is read
+            # on its own, by key.
+            size = min(self.max_query_size, self.page_size + len(scan.seen))
+            if scan.after is None and size - len(scan.seen) < max(1, self.page_size // 2):
+                scan.after = "0"  # keys are positive integers
+            if scan.after is not None:
+                assert scan.since is not None
+                end = datetime.fromisoformat(scan.since.replace("Z", "+00:00"))
+                filters: list[dict[str, Any]] = [
+                    {"$gte": {MODIFIED: scan.since}},
+                    {"$lt": {MODIFIED: _second(end + timedelta(seconds=1))}},
+                    {"$gt": {"key": scan.after}},
+                ]
+                rows, meta = await self._query(
+                    {
+                        "fields": list(mapper.QUERY_FIELDS),
+                        "filters": filters,
+                        "orderBy": [{"key": "asc"}],
+                        "start": 1,
+                        "size": self.page_size,
+                    }
+                )
+                fresh = [row for row in rows if str(row["key"]) not in scan.seen]
+                crowded_done = meta.get("next") is None or not rows
+                if rows:
+                    scan.after = str(rows[-1]["key"])
+                if crowded_done:
+                    # The crowded second is read; go on from the next one.
+                    scan.since, scan.seen, scan.after = (
+                        _second(end + timedelta(seconds=1)),
+                        set(),
+                        None,
+                    )
+                yield fresh, False, total
+                continue
+            rows, meta = await self._query(
+                {
+                    "fields": list(mapper.QUERY_FIELDS),
+                    "filters": [{"$gte": {MODIFIED: scan.since}}] if scan.since else [],
+                    "orderBy": order,
+                    "start": 1,
+                    "size": size,
+                }
+            )
+            if total is None and isinstance(meta.get("totalCount"), int):
+                total = meta["totalCount"]
+            fresh = []
+            for row in rows:
+                key, second = str(row["key"]), _modified_second(row)
+                if second == scan.since and key in scan.seen:
+                    continue  # read on the previous page, unchanged since
+                fresh.append(row)
+                if scan.since is not None and second < scan.since:
+                    continue  # cannot come from a `>=` filter; keep the position
+                if second == scan.since:
+                    scan.seen.add(key)
+                else:
+                    scan.since, scan.seen = second, {key}
+            done = meta.get("next") is None or len(rows) < size
+            yield fresh, done, total
+            if done:
+                return
+
+    async def _present_keys(self) -> frozenset[str]:
+        """Every customer key, keys only, paged by keyset on the key (a delete during the
+        pass cannot shift a live key out, as `start` offsets would)."""
+        keys: set[str] = set()
+        guard = PageGuard(PROVIDER)
+        after: str | None = None
+        while True:
+            guard.check(str(after))
+            rows, meta = await self._query(
+                {
+                    "fields": ["key"],
+                    "filters": [{"$gt": {"key": after}}] if after else [],
+                    "orderBy": [{"key": "asc"}],
+                    "start": 1,
+                    "size": self.max_query_size,
+                }
+            )
+            keys.update(str(row["key"]) for row in rows)
+            if meta.get("next") is None or len(rows) < self.max_query_size:
+                return frozenset(keys)
+            after = str(rows[-1]["key"])
+
+    # --- One customer -------------------------------------------------------------------
+
+    async def get(self, external_id: str) -> dict[str, Any]:
+        answer = await self._api("GET", f"{OBJECT_PATH}/{external_id}")
+        customer: dict[str, Any] = answer["ia::result"]
+        return customer
+
+    def _check_writable(self, fields: Mapping[str, Any]) -> None:
+        refused = mapper.unwritable(fields)
+        if refused:
+            raise ProviderValidationError(
+                f"Intacct customers cannot be given {', '.join(refused)} "
+                "(read-only in Intacct, or not a customer field)",
+                provider=PROVIDER,
+                code="unsupportedField",
+                body={"fields": refused},
+            )
+
+    async def create(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """POST the customer, then read it back whole (the answer is only `{key, id,
+        href}`). One Idempotency-Key for every attempt (sageintacctrestsdk sends the same
+        header on POST), so a retry after a lost answer cannot create it twice."""
+        self._check_writable(fields)
+        answer = await self._api(
+            "POST",
+            OBJECT_PATH,
+            json=mapper.to_intacct(fields),
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        return await self.get(str(answer["ia::result"]["key"]))
+
+    async def update(
+        self,
+        external_id: str,
+        changes: Mapping[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """PATCH only the given fields, then read the customer back.
+
+        `current` is not needed: Intacct's customer has no revision or sync token to
+        reject a stale change with, and a PATCH leaves every field it does not name as it
+        is, so an edit made on Intacct since the last sync survives unless it touched the
+        very fields changed here (the last writer wins per field)."""
+        self._check_writable(changes)
+        body = mapper.to_intacct(changes)
+        if body:
+            await self._api("PATCH", f"{OBJECT_PATH}/{external_id}", json=body)
+        return await self.get(external_id)
+
+    def to_unified(self, native: Mapping[str, Any]) -> UnifiedCustomer:
+        return mapper.to_unified(native)
+
+    def is_deleted(self, native: Mapping[str, Any]) -> bool:
+        return native.get("status") == "inactive"
+
+
+def open_connector(
+    *,
+    base_url: str,
+    credentials: CredentialStore,
+    http: httpx.AsyncClient,
+    settings: ConnectorSettings,
+) -> IntacctConnector:
+    """The `ConnectorFactory` of Intacct (see `providers/registry.py`)."""
+    return IntacctConnector(
+        base_url=base_url, credentials=credentials, http=http, settings=settings
+    )

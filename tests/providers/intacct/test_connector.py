@@ -1,0 +1,382 @@
+"""The Intacct connector reading a sandbox company over real loopback HTTP: full runs,
+incrementals, reconciliation of hard deletes, edits during a run, a crowded second, and
+faults. `Mirror` applies pages exactly as the sync engine does, so what it holds is what
+a user would see."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from conftest import LiveServer
+from ledgerbridge.connections import create_connection
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.providers.base import ConnectorSettings, CustomerPage, RetryPolicy
+from ledgerbridge.providers.intacct import mapper
+from ledgerbridge.providers.intacct.connector import IntacctConnector
+from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider, store
+from ledgerbridge.providers.intacct.sandbox.tables import customers
+from ledgerbridge.sandbox.limits import Gate
+from ledgerbridge.sandbox.tenants import update_tenant
+from ledgerbridge.sync.credentials import DatabaseCredentials
+
+TENANT = "ACME"
+# Fast retries, so injected faults cost milliseconds.
+FAST_RETRY = RetryPolicy(attempts=10, base_delay=0.001, max_delay=0.01, max_throttle_wait=0.05)
+
+
+@dataclass
+class Company:
+    """A seeded sandbox company, the ledgerbridge connection to it, and direct access to
+    its data (edits made "on Intacct", and the truth to compare a sync with)."""
+
+    app: FastAPI
+    server: LiveServer
+    connection_id: str
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url + MOUNT_PATH
+
+    def credentials(self) -> DatabaseCredentials:
+        return DatabaseCredentials(
+            self.app.state.databases.main, self.app.state.cipher, self.connection_id
+        )
+
+    def connector(self, http: httpx.AsyncClient, **options: Any) -> IntacctConnector:
+        extra = options.pop("extra", {})
+        settings = ConnectorSettings(
+            page_size=options.pop("page_size", 25),
+            lag_seconds=options.pop("lag_seconds", 5),
+            retry=FAST_RETRY,
+            extra=extra,
+        )
+        return IntacctConnector(
+            base_url=self.base_url,
+            credentials=self.credentials(),
+            http=http,
+            settings=settings,
+            **options,
+        )
+
+    def knobs(self, **changes: Any) -> None:
+        """Turn the company's sandbox knobs (faults, limits, token lifetime)."""
+        with write_transaction(self.app.state.sandbox.engine) as connection:
+            update_tenant(connection, "intacct", TENANT, changes)
+
+    def edit(self, key: str, body: dict[str, Any]) -> None:
+        """PATCH a customer on "Intacct" (straight into the sandbox)."""
+        context = self.app.state.sandbox
+        with write_transaction(context.engine) as connection:
+            store.update_customer(
+                connection, TENANT, int(key), body, now=context.clock(), user="someone"
+            )
+
+    def add(self, body: dict[str, Any]) -> str:
+        context = self.app.state.sandbox
+        with write_transaction(context.engine) as connection:
+            created = store.create_customer(
+                connection, TENANT, body, now=context.clock(), user="someone"
+            )
+        return created["key"]
+
+    def delete(self, key: str) -> None:
+        with write_transaction(self.app.state.sandbox.engine) as connection:
+            store.delete_customer(connection, TENANT, int(key))
+
+    def truth(self) -> dict[str, tuple[dict[str, Any], bool]]:
+        """Every customer as `GET .../customer/{key}` shows it: unified payload, deleted."""
+        with read_transaction(self.app.state.sandbox.engine) as connection:
+            keys = connection.execute(
+                sa.select(customers.c.key).where(customers.c.tenant_id == TENANT)
+            ).scalars()
+            found = [store.get_customer(connection, TENANT, key) for key in keys]
+        return {
+            native["key"]: (
+                mapper.to_unified(native).to_payload(),
+                native["status"] == "inactive",
+            )
+            for native in found
+        }
+
+    def deletable_key(self, exclude: Collection[str] = ()) -> str:
+        """An active customer Intacct lets one delete: no balance, no children."""
+        with read_transaction(self.app.state.sandbox.engine) as connection:
+            parents = set(
+                connection.execute(
+                    sa.select(customers.c.parent_key).where(customers.c.parent_key.is_not(None))
+                ).scalars()
+            )
+            rows = connection.execute(
+                sa.select(customers.c.key)
+                .where(
+                    customers.c.tenant_id == TENANT,
+                    customers.c.total_due == 0,
+                    customers.c.status == "active",
+                )
+                .order_by(customers.c.key)
+            ).scalars()
+            return next(str(key) for key in rows if key not in parents and str(key) not in exclude)
+
+    def key_with_status(self, status: str) -> str:
+        with read_transaction(self.app.state.sandbox.engine) as connection:
+            return str(
+                connection.execute(
+                    sa.select(sa.func.min(customers.c.key)).where(
+                        customers.c.tenant_id == TENANT, customers.c.status == status
+                    )
+                ).scalar_one()
+            )
+
+    def set_clock(self, clock: Callable[[], datetime]) -> None:
+        self.app.state.sandbox.clock = clock
+
+
+def make_company(app: FastAPI, server: LiveServer, count: int) -> Company:
+    context = app.state.sandbox
+    provider.seed(context, TENANT, count, seed=11)
+    issued = provider.credentials(context, TENANT)
+    credentials = {
+        name: issued[name]
+        for name in ("client_id", "client_secret", "username", "access_token", "refresh_token")
+    }
+    with write_transaction(app.state.databases.main) as connection:
+        info = create_connection(
+            connection,
+            app.state.cipher,
+            provider="intacct",
+            base_url=server.url + MOUNT_PATH,
+            credentials=credentials,
+            sync_frequency_s=3600,
+            now=utcnow(),
+        )
+    return Company(app, server, info.id)
+
+
+@pytest.fixture
+def company(app: FastAPI, live_server: LiveServer) -> Iterator[Company]:
+    """A company of 200 customers (about a sixth of them children, some inactive)."""
+    seeded = make_company(app, live_server, 200)
+    clock = app.state.sandbox.clock
+    yield seeded
+    app.state.sandbox.clock = clock
+
+
+@dataclass
+class Mirror:
+    """The records a sync keeps, built the way the engine builds them from pages."""
+
+    records: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
+    reads: Counter[str] = field(default_factory=Counter)
+    checkpoint: dict[str, Any] | None = None
+
+    def apply(self, connector: IntacctConnector, page: CustomerPage) -> None:
+        for native in page.customers:
+            unified = connector.to_unified(native)
+            self.records[unified.id] = (unified.to_payload(), connector.is_deleted(native))
+            self.reads[unified.id] += 1
+        for key in page.deleted_ids:
+            self.records[key] = (self.records[key][0], True)
+        if page.present_ids is not None:
+            for key, (payload, deleted) in list(self.records.items()):
+                if not deleted and key not in page.present_ids:
+                    self.records[key] = (payload, True)
+        self.checkpoint = page.checkpoint
+
+    async def sync(self, connector: IntacctConnector, *, full: bool = False) -> list[CustomerPage]:
+        """One run: every page applied; the pages returned."""
+        self.reads.clear()
+        pages = [page async for page in connector.pages(None if full else self.checkpoint)]
+        for page in pages:
+            self.apply(connector, page)
+        return pages
+
+    def changed_since(self, before: dict[str, tuple[dict[str, Any], bool]]) -> set[str]:
+        return {key for key, record in self.records.items() if before.get(key) != record}
+
+
+@pytest.mark.anyio
+async def test_a_full_run_reads_every_customer_exactly_once_over_many_pages(
+    company: Company,
+) -> None:
+    async with httpx.AsyncClient() as http:
+        connector = company.connector(http, page_size=25)
+        mirror = Mirror()
+        pages = await mirror.sync(connector, full=True)
+
+    truth = company.truth()
+    assert len(truth) == 200
+    assert mirror.records == truth  # same payloads from query rows as from GETs
+    assert set(mirror.reads) == set(truth)
+    assert set(mirror.reads.values()) == {1}
+    assert len(pages) >= 9  # 200 / 25 change pages, then the reconciliation page
+    assert pages[0].total == 200
+    # Mid-run checkpoints say a full run is under way; the last one is a finished run.
+    assert all(page.checkpoint["full"] and page.checkpoint["running"] for page in pages[:-1])
+    last = pages[-1]
+    assert last.present_ids == frozenset(truth)
+    assert last.checkpoint["running"] is False
+    assert last.checkpoint["full"] is False
+    assert last.checkpoint["runs"] == 0
+    # Inactive customers are deleted in the unified model; activeNonPosting ones are not.
+    assert any(deleted for _, deleted in mirror.records.values())
+    nonposting = company.key_with_status("activeNonPosting")
+    assert mirror.records[nonposting][1] is False
+
+
+@pytest.mark.anyio
+async def test_a_killed_full_run_resumes_from_its_last_page_and_loses_nothing(
+    company: Company,
+) -> None:
+    async with httpx.AsyncClient() as http:
+        connector = company.connector(http, page_size=30)
+        mirror = Mirror()
+        stream = connector.pages(None)
+        for _ in range(3):
+            mirror.apply(connector, await anext(stream))
+        await stream.aclose()  # the process dies here
+        assert mirror.checkpoint is not None
+        assert mirror.checkpoint["full"] is True
+        await mirror.sync(company.connector(http, page_size=30))
+
+    assert mirror.records == company.truth()
+    assert mirror.checkpoint is not None
+    assert mirror.checkpoint["running"] is False
+
+
+@pytest.mark.anyio
+async def test_incrementals_read_the_changes_and_reconciliation_finds_hard_deletes(
+    company: Company,
+) -> None:
+    async with httpx.AsyncClient() as http:
+
+        def connector() -> IntacctConnector:
+            return company.connector(http, page_size=10, extra={"reconcile_every": 3})
+
+        mirror = Mirror()
+        await mirror.sync(connector(), full=True)
+        before = dict(mirror.records)
+
+        edited = company.key_with_status("active")
+        company.edit(edited, {"notes": "Called about the invoice", "creditLimit": 2500.5})
+        deactivated = company.deletable_key(exclude={edited})
+        company.edit(deactivated, {"status": "inactive"})
+        reactivated = company.key_with_status("inactive")
+        company.edit(reactivated, {"status": "active"})
+        child = company.add({"name": "Acme (Reno)", "parent": {"key": edited}})
+        removed = company.deletable_key(exclude={edited, deactivated, reactivated})
+        company.delete(removed)
+
+        # Incremental 1: exactly the edits; the hard delete is not seen yet.
+        pages = await mirror.sync(connector())
+        assert mirror.changed_since(before) == {edited, deactivated, reactivated, child}
+        assert mirror.records[deactivated][1] is True
+        assert mirror.records[reactivated][1] is False
+        assert mirror.records[edited][0]["credit_limit_cents"] == 250_050
+        assert mirror.records[child][0]["parent_id"] == edited
+        assert mirror.records[removed][1] is False
+        assert all(page.present_ids is None for page in pages)
+        assert mirror.checkpoint is not None
+        assert mirror.checkpoint["runs"] == 1
+
+        # Incremental 2 finds nothing new: every page before the last keeps the checkpoint
+        # it was given, and the last only counts the run.
+        given = mirror.checkpoint
+        after_first = dict(mirror.records)
+        pages = await mirror.sync(connector())
+        assert mirror.records == after_first
+        assert all(page.checkpoint == given for page in pages[:-1])
+        assert pages[-1].checkpoint == {**given, "runs": 2}
+        assert all(page.present_ids is None for page in pages)
+
+        # Incremental 3 reconciles: the hard delete is found, and the count starts again.
+        pages = await mirror.sync(connector())
+        assert pages[-1].present_ids is not None
+        assert removed not in pages[-1].present_ids
+        assert mirror.changed_since(after_first) == {removed}
+        assert mirror.checkpoint is not None
+        assert mirror.checkpoint["runs"] == 0
+
+    truth = company.truth()
+    assert {key: record for key, record in mirror.records.items() if key != removed} == truth
+    assert mirror.records[removed][1] is True
+
+
+@pytest.mark.anyio
+async def test_customers_edited_during_a_run_shift_nothing_out_of_it(company: Company) -> None:
+    async with httpx.AsyncClient() as http:
+        connector = company.connector(http, page_size=20)
+        mirror = Mirror()
+        stream = connector.pages(None)
+        first = await anext(stream)
+        mirror.apply(connector, first)
+        # Edit a customer already read and one not read yet: both jump to the end of the
+        # order by modification time. With offsets, that would skip a customer.
+        read_key = first.customers[0]["key"]
+        unread = next(key for key in company.truth() if key not in mirror.reads)
+        company.edit(read_key, {"notes": "edited during the run"})
+        company.edit(unread, {"notes": "edited during the run too"})
+        async for page in stream:
+            mirror.apply(connector, page)
+
+    assert mirror.records == company.truth()
+    assert mirror.reads[read_key] == 2  # read, then read again with the edit
+    assert mirror.reads[unread] == 1
+    assert set(mirror.reads.values()) <= {1, 2}
+
+
+@pytest.mark.anyio
+async def test_a_second_crowded_with_changes_is_read_by_key(company: Company) -> None:
+    # A bulk update stamps many customers with the same second (here: one instant).
+    moment = utcnow().replace(microsecond=0) + timedelta(seconds=2)
+    company.set_clock(lambda: moment)
+    crowd = sorted(company.truth(), key=int)[:60]
+    for key in crowd:
+        company.edit(key, {"notes": "bulk update"})
+
+    async with httpx.AsyncClient() as http:
+        # Query pages of at most 20 rows: the boundary second's 60 rows cannot be skipped
+        # by re-reading them, so that second is paged by key.
+        connector = company.connector(http, page_size=8, max_query_size=20)
+        mirror = Mirror()
+        pages = await mirror.sync(connector, full=True)
+
+    assert mirror.records == company.truth()
+    assert set(mirror.reads.values()) == {1}
+    assert any(page.checkpoint.get("after") for page in pages)
+    assert pages[-1].present_ids == frozenset(company.truth())
+
+
+@pytest.mark.anyio
+async def test_faults_and_throttling_change_nothing_in_the_result(company: Company) -> None:
+    statuses: Counter[int] = Counter()
+
+    async def count(response: httpx.Response) -> None:
+        statuses[response.status_code] += 1
+
+    # A seeded gate: the same faults at the same requests on every run of the test.
+    company.app.state.sandbox.gate = Gate(random.Random(5))
+    company.knobs(error_rate=0.3, error_statuses=[500, 502, 503, 429])
+    async with httpx.AsyncClient(event_hooks={"response": [count]}) as http:
+        mirror = Mirror()
+        await mirror.sync(company.connector(http, page_size=20), full=True)
+        assert mirror.records == company.truth()
+        assert set(mirror.reads.values()) == {1}
+
+        edited = company.key_with_status("active")
+        company.edit(edited, {"name": "Renamed under fire"})
+        await mirror.sync(company.connector(http, page_size=20))
+
+    assert mirror.records == company.truth()
+    assert mirror.records[edited][0]["display_name"] == "Renamed under fire"
+    assert statuses[429] > 0
+    assert statuses[500] + statuses[502] + statuses[503] > 0
