@@ -36,6 +36,19 @@ class Settings(BaseSettings):
         default="", description="Where this server is reachable; default http://host:port."
     )
     scheduler: bool = Field(default=True, description="Run the sync scheduler inside `serve`.")
+    qbo_client_id: str = Field(
+        default="",
+        description="Your Intuit app's client id for `GET /connections/qbo/authorize`; "
+        "empty: connect to the local QuickBooks Online sandbox instead.",
+    )
+    qbo_client_secret: str = Field(default="", description="Your Intuit app's client secret.")
+    qbo_authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"
+    qbo_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    qbo_api_url: str = Field(
+        default="https://quickbooks.api.intuit.com",
+        description="Intuit's API host (https://sandbox-quickbooks.api.intuit.com for "
+        "Intuit's own sandbox companies).",
+    )
 
     @field_validator("database_url", "sandbox_database_url")
     @classmethod
