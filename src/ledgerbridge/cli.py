@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Annotated
 
 import typer
@@ -17,6 +18,7 @@ from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.keys import create_api_key
+from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.runtime import open_databases, open_main_database, open_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.registry import get_sandbox, sandbox_names
@@ -79,7 +81,9 @@ def sync(
     databases = open_databases(settings)
     cipher = CredentialCipher(load_or_create_key(settings))
     try:
-        run = asyncio.run(_sync_now(databases.main, cipher, connection, full))
+        run = asyncio.run(
+            _sync_now(databases.main, cipher, settings.connector_settings(), connection, full)
+        )
     except (SyncBusyError, NotFoundError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -92,14 +96,20 @@ def sync(
 
 
 async def _sync_now(
-    engine: Engine, cipher: CredentialCipher, connection_id: str, full: bool
+    engine: Engine,
+    cipher: CredentialCipher,
+    connector_settings: ConnectorSettings,
+    connection_id: str,
+    full: bool,
 ) -> SyncRunInfo:
     from ledgerbridge.sync.engine import SyncEnvironment, run_sync
     from ledgerbridge.sync.progress import RichSyncProgress
     from ledgerbridge.sync.worker import new_http_client
 
     async with new_http_client() as http:
-        env = SyncEnvironment(engine=engine, cipher=cipher, http=http)
+        env = SyncEnvironment(
+            engine=engine, cipher=cipher, http=http, connector_settings=connector_settings
+        )
         with RichSyncProgress(console) as progress:
             return await run_sync(env, connection_id, full=full, trigger="cli", progress=progress)
 
@@ -114,7 +124,7 @@ def worker() -> None:
     cipher = CredentialCipher(load_or_create_key(settings))
     console.print("ledgerbridge worker: running due syncs (Ctrl+C to stop)")
     try:
-        asyncio.run(run_worker(databases.main, cipher))
+        asyncio.run(run_worker(databases.main, cipher, settings.connector_settings()))
     except KeyboardInterrupt:
         console.print("stopped")
     finally:
@@ -176,7 +186,7 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Run the product locally on SQLite with a ready API key, and keep serving."""
+    """Seed three sandbox companies, connect and sync them, and keep serving the API."""
     from ledgerbridge import demo as demo_module
     from ledgerbridge.api.app import create_app
 
@@ -184,8 +194,21 @@ def demo(
     databases = open_databases(settings)
     state = demo_module.prepare(settings, databases)
     application = create_app(settings, databases)
-    demo_module.print_welcome(settings, state, console)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    server = demo_module.start_server(settings, application)
+    try:
+        state = demo_module.connect_companies(
+            settings, databases, application.state.cipher, console
+        )
+        demo_module.sync_all(databases, application.state.cipher, state, console)
+        demo_module.print_welcome(settings, databases, state, console)
+        while server.started and not server.should_exit:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        server.should_exit = True
+        time.sleep(0.5)
+        databases.dispose()
 
 
 def _sandbox_context() -> SandboxContext:

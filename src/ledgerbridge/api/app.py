@@ -27,7 +27,10 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """The sync service (HTTP client, scheduler when enabled) lives as long as the app."""
         async with sync_service(
-            databases.main, cipher, run_scheduler=settings.scheduler
+            databases.main,
+            cipher,
+            run_scheduler=settings.scheduler,
+            connector_settings=settings.connector_settings(),
         ) as service:
             app.state.sync = service
             yield
