@@ -49,7 +49,13 @@ class _App:
     api_url: str
 
 
-def _qbo_app(settings: Settings, sandbox: SandboxContext) -> _App:
+def _public_base(request: Request, settings: Settings) -> str:
+    """Where browsers reach this server: `LEDGERBRIDGE_PUBLIC_URL`, else the URL the
+    request came in on."""
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def _qbo_app(settings: Settings, sandbox: SandboxContext, public_base: str) -> _App:
     """Your Intuit app when configured, else the local sandbox's app."""
     if settings.qbo_client_id:
         return _App(
@@ -63,7 +69,7 @@ def _qbo_app(settings: Settings, sandbox: SandboxContext) -> _App:
 
     with write_transaction(sandbox.engine) as conn:
         client_id, client_secret = provider.issuer.ensure_client(conn, utcnow())
-    base = settings.base_url + PROVIDERS["qbo"].sandbox_path
+    base = public_base + PROVIDERS["qbo"].sandbox_path
     return _App(
         client_id,
         client_secret,
@@ -73,8 +79,8 @@ def _qbo_app(settings: Settings, sandbox: SandboxContext) -> _App:
     )
 
 
-def _callback_url(settings: Settings) -> str:
-    return f"{settings.base_url}/connections/qbo/callback"
+def _callback_url(public_base: str) -> str:
+    return f"{public_base}/connections/qbo/callback"
 
 
 @router.get(
@@ -104,7 +110,8 @@ async def authorize(
         raise ApiError(
             400, "invalid_query_params", f"sync_frequency: at least {MIN_SYNC_FREQUENCY_S} s"
         )
-    app = await to_thread.run_sync(_qbo_app, settings, request.app.state.sandbox)
+    public_base = _public_base(request, settings)
+    app = await to_thread.run_sync(_qbo_app, settings, request.app.state.sandbox, public_base)
     state = cipher.encrypt(
         {"redirect_uri": redirect_uri, "sync_frequency_s": frequency, "n": secrets.token_hex(8)}
     )
@@ -113,7 +120,7 @@ async def authorize(
             "client_id": app.client_id,
             "response_type": "code",
             "scope": SCOPE,
-            "redirect_uri": _callback_url(settings),
+            "redirect_uri": _callback_url(public_base),
             "state": state,
         }
     )
@@ -149,7 +156,8 @@ async def callback(
     redirect_uri = str(request_state["redirect_uri"])
     if error or not code or not realmId:
         return _back(redirect_uri, error=error or "missing code or realmId")
-    app = await to_thread.run_sync(_qbo_app, settings, request.app.state.sandbox)
+    public_base = _public_base(request, settings)
+    app = await to_thread.run_sync(_qbo_app, settings, request.app.state.sandbox, public_base)
     http: httpx.AsyncClient = request.app.state.sync.env.http
     try:
         answer = await http.post(
@@ -157,7 +165,7 @@ async def callback(
             data={
                 "grant_type": "authorization_code",
                 "code": code,
-                "redirect_uri": _callback_url(settings),
+                "redirect_uri": _callback_url(public_base),
             },
             auth=(app.client_id, app.client_secret),
             headers={"Accept": "application/json"},
