@@ -16,6 +16,14 @@ from starlette.responses import Response
 
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.json import json_response
+from ledgerbridge.providers.base import (
+    AuthError,
+    ConflictError,
+    FatalError,
+    ProviderError,
+    ProviderValidationError,
+    ThrottledError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +77,36 @@ def _validation_errors(exc: RequestValidationError) -> tuple[str, str, list[dict
     return where, f"The request is invalid: {message}", errors
 
 
+def provider_error_response(exc: ProviderError) -> Response:
+    """A provider's refusal, with its own code and message kept for the caller."""
+    detail = {
+        "provider": exc.provider,
+        "http_status": exc.http_status,
+        "code": exc.code,
+        "message": exc.message,
+        "request_id": exc.request_id,
+    }
+    name = exc.provider
+    if isinstance(exc, ProviderValidationError):
+        status, code, message = 422, "provider_validation", f"{name} refused the data"
+    elif isinstance(exc, ConflictError):
+        status, code = 409, "stale_record"
+        message = f"the customer changed in {name} since it was synced; sync, then retry"
+    elif isinstance(exc, AuthError):
+        status, code = 409, "needs_reauth"
+        message = f"{name} refused the connection's credentials; re-authorise it"
+    elif isinstance(exc, ThrottledError):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+        return error_response(
+            429, "provider_throttled", f"{name} is throttling requests", [detail], headers
+        )
+    elif isinstance(exc, FatalError) and exc.http_status == 404:
+        status, code, message = 404, "not_found", f"{name} has no such customer"
+    else:
+        status, code, message = 502, "provider_error", f"{name} failed the request"
+    return error_response(status, code, f"{message}: {exc.message}", [detail])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> Response:
@@ -77,6 +115,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> Response:
         return error_response(404, "not_found", str(exc))
+
+    @app.exception_handler(ProviderError)
+    async def _provider(_request: Request, exc: ProviderError) -> Response:
+        return provider_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_request: Request, exc: RequestValidationError) -> Response:

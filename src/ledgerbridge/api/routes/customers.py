@@ -1,7 +1,10 @@
-"""`GET /customers` and `GET /customers/{id}`: the seed's records endpoint.
+"""`GET /customers` and `GET /customers/{id}`: the seed's records endpoint; `POST
+/customers` and `PATCH /customers/{id}`: write-back to the platform.
 
 Order is the connection's change sequence (commit order); `cursor` is exclusive,
 `modified_after` inclusive. See shared/reference/records-api.md for the semantics.
+A write goes to the platform first; what the platform answers is stored at once, so the
+next `GET /customers` shows it without waiting for a sync.
 """
 
 from __future__ import annotations
@@ -9,17 +12,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.engine import Engine
 from starlette.responses import Response
 
 from ledgerbridge.api.deps import ConnectionDep, EngineDep, require_api_key
 from ledgerbridge.api.errors import ApiError
-from ledgerbridge.db import read_transaction
+from ledgerbridge.connections import NEEDS_REAUTH, ConnectionInfo
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.json import json_response
+from ledgerbridge.providers.base import Connector
+from ledgerbridge.sync.engine import open_connector
 from ledgerbridge.unified.cursor import decode_cursor, encode_cursor
-from ledgerbridge.unified.customer import MODEL_NAME, iso_utc
-from ledgerbridge.unified.records import StoredRecord, get_record, list_records
+from ledgerbridge.unified.customer import MODEL_NAME, Address, iso_utc
+from ledgerbridge.unified.records import (
+    IncomingRecord,
+    StoredRecord,
+    get_record,
+    list_records,
+    save_records,
+)
 
 router = APIRouter(tags=["customers"], dependencies=[Depends(require_api_key)])
 
@@ -148,3 +162,112 @@ def get_customer(
     if record is None:
         raise ApiError(404, "not_found", f"No customer {customer_id!r} in this connection.")
     return json_response(_public(record, include is not None))
+
+
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class CustomerChanges(BaseModel):
+    """Unified fields to write; only those sent are written. Read-only fields (`id`, times,
+    `fully_qualified_name`) are refused like any unknown field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=500)
+    given_name: str | None = Field(default=None, max_length=100)
+    middle_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100)
+    company_name: str | None = Field(default=None, max_length=500)
+    active: bool | None = None
+    taxable: bool | None = None
+    primary_email: str | None = Field(
+        default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=100
+    )
+    primary_phone: str | None = Field(default=None, max_length=30)
+    mobile_phone: str | None = Field(default=None, max_length=30)
+    bill_address: Address | None = None
+    ship_address: Address | None = None
+    parent_id: str | None = Field(default=None, max_length=255)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    notes: str | None = Field(default=None, max_length=4000)
+    credit_limit_cents: int | None = Field(default=None, ge=0)
+
+    def sent(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class CustomerCreate(CustomerChanges):
+    balance_cents: int | None = Field(
+        default=None, description="Opening balance in cents (only on create)."
+    )
+
+
+def _writable(request: Request, connection: ConnectionInfo) -> Connector:
+    if connection.status == NEEDS_REAUTH:
+        raise ApiError(
+            409, "needs_reauth", connection.status_message or "Re-authorise this connection."
+        )
+    return open_connector(request.app.state.sync.env, connection)
+
+
+def _store(
+    engine: Engine, connector: Connector, connection: ConnectionInfo, native: dict[str, Any]
+) -> StoredRecord:
+    """Upsert what the platform answered, and read it back as `GET` would show it."""
+    unified = connector.to_unified(native)
+    record = IncomingRecord(
+        external_id=unified.id,
+        payload=unified.to_payload(),
+        remote_data=native,
+        deleted=connector.is_deleted(native),
+    )
+    scope: dict[str, Any] = {"connection_id": connection.id, "model": MODEL_NAME}
+    with write_transaction(engine) as conn:
+        save_records(conn, batch=[record], now=utcnow(), **scope)
+        stored = get_record(conn, external_id=unified.id, with_remote=False, **scope)
+    assert stored is not None
+    return stored
+
+
+@router.post("/customers", status_code=201, summary="Create a customer in the platform")
+async def create_customer(
+    request: Request, engine: EngineDep, connection: ConnectionDep, body: CustomerCreate
+) -> Response:
+    fields = body.sent()
+    if not fields:
+        raise ApiError(400, "invalid_body", "Send at least one field of the customer.")
+    connector = _writable(request, connection)
+    native = await connector.create(fields)
+    stored = await to_thread.run_sync(_store, engine, connector, connection, native)
+    return json_response(_public(stored, False), status=201)
+
+
+@router.patch("/customers/{customer_id}", summary="Change some fields of a customer")
+async def update_customer(
+    request: Request,
+    engine: EngineDep,
+    connection: ConnectionDep,
+    customer_id: str,
+    body: CustomerChanges,
+) -> Response:
+    changes = body.sent()
+    if not changes:
+        raise ApiError(400, "invalid_body", "Send at least one field to change.")
+
+    def current() -> StoredRecord | None:
+        with read_transaction(engine) as conn:
+            return get_record(
+                conn,
+                connection_id=connection.id,
+                model=MODEL_NAME,
+                external_id=customer_id,
+                with_remote=True,
+            )
+
+    known = await to_thread.run_sync(current)
+    if known is None:
+        raise ApiError(404, "not_found", f"No customer {customer_id!r} in this connection.")
+    connector = _writable(request, connection)
+    native = await connector.update(customer_id, changes, known.remote_data)
+    stored = await to_thread.run_sync(_store, engine, connector, connection, native)
+    return json_response(_public(stored, False))

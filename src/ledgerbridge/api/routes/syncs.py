@@ -1,0 +1,92 @@
+"""`POST /connections/{id}/sync` asks for a run; `GET /connections/{id}/syncs` lists them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledgerbridge.api.deps import EngineDep, require_api_key
+from ledgerbridge.api.errors import ApiError
+from ledgerbridge.connections import NEEDS_REAUTH, get_connection
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.sync.runs import SyncRunInfo, enqueue, list_runs
+
+router = APIRouter(tags=["syncs"], dependencies=[Depends(require_api_key)])
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full: bool = Field(
+        default=False, description="Read every customer again instead of the changes only."
+    )
+
+
+class SyncRunPublic(BaseModel):
+    id: int
+    connection_id: str
+    kind: str = Field(description="`full` or `incremental`.")
+    trigger: str = Field(description="`api`, `schedule` or `cli`.")
+    status: str = Field(description="`queued`, `running`, `succeeded` or `failed`.")
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    pages: int
+    added: int
+    updated: int
+    deleted: int
+    unchanged: int
+    total: int | None = Field(description="Customers the run reads, when the platform says.")
+    error: str | None
+
+    @classmethod
+    def of(cls, run: SyncRunInfo) -> SyncRunPublic:
+        return cls(**run.__dict__)
+
+
+class SyncRunList(BaseModel):
+    syncs: list[SyncRunPublic]
+
+
+@router.post(
+    "/connections/{connection_id}/sync",
+    status_code=202,
+    response_model=SyncRunPublic,
+    summary="Ask for a sync run now (reuses a run already waiting)",
+)
+def request_sync(
+    connection_id: str,
+    engine: EngineDep,
+    request: Request,
+    body: Annotated[SyncRequest | None, Body()] = None,
+) -> SyncRunPublic:
+    full = body.full if body is not None else False
+    with write_transaction(engine) as conn:
+        connection = get_connection(conn, connection_id)
+        if connection.status == NEEDS_REAUTH:
+            raise ApiError(
+                409, "needs_reauth", connection.status_message or "Re-authorise this connection."
+            )
+        run = enqueue(conn, connection_id, full=full, trigger="api", now=utcnow())
+    request.app.state.sync.scheduler.wake()
+    return SyncRunPublic.of(run)
+
+
+@router.get(
+    "/connections/{connection_id}/syncs",
+    response_model=SyncRunList,
+    summary="The connection's sync runs, newest first",
+)
+def get_syncs(
+    connection_id: str,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> SyncRunList:
+    with read_transaction(engine) as conn:
+        get_connection(conn, connection_id)
+        return SyncRunList(
+            syncs=[SyncRunPublic.of(r) for r in list_runs(conn, connection_id, limit=limit)]
+        )

@@ -1,0 +1,275 @@
+"""One sync run of one connection, generic over connectors.
+
+A run holds the connection's lease (`sync/leases.py`) from start to end. Each page the
+connector yields is saved in one transaction together with the connector's checkpoint and
+the run's counts, after checking the lease is still this process's: a run killed at any
+moment resumes from its last saved page, and a run that lost its lease cannot write.
+
+Active customers are saved; inactive ones are recorded as deleted with their payload kept
+(`active: false`); a reactivated one is saved again and reads as ADDED. Deletes the
+platform reports outright (`deleted_ids`) and ids missing from a full key list
+(`present_ids`) are recorded as deleted too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import sqlalchemy as sa
+from anyio import to_thread
+from sqlalchemy.engine import Engine
+
+from ledgerbridge.connections import NEEDS_REAUTH, ConnectionInfo, get_connection, set_status
+from ledgerbridge.crypto import CredentialCipher
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.errors import LedgerBridgeError
+from ledgerbridge.providers.base import (
+    AuthError,
+    Connector,
+    ConnectorSettings,
+    CustomerPage,
+)
+from ledgerbridge.providers.registry import connector_factory
+from ledgerbridge.sync import leases, runs
+from ledgerbridge.sync.credentials import DatabaseCredentials
+from ledgerbridge.sync.runs import SyncRunInfo
+from ledgerbridge.tables import sync_state
+from ledgerbridge.unified.customer import MODEL_NAME
+from ledgerbridge.unified.records import (
+    IncomingRecord,
+    WriteCounts,
+    live_external_ids,
+    mark_deleted,
+    save_records,
+)
+
+RETRY_FAILED_AFTER = timedelta(minutes=5)
+"""A failed run is tried again after this long (or the sync frequency, if shorter)."""
+
+
+def process_owner() -> str:
+    """A name for this process in leases and runs: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class SyncBusyError(LedgerBridgeError):
+    """Another process is running a sync of this connection."""
+
+
+class LeaseLostError(LedgerBridgeError):
+    """This run's lease expired and was taken over; it stops without writing."""
+
+
+class SyncProgress(Protocol):
+    """What a run reports as it goes (the CLI draws a progress bar from it)."""
+
+    def begin(self, run: SyncRunInfo) -> None: ...
+
+    def advance(self, *, records: int, total: int | None, counts: WriteCounts) -> None: ...
+
+
+@dataclass
+class SyncEnvironment:
+    """What runs need from the process: the database, the key to the credentials, one HTTP
+    client shared by all connectors (the transport seam), and the connector knobs."""
+
+    engine: Engine
+    cipher: CredentialCipher
+    http: httpx.AsyncClient
+    connector_settings: ConnectorSettings = field(default_factory=ConnectorSettings)
+    owner: str = field(default_factory=process_owner)
+    lease_ttl: timedelta = timedelta(seconds=60)
+    clock: Callable[[], datetime] = utcnow
+
+
+def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
+    """The connector of a stored connection."""
+    factory = connector_factory(info.provider)
+    return factory(
+        base_url=info.base_url,
+        credentials=DatabaseCredentials(env.engine, env.cipher, info.id),
+        http=env.http,
+        settings=env.connector_settings,
+    )
+
+
+@dataclass
+class _Run:
+    env: SyncEnvironment
+    info: ConnectionInfo
+    run_id: int
+    connector: Connector
+    total: int | None = None
+
+    def incoming(self, page: CustomerPage) -> list[IncomingRecord]:
+        result = []
+        for native in page.customers:
+            unified = self.connector.to_unified(native)
+            result.append(
+                IncomingRecord(
+                    external_id=unified.id,
+                    payload=unified.to_payload(),
+                    remote_data=native,
+                    deleted=self.connector.is_deleted(native),
+                )
+            )
+        return result
+
+    def save_page(self, page: CustomerPage) -> WriteCounts:
+        """The page, its deletes, its checkpoint and the run's counts: one transaction."""
+        batch = self.incoming(page)
+        env, connection_id = self.env, self.info.id
+        now = env.clock()
+        with write_transaction(env.engine) as conn:
+            owned = conn.execute(
+                sa.update(sync_state)
+                .where(
+                    sync_state.c.connection_id == connection_id,
+                    sync_state.c.lease_owner == env.owner,
+                )
+                .values(checkpoint=page.checkpoint)
+            )
+            if owned.rowcount != 1:
+                raise LeaseLostError(
+                    f"the lease on {connection_id} expired and was taken over; stopping"
+                )
+            scope: dict[str, Any] = {"connection_id": connection_id, "model": MODEL_NAME}
+            counts = save_records(conn, batch=batch, now=now, **scope)
+            counts.deleted += mark_deleted(conn, external_ids=page.deleted_ids, now=now, **scope)
+            if page.present_ids is not None:
+                present = page.present_ids
+                gone = [i for i in live_external_ids(conn, **scope) if i not in present]
+                counts.deleted += mark_deleted(conn, external_ids=gone, now=now, **scope)
+            runs.add_counts(
+                conn,
+                self.run_id,
+                added=counts.added,
+                updated=counts.updated,
+                deleted=counts.deleted,
+                unchanged=counts.unchanged,
+            )
+            if page.total is not None:
+                runs.update_run(conn, self.run_id, total=page.total)
+        return counts
+
+
+def _start(
+    env: SyncEnvironment, connection_id: str, *, full: bool, trigger: str, leased: bool
+) -> tuple[ConnectionInfo, int, dict[str, Any] | None]:
+    """Take the lease (unless the scheduler holds it for us), turn the waiting or a new run
+    into the running one, and return where to start reading."""
+    now = env.clock()
+    with write_transaction(env.engine) as conn:
+        info = get_connection(conn, connection_id)
+        if not leased and not leases.claim(
+            conn, connection_id, env.owner, now=now, ttl=env.lease_ttl
+        ):
+            holder = leases.holder(conn, connection_id, now=now)
+            raise SyncBusyError(f"a sync of {connection_id} is already running ({holder})")
+        runs.fail_interrupted(conn, connection_id, now=now)
+        checkpoint = conn.execute(
+            sa.select(sync_state.c.checkpoint).where(sync_state.c.connection_id == connection_id)
+        ).scalar_one_or_none()
+        waiting = runs.next_queued(conn, connection_id)
+        if waiting is not None:
+            full = full or waiting.kind == runs.FULL
+            run_id = waiting.id
+        else:
+            run_id = runs.enqueue(conn, connection_id, full=full, trigger=trigger, now=now).id
+        resuming_full = bool(checkpoint and checkpoint.get("full"))
+        if full and not resuming_full:
+            checkpoint = None
+        kind = runs.FULL if checkpoint is None or resuming_full else runs.INCREMENTAL
+        runs.update_run(
+            conn, run_id, status=runs.RUNNING, kind=kind, started_at=now, owner=env.owner
+        )
+    return info, run_id, checkpoint
+
+
+def _finish(
+    env: SyncEnvironment, info: ConnectionInfo, run_id: int, error: BaseException | None
+) -> SyncRunInfo:
+    """Record how the run ended, schedule the next one and release the lease."""
+    now = env.clock()
+    with write_transaction(env.engine) as conn:
+        if error is None:
+            runs.update_run(conn, run_id, status=runs.SUCCEEDED, finished_at=now)
+            wait = timedelta(seconds=info.sync_frequency_s)
+        else:
+            message = str(error) or type(error).__name__
+            runs.update_run(conn, run_id, status=runs.FAILED, finished_at=now, error=message[:4000])
+            wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
+            if isinstance(error, AuthError):
+                current = get_connection(conn, info.id)
+                if current.status != NEEDS_REAUTH:
+                    set_status(conn, info.id, NEEDS_REAUTH, f"credentials refused: {message}")
+        if not isinstance(error, LeaseLostError):
+            conn.execute(
+                sa.update(sync_state)
+                .where(sync_state.c.connection_id == info.id)
+                .values(next_run_at=now + wait)
+            )
+            leases.release(conn, info.id, env.owner)
+        return runs.get_run(conn, run_id)
+
+
+async def _keep_lease(env: SyncEnvironment, connection_id: str) -> None:
+    """Renew the lease while the run lasts; a lost lease is noticed at the next page."""
+
+    def renew() -> bool:
+        with write_transaction(env.engine) as conn:
+            return leases.renew(conn, connection_id, env.owner, now=env.clock(), ttl=env.lease_ttl)
+
+    while True:
+        await asyncio.sleep(env.lease_ttl.total_seconds() / 3)
+        if not await to_thread.run_sync(renew):
+            return
+
+
+async def run_sync(
+    env: SyncEnvironment,
+    connection_id: str,
+    *,
+    full: bool = False,
+    trigger: str = "cli",
+    progress: SyncProgress | None = None,
+    leased: bool = False,
+) -> SyncRunInfo:
+    """Run one sync of the connection to the end and return the finished run (succeeded
+    or failed). `leased` says the caller (the scheduler) already holds the lease.
+    Raises `SyncBusyError` when another process holds it."""
+    info, run_id, checkpoint = await to_thread.run_sync(
+        lambda: _start(env, connection_id, full=full, trigger=trigger, leased=leased)
+    )
+    if progress is not None:
+        progress.begin(await to_thread.run_sync(_read_run, env, run_id))
+    keeper = asyncio.create_task(_keep_lease(env, connection_id))
+    error: BaseException | None = None
+    try:
+        run = _Run(env, info, run_id, open_connector(env, info))
+        async for page in run.connector.pages(checkpoint):
+            counts = await to_thread.run_sync(run.save_page, page)
+            run.total = page.total if page.total is not None else run.total
+            if progress is not None:
+                progress.advance(records=len(page.customers), total=run.total, counts=counts)
+    except Exception as exc:  # every failure ends the run as failed, with its reason
+        error = exc
+    except BaseException as exc:  # cancelled or interrupted: record it, then go on stopping
+        _finish(env, info, run_id, exc)
+        raise
+    finally:
+        keeper.cancel()
+    return await to_thread.run_sync(_finish, env, info, run_id, error)
+
+
+def _read_run(env: SyncEnvironment, run_id: int) -> SyncRunInfo:
+    with read_transaction(env.engine) as conn:
+        return runs.get_run(conn, run_id)

@@ -1,0 +1,132 @@
+"""Sync runs as stored: queued, running, then succeeded or failed, with their counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledgerbridge.errors import NotFoundError
+from ledgerbridge.tables import sync_runs
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+FULL, INCREMENTAL = "full", "incremental"
+
+
+@dataclass(frozen=True)
+class SyncRunInfo:
+    id: int
+    connection_id: str
+    kind: str
+    trigger: str
+    status: str
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    pages: int
+    added: int
+    updated: int
+    deleted: int
+    unchanged: int
+    total: int | None
+    error: str | None
+
+
+_COLUMNS = [getattr(sync_runs.c, name) for name in SyncRunInfo.__dataclass_fields__]
+
+
+def _info(row: Any) -> SyncRunInfo:
+    return SyncRunInfo(**row._mapping)
+
+
+def get_run(conn: Connection, run_id: int) -> SyncRunInfo:
+    row = conn.execute(sa.select(*_COLUMNS).where(sync_runs.c.id == run_id)).first()
+    if row is None:
+        raise NotFoundError(f"sync run {run_id} does not exist")
+    return _info(row)
+
+
+def list_runs(conn: Connection, connection_id: str, *, limit: int) -> list[SyncRunInfo]:
+    """Newest first."""
+    rows = conn.execute(
+        sa.select(*_COLUMNS)
+        .where(sync_runs.c.connection_id == connection_id)
+        .order_by(sync_runs.c.id.desc())
+        .limit(limit)
+    )
+    return [_info(row) for row in rows]
+
+
+def enqueue(
+    conn: Connection, connection_id: str, *, full: bool, trigger: str, now: datetime
+) -> SyncRunInfo:
+    """Ask for a run. A run already waiting is reused (made full if this asks for full)."""
+    waiting = conn.execute(
+        sa.select(sync_runs.c.id, sync_runs.c.kind)
+        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == QUEUED)
+        .order_by(sync_runs.c.id)
+    ).first()
+    if waiting is not None:
+        if full and waiting.kind != FULL:
+            conn.execute(sa.update(sync_runs).where(sync_runs.c.id == waiting.id).values(kind=FULL))
+        return get_run(conn, waiting.id)
+    run_id = conn.execute(
+        sa.insert(sync_runs)
+        .values(
+            connection_id=connection_id,
+            kind=FULL if full else INCREMENTAL,
+            trigger=trigger,
+            status=QUEUED,
+            queued_at=now,
+        )
+        .returning(sync_runs.c.id)
+    ).scalar_one()
+    return get_run(conn, run_id)
+
+
+def next_queued(conn: Connection, connection_id: str) -> SyncRunInfo | None:
+    row = conn.execute(
+        sa.select(*_COLUMNS)
+        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == QUEUED)
+        .order_by(sync_runs.c.id)
+    ).first()
+    return None if row is None else _info(row)
+
+
+def fail_interrupted(conn: Connection, connection_id: str, *, now: datetime) -> int:
+    """Runs left `running` by a process that died: failed, and resumed by the next run."""
+    result = conn.execute(
+        sa.update(sync_runs)
+        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == RUNNING)
+        .values(
+            status=FAILED,
+            finished_at=now,
+            error="interrupted: its process stopped before the run finished; "
+            "the next run resumed from its last saved page",
+        )
+    )
+    return result.rowcount
+
+
+def update_run(conn: Connection, run_id: int, **values: Any) -> None:
+    conn.execute(sa.update(sync_runs).where(sync_runs.c.id == run_id).values(**values))
+
+
+def add_counts(
+    conn: Connection, run_id: int, *, added: int, updated: int, deleted: int, unchanged: int
+) -> None:
+    """One more page saved, and what it changed."""
+    conn.execute(
+        sa.update(sync_runs)
+        .where(sync_runs.c.id == run_id)
+        .values(
+            pages=sync_runs.c.pages + 1,
+            added=sync_runs.c.added + added,
+            updated=sync_runs.c.updated + updated,
+            deleted=sync_runs.c.deleted + deleted,
+            unchanged=sync_runs.c.unchanged + unchanged,
+        )
+    )
