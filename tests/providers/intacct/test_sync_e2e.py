@@ -157,6 +157,7 @@ async def test_seed_sync_change_on_intacct_sync_again_exactly_those_changes(
     # Nothing changed on Intacct: nothing written, no cursor moves.
     before = _records(app, connection_id)
     third = await run_sync(env, connection_id)
+    assert third.status == "succeeded", third.error
     assert (third.status, third.added, third.updated, third.deleted) == ("succeeded", 0, 0, 0)
     after = _records(app, connection_id)
     assert {k: r.change_seq for k, r in after.items()} == {
@@ -202,4 +203,5 @@ async def test_write_back_through_the_unified_api(
 
     # The next sync reads the same customers back: nothing to change.
     again = await run_sync(env, connection_id)
+    assert again.status == "succeeded", again.error
     assert (again.status, again.added, again.updated, again.deleted) == ("succeeded", 0, 0, 0)
