@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.engine import Engine
 
 from ledgerbridge.config import Settings, get_settings
+from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.db import utcnow, write_transaction
+from ledgerbridge.errors import NotFoundError
 from ledgerbridge.keys import create_api_key
-from ledgerbridge.runtime import open_main_database, open_sandbox_database
+from ledgerbridge.providers.base import ConnectorSettings
+from ledgerbridge.runtime import open_databases, open_main_database, open_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.registry import get_sandbox, sandbox_names
 from ledgerbridge.sandbox.tenants import update_tenant
+from ledgerbridge.sync.runs import SyncRunInfo
 
 app = typer.Typer(
     help="ledgerbridge: a unified Customers API for accounting platforms.", no_args_is_help=True
@@ -58,6 +65,110 @@ def serve(
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
 
 
+ConnectionArgument = Annotated[str, typer.Argument(help="The connection id (conn_...).")]
+
+
+@app.command()
+def sync(
+    connection: ConnectionArgument,
+    full: Annotated[bool, typer.Option("--full", help="Read every customer again.")] = False,
+) -> None:
+    """Run one sync of a connection now, in the foreground, with a progress bar."""
+    from ledgerbridge.sync.engine import SyncBusyError
+    from ledgerbridge.sync.progress import run_table
+
+    settings = get_settings()
+    databases = open_databases(settings)
+    cipher = CredentialCipher(load_or_create_key(settings))
+    try:
+        run = asyncio.run(
+            _sync_now(databases.main, cipher, settings.connector_settings(), connection, full)
+        )
+    except (SyncBusyError, NotFoundError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        databases.dispose()
+    console.print(run_table(run))
+    if run.error:
+        console.print(f"[red]{run.error}[/red]")
+        raise typer.Exit(1)
+
+
+async def _sync_now(
+    engine: Engine,
+    cipher: CredentialCipher,
+    connector_settings: ConnectorSettings,
+    connection_id: str,
+    full: bool,
+) -> SyncRunInfo:
+    from ledgerbridge.sync.engine import SyncEnvironment, run_sync
+    from ledgerbridge.sync.progress import RichSyncProgress
+    from ledgerbridge.sync.worker import new_http_client
+
+    async with new_http_client() as http:
+        env = SyncEnvironment(
+            engine=engine, cipher=cipher, http=http, connector_settings=connector_settings
+        )
+        with RichSyncProgress(console) as progress:
+            return await run_sync(env, connection_id, full=full, trigger="cli", progress=progress)
+
+
+@app.command()
+def worker() -> None:
+    """Run only the sync scheduler (any number of workers may run against one database)."""
+    from ledgerbridge.sync.worker import run_worker
+
+    settings = get_settings()
+    databases = open_databases(settings)
+    cipher = CredentialCipher(load_or_create_key(settings))
+    console.print("ledgerbridge worker: running due syncs (Ctrl+C to stop)")
+    try:
+        asyncio.run(run_worker(databases.main, cipher, settings.connector_settings()))
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        databases.dispose()
+
+
+@app.command()
+def connect(
+    provider: ProviderOption,
+    tenant: TenantOption,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Connect to this server's local sandbox.")
+    ] = False,
+    server_url: Annotated[
+        str | None,
+        typer.Option(help="Where the sandbox is served; default this server's URL."),
+    ] = None,
+) -> None:
+    """Create a connection to a sandbox tenant and print its id."""
+    from ledgerbridge.connect import connect_sandbox
+
+    if not sandbox:
+        raise typer.BadParameter(
+            "only --sandbox connections are made here; connect a real QuickBooks Online "
+            "company through GET /connections/qbo/authorize, or POST /connections",
+            param_hint="--sandbox",
+        )
+    settings = get_settings()
+    databases = open_databases(settings)
+    try:
+        info = connect_sandbox(
+            databases,
+            CredentialCipher(load_or_create_key(settings)),
+            provider=_provider(provider),
+            tenant=tenant,
+            server_url=server_url or settings.base_url,
+        )
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        databases.dispose()
+    typer.echo(info.id)
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
@@ -75,17 +186,29 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Run the product locally on SQLite with a ready API key, and keep serving."""
+    """Seed three sandbox companies, connect and sync them, and keep serving the API."""
     from ledgerbridge import demo as demo_module
     from ledgerbridge.api.app import create_app
-    from ledgerbridge.runtime import open_databases
 
     settings = _listening_settings(host, port)
     databases = open_databases(settings)
     state = demo_module.prepare(settings, databases)
     application = create_app(settings, databases)
-    demo_module.print_welcome(settings, state, console)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    server = demo_module.start_server(settings, application)
+    try:
+        state = demo_module.connect_companies(
+            settings, databases, application.state.cipher, console
+        )
+        demo_module.sync_all(databases, application.state.cipher, state, console)
+        demo_module.print_welcome(settings, databases, state, console)
+        while server.started and not server.should_exit:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        server.should_exit = True
+        time.sleep(0.5)
+        databases.dispose()
 
 
 def _sandbox_context() -> SandboxContext:

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from ledgerbridge.providers.base import ConnectorSettings
+
 
 class Settings(BaseSettings):
     """Everything configurable about one ledgerbridge process."""
@@ -36,6 +38,22 @@ class Settings(BaseSettings):
         default="", description="Where this server is reachable; default http://host:port."
     )
     scheduler: bool = Field(default=True, description="Run the sync scheduler inside `serve`.")
+    sync_page_size: int | None = Field(
+        default=None, ge=1, description="Customers per request; default each platform's maximum."
+    )
+    qbo_client_id: str = Field(
+        default="",
+        description="Your Intuit app's client id for `GET /connections/qbo/authorize`; "
+        "empty: connect to the local QuickBooks Online sandbox instead.",
+    )
+    qbo_client_secret: str = Field(default="", description="Your Intuit app's client secret.")
+    qbo_authorize_url: str = "https://appcenter.intuit.com/connect/oauth2"
+    qbo_token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    qbo_api_url: str = Field(
+        default="https://quickbooks.api.intuit.com",
+        description="Intuit's API host (https://sandbox-quickbooks.api.intuit.com for "
+        "Intuit's own sandbox companies).",
+    )
 
     @field_validator("database_url", "sandbox_database_url")
     @classmethod
@@ -56,6 +74,9 @@ class Settings(BaseSettings):
     @property
     def sandbox_url(self) -> str:
         return self.sandbox_database_url or f"sqlite:///{self.data_dir / 'ledgerbridge-sandbox.db'}"
+
+    def connector_settings(self) -> ConnectorSettings:
+        return ConnectorSettings(page_size=self.sync_page_size)
 
     @property
     def base_url(self) -> str:

@@ -46,9 +46,10 @@ class CredentialCipher:
     def encrypt(self, credentials: dict[str, Any]) -> str:
         return self._fernet.encrypt(orjson.dumps(credentials)).decode()
 
-    def decrypt(self, token: str) -> dict[str, Any]:
+    def decrypt(self, token: str, ttl: int | None = None) -> dict[str, Any]:
+        """The object back; with `ttl`, refused when older than that many seconds."""
         try:
-            value: dict[str, Any] = orjson.loads(self._fernet.decrypt(token.encode()))
+            value: dict[str, Any] = orjson.loads(self._fernet.decrypt(token.encode(), ttl=ttl))
         except InvalidToken as exc:
             raise ConfigurationError(
                 "stored credentials cannot be decrypted: the secret key changed"

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from ledgerbridge import __version__
 from ledgerbridge.api.errors import install_error_handlers
-from ledgerbridge.api.routes import connections, customers, health, syncs
+from ledgerbridge.api.routes import authorize, connections, customers, health, syncs
 from ledgerbridge.config import Settings
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.runtime import Databases, open_databases
@@ -27,7 +27,10 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """The sync service (HTTP client, scheduler when enabled) lives as long as the app."""
         async with sync_service(
-            databases.main, cipher, run_scheduler=settings.scheduler
+            databases.main,
+            cipher,
+            run_scheduler=settings.scheduler,
+            connector_settings=settings.connector_settings(),
         ) as service:
             app.state.sync = service
             yield
@@ -45,6 +48,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.state.sandbox = SandboxContext(engine=databases.sandbox, base_url=settings.base_url)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(authorize.router)
     app.include_router(connections.router)
     app.include_router(customers.router)
     app.include_router(syncs.router)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ledgerbridge import __version__
 from ledgerbridge.crypto import CredentialCipher
+from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.sync.scheduler import Scheduler
 
@@ -37,12 +38,22 @@ class SyncService:
 
 @contextlib.asynccontextmanager
 async def sync_service(
-    engine: Engine, cipher: CredentialCipher, *, run_scheduler: bool, poll_interval: float = 5.0
+    engine: Engine,
+    cipher: CredentialCipher,
+    *,
+    run_scheduler: bool,
+    connector_settings: ConnectorSettings | None = None,
+    poll_interval: float = 5.0,
 ) -> AsyncIterator[SyncService]:
     """The service for as long as the block lasts; the scheduler loop runs in the
     background when `run_scheduler` (else `scheduler.tick()` starts due runs on demand)."""
     async with new_http_client() as http:
-        env = SyncEnvironment(engine=engine, cipher=cipher, http=http)
+        env = SyncEnvironment(
+            engine=engine,
+            cipher=cipher,
+            http=http,
+            connector_settings=connector_settings or ConnectorSettings(),
+        )
         scheduler = Scheduler(env, poll_interval=poll_interval)
         loop_task = asyncio.create_task(scheduler.run_forever()) if run_scheduler else None
         try:
@@ -56,7 +67,11 @@ async def sync_service(
                 await scheduler.drain()
 
 
-async def run_worker(engine: Engine, cipher: CredentialCipher) -> None:
+async def run_worker(
+    engine: Engine, cipher: CredentialCipher, connector_settings: ConnectorSettings
+) -> None:
     """Run the scheduler until the process is stopped."""
-    async with sync_service(engine, cipher, run_scheduler=True):
+    async with sync_service(
+        engine, cipher, run_scheduler=True, connector_settings=connector_settings
+    ):
         await asyncio.Event().wait()

@@ -36,6 +36,8 @@ def parse_duration(value: int | str) -> int:
     """Seconds in `value`: an integer of seconds, or `90s`, `30m`, `1h`, `1d`."""
     if isinstance(value, int):
         return value
+    if value.strip().isdigit():
+        return int(value)
     match = _DURATION.match(value.lower())
     if match is None:
         raise ValueError("use seconds or a duration such as '15m', '1h', '1d'")

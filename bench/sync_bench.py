@@ -1,0 +1,158 @@
+"""End-to-end sync: a sandbox company served by a separate `ledgerbridge serve` process over
+loopback HTTP (limits off), synced into SQLite (or `--database-url`) by this process.
+
+Prints the full sync's records/s, wall time and this process's peak RSS, then the time of
+an incremental sync that finds nothing to do.
+
+`python -m bench sync_bench --provider qbo --customers 100000`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from ledgerbridge.config import Settings
+from ledgerbridge.connect import connect_sandbox
+from ledgerbridge.crypto import CredentialCipher, load_or_create_key
+from ledgerbridge.runtime import open_databases
+from ledgerbridge.sync.engine import SyncEnvironment, run_sync
+from ledgerbridge.sync.worker import new_http_client
+
+TENANTS = {"qbo": "9130357992221046", "qbd": "end_usr_bench", "intacct": "BENCH-CO"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cli(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "ledgerbridge", *args], env=env, check=True)
+
+
+def _wait_until_up(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the sandbox server did not start")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _sync(settings: Settings, connection_id: str) -> None:
+    databases = open_databases(settings)
+    cipher = CredentialCipher(load_or_create_key(settings))
+    async with new_http_client() as http:
+        env = SyncEnvironment(engine=databases.main, cipher=cipher, http=http)
+        started = time.perf_counter()
+        run = await run_sync(env, connection_id, full=True)
+        seconds = time.perf_counter() - started
+        if run.error:
+            raise SystemExit(f"the sync failed: {run.error}")
+        records = run.added + run.updated + run.deleted + run.unchanged
+        print(
+            f"full sync: {records:,} records in {seconds:.1f}s = "
+            f"{records / seconds:,.0f} records/s ({run.pages} pages); "
+            f"peak RSS of the syncing process {_peak_rss_mb():,.0f} MB"
+        )
+        started = time.perf_counter()
+        noop = await run_sync(env, connection_id)
+        print(
+            f"incremental sync with no change: {time.perf_counter() - started:.2f}s "
+            f"(changed {noop.added + noop.updated + noop.deleted})"
+        )
+    databases.dispose()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="sync_bench")
+    parser.add_argument("--provider", choices=sorted(TENANTS), default="qbo")
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--database-url", default="", help="main database (default SQLite)")
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="sync-bench-"))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LEDGERBRIDGE_DATA_DIR": str(folder),
+        "LEDGERBRIDGE_PORT": str(port),
+        "LEDGERBRIDGE_SCHEDULER": "false",
+    }
+    if args.database_url:
+        env["LEDGERBRIDGE_DATABASE_URL"] = args.database_url
+    tenant = TENANTS[args.provider]
+    started = time.perf_counter()
+    _cli(
+        env,
+        "sandbox",
+        "seed",
+        "--provider",
+        args.provider,
+        "--tenant",
+        tenant,
+        "--customers",
+        str(args.customers),
+        "--seed",
+        "1",
+    )
+    print(
+        f"seeded {args.customers:,} {args.provider} customers in "
+        f"{time.perf_counter() - started:.0f}s"
+    )
+    _cli(
+        env,
+        "sandbox",
+        "configure",
+        "--provider",
+        args.provider,
+        "--tenant",
+        tenant,
+        "requests_per_minute=off",
+        "max_concurrent=off",
+        "queue_when_busy=false",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ledgerbridge", "serve"], env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_up(url)
+        settings = Settings(
+            data_dir=folder,
+            database_url=args.database_url,
+            port=port,
+            scheduler=False,
+            _env_file=None,  # type: ignore[call-arg]
+        )
+        databases = open_databases(settings)
+        info = connect_sandbox(
+            databases,
+            CredentialCipher(load_or_create_key(settings)),
+            provider=args.provider,
+            tenant=tenant,
+            server_url=url,
+        )
+        databases.dispose()
+        asyncio.run(_sync(settings, info.id))
+    finally:
+        server.terminate()
+        server.wait()

@@ -1,0 +1,143 @@
+"""One run per connection at a time, across processes: leases, racing schedulers, expiry
+and take-over, and a run killed with SIGKILL that resumes and loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from ledgerbridge.config import Settings
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.sync import leases
+from ledgerbridge.sync.engine import SyncBusyError, SyncEnvironment, run_sync
+from ledgerbridge.sync.scheduler import Scheduler
+from ledgerbridge.tables import sync_runs
+from sync.conftest import SyncSetup, seed_realm
+
+pytestmark = pytest.mark.anyio
+
+
+def _runs(app: FastAPI, connection_id: str) -> list[sa.Row[tuple[str, str, int]]]:
+    with read_transaction(app.state.databases.main) as conn:
+        return list(
+            conn.execute(
+                sa.select(sync_runs.c.status, sync_runs.c.kind, sync_runs.c.pages)
+                .where(sync_runs.c.connection_id == connection_id)
+                .order_by(sync_runs.c.id)
+            )
+        )
+
+
+async def test_racing_schedulers_start_one_run(qbo: SyncSetup, env: SyncEnvironment) -> None:
+    seed_realm(qbo.app, 30)
+    rivals = [
+        Scheduler(SyncEnvironment(env.engine, env.cipher, env.http, env.connector_settings))
+        for _ in range(4)
+    ]
+    started = await asyncio.gather(*(s.tick() for s in rivals))
+    assert sum(len(tasks) for tasks in started) == 1
+    for scheduler in rivals:
+        await scheduler.drain()
+    assert [(r.status, r.kind) for r in _runs(qbo.app, qbo.connection_id)] == [
+        ("succeeded", "full")
+    ]
+    # Done and not due again for an hour: nobody starts another.
+    again = await asyncio.gather(*(s.tick() for s in rivals))
+    assert sum(len(tasks) for tasks in again) == 0
+
+
+async def test_a_live_lease_refuses_and_an_expired_one_is_taken_over(
+    qbo: SyncSetup, env: SyncEnvironment
+) -> None:
+    seed_realm(qbo.app, 20)
+    with write_transaction(env.engine) as conn:
+        assert leases.claim(
+            conn, qbo.connection_id, "other:1", now=utcnow(), ttl=timedelta(minutes=5)
+        )
+    with pytest.raises(SyncBusyError, match="other:1"):
+        await run_sync(env, qbo.connection_id)
+    with write_transaction(env.engine) as conn:
+        assert leases.renew(
+            conn, qbo.connection_id, "other:1", now=utcnow(), ttl=timedelta(seconds=-1)
+        )
+    run = await run_sync(env, qbo.connection_id)
+    assert run.status == "succeeded"
+
+
+def _cli_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LEDGERBRIDGE_DATA_DIR": str(settings.data_dir),
+        "LEDGERBRIDGE_DATABASE_URL": settings.main_database_url,
+        "LEDGERBRIDGE_SANDBOX_DATABASE_URL": settings.sandbox_url,
+        "LEDGERBRIDGE_SYNC_PAGE_SIZE": "20",
+    }
+
+
+async def test_a_killed_run_resumes_and_loses_nothing(
+    qbo: SyncSetup, env: SyncEnvironment, settings: Settings
+) -> None:
+    seed_realm(qbo.app, 600)  # 30 pages of 20
+    qbo.realm.configure(latency_ms=300)
+    command = [sys.executable, "-m", "ledgerbridge", "sync", qbo.connection_id]
+    process = subprocess.Popen(  # noqa: ASYNC220 - a real process, to kill it for real
+        command, env=_cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            runs_now = _runs(qbo.app, qbo.connection_id)
+            if runs_now and runs_now[0].pages >= 3:
+                break
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the sync never saved a page"
+            await asyncio.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed = _runs(qbo.app, qbo.connection_id)[0]
+    assert killed.status == "running"
+    assert killed.pages < 30
+
+    qbo.realm.configure(latency_ms=0)
+    env.lease_ttl = timedelta(seconds=60)
+    with write_transaction(env.engine) as conn:  # the dead process's lease runs out
+        leases.renew(
+            conn, qbo.connection_id, _lease_owner(qbo), now=utcnow(), ttl=timedelta(seconds=-1)
+        )
+    resumed = await run_sync(env, qbo.connection_id)
+    assert (resumed.status, resumed.kind) == ("succeeded", "full")
+    assert resumed.pages + killed.pages <= 31, "resumed from the last saved page"
+    statuses = [r.status for r in _runs(qbo.app, qbo.connection_id)]
+    assert statuses == ["failed", "succeeded"]
+    interrupted = qbo.records()
+
+    qbo.connection_id = qbo.connect_again()
+    await run_sync(env, qbo.connection_id)
+    uninterrupted = qbo.records()
+    assert {k: r.payload for k, r in interrupted.items()} == {
+        k: r.payload for k, r in uninterrupted.items()
+    }
+    assert len(interrupted) == 600
+
+
+def _lease_owner(qbo: SyncSetup) -> str:
+    from ledgerbridge.tables import sync_state
+
+    with read_transaction(qbo.app.state.databases.main) as conn:
+        owner = conn.execute(
+            sa.select(sync_state.c.lease_owner).where(
+                sync_state.c.connection_id == qbo.connection_id
+            )
+        ).scalar_one()
+    assert owner is not None
+    return str(owner)
