@@ -15,8 +15,12 @@ yields nothing at all.
 
 Deletes. Inactive customers are listed (`status=all`) and reported through `is_deleted`;
 customers deleted outright come from `deleted-list-objects`, which QuickBooks keeps for 90
-days: a checkpoint older than that cannot be continued, so the pass is made full and its
-last page carries every id that exists (`present_ids`).
+days: a checkpoint last checked longer ago than that cannot be continued, so the pass is
+made full, and a full pass's last page carries every id that exists (`present_ids`).
+
+Not verified on a real desktop: whether a transaction that moves a customer's `balance`
+(or a job's, and so the parent's `totalBalance`) also moves its `updatedAt`. If it does
+not, balances are fresh after a full run only (`run_sync(..., full=True)`).
 
 Writing. Create and update are POSTs; an update carries the `revisionNumber` it is based
 on and a stale one is refused (QuickBooks error 3200 → `ConflictError`).
@@ -24,7 +28,7 @@ on and a stale one is refused (QuickBooks error 3200 → `ConflictError`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,10 +64,12 @@ DELETED_PATH = "/quickbooks-desktop/deleted-list-objects"
 MAX_CONCURRENT = 1
 """QuickBooks Desktop handles one request at a time per company file; Conductor queues the
 rest (docs.conductor.is/api-ref/timeouts), so a second one in flight only waits there."""
-REQUESTS_PER_MINUTE = 120
-"""Conductor publishes no per-minute limit (its docs name only the one-at-a-time queue and
-the 90 s timeout). A page of 150 customers takes QuickBooks seconds, so this cap only
-guards against a loop hammering a user's desktop; `extra["requests_per_minute"]` moves it."""
+REQUESTS_PER_MINUTE = 6000
+"""Conductor publishes no per-minute limit: its docs name only the one-at-a-time queue and
+the 90 s timeout, and a real page takes the desktop a second or more. The cap must never
+hold a listing back for long: a cursor dies 10 s after the previous page, and a rolling
+minute that fills up waits up to 60 s. So it sits above anything one-at-a-time can reach,
+as a guard against a runaway loop; `extra["requests_per_minute"]` moves it."""
 REQUEST_TIMEOUT = httpx.Timeout(100.0, connect=10.0)
 """Conductor waits up to 90 s for the desktop (longer when QuickBooks has to start)."""
 
@@ -136,7 +142,7 @@ def classify(response: httpx.Response) -> Any:
         # QBD_CONNECTION_ERROR (502): the desktop or its Web Connector is unreachable now.
         raise RetriableError(message, **details)
     if status == 409 and integration_code is None:
-        # conductor-py retries 409 (a request already in progress for the company file).
+        # conductor-py, like every Stainless-generated SDK, retries a 409 (lock contention).
         raise RetriableError(message, **details)
     if "cursor" in response.request.url.params and (
         code == INVALID_CURSOR or type_ == wire.INVALID_REQUEST_ERROR
@@ -196,7 +202,7 @@ class _Window:
     revisions: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
     def start(self) -> datetime | None:
-        """Where the next pass reads from: never before this pass's own start."""
+        """Where the next pass reads from: never before this pass's own window."""
         if self.newest is None:
             return self.floor
         start = min(self.newest, self.cap) - self.lag
@@ -230,7 +236,7 @@ class QbdConnector:
         credentials: CredentialStore,
         http: httpx.AsyncClient,
         settings: ConnectorSettings,
-        clock: Any = utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._credentials = credentials
