@@ -88,7 +88,7 @@ async def test_seed_sync_change_sync_shows_exactly_the_changes(
         first = await run_sync(env, connection.id)
         every = desktop.customers()
         inactive = [c for c in every if not c["isActive"]]
-        assert (first.status, first.kind, first.error) == ("succeeded", "full", None)
+        assert (first.status, first.kind, first.error) == ("succeeded", "full", None), first.error
         assert (first.added, first.deleted) == (SEEDED - len(inactive), len(inactive))
         assert first.pages == -(-SEEDED // 8)
         stored = _records(live_server.url, connection.id, limit=25)
