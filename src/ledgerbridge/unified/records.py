@@ -339,12 +339,16 @@ def live_external_ids(
     conn: Connection, *, connection_id: str, model: str, batch_size: int = 10_000
 ) -> Iterator[str]:
     """Every external id not deleted, streamed (for reconciling against a provider's keys)."""
-    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-        sa.select(records.c.external_id).where(
+    # Options on the statement, not the connection: on PostgreSQL a connection-wide
+    # stream_results would turn the caller's next UPDATE into a server-side cursor too.
+    result = conn.execute(
+        sa.select(records.c.external_id)
+        .where(
             records.c.connection_id == connection_id,
             records.c.model == model,
             records.c.deleted_at.is_(None),
         )
+        .execution_options(stream_results=True, yield_per=batch_size)
     )
     for row in result:
         yield row.external_id

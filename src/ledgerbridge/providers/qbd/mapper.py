@@ -161,17 +161,82 @@ def _body(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 def to_create_body(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Unified fields (`display_name`, `given_name`, `bill_address`, ...) → the body of
-    `POST /quickbooks-desktop/customers`. `display_name` becomes the required `name`.
+    `POST /quickbooks-desktop/customers`. `display_name` becomes the required `name`;
+    `balance_cents` the create-only `openingBalance`.
 
     Currency is not mapped: Conductor takes a `currencyId` of the company's own currency
-    list, which only the connector can look up."""
+    list, which only the connector can look up (see `unwritable_fields`)."""
     body = _body(fields)
     if "name" not in body:
         raise ValueError("display_name is required to create a QuickBooks Desktop customer")
+    if fields.get("balance_cents"):
+        body["openingBalance"] = _amount(int(fields["balance_cents"]))
     return body
 
 
-def to_update_body(fields: Mapping[str, Any], revision_number: str) -> dict[str, Any]:
+# What an explicit null clears in an update: QuickBooks Desktop clears a field sent empty
+# and keeps one left out, so a null must travel as "" to mean "remove this value".
+_CLEARABLE = {unified: native for unified, native in _TEXT_FIELDS.items() if unified != "parent_id"}
+_ADDRESS_LINES = ("line1", "line2", "line3", "city", "state", "postalCode", "country")
+
+
+def _contact_fields(mobile: str | None, current: Mapping[str, Any]) -> list[dict[str, Any]]:
+    # `customContactFields` is replaced as a whole, so the other fields ("Main Phone", ...)
+    # are sent back unchanged and only the "Mobile" entry is set or dropped.
+    kept = [
+        {"name": field["name"], "value": field["value"]}
+        for field in current.get("customContactFields") or ()
+        if str(field.get("name", "")).strip().lower() != MOBILE_FIELD.lower()
+    ]
+    return kept + ([{"name": MOBILE_FIELD, "value": mobile}] if mobile else [])
+
+
+def to_update_body(
+    fields: Mapping[str, Any],
+    revision_number: str,
+    current: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Unified fields that changed → the body of `POST /quickbooks-desktop/customers/{id}`,
-    carrying the `revision_number` the change is based on."""
-    return {"revisionNumber": revision_number, **_body(fields)}
+    carrying the `revision_number` the change is based on.
+
+    A field given as None is cleared (sent as ""); an address is sent whole, its missing
+    lines cleared. With `current` (the customer as last read), a mobile number is merged
+    into its other contact fields instead of replacing them."""
+    body = {"revisionNumber": revision_number, **_body(fields)}
+    for unified, native in _CLEARABLE.items():
+        if unified in fields and fields[unified] in (None, ""):
+            body[native] = ""
+    for unified, native in (
+        ("bill_address", "billingAddress"),
+        ("ship_address", "shippingAddress"),
+    ):
+        if unified in fields:
+            body[native] = dict.fromkeys(_ADDRESS_LINES, "") | body.get(native, {})
+    if current is not None and "mobile_phone" in fields:
+        contact_fields = _contact_fields(fields["mobile_phone"] or None, current)
+        if contact_fields:
+            body["customContactFields"] = contact_fields
+    return body
+
+
+def unwritable_fields(fields: Mapping[str, Any], current: Mapping[str, Any] | None) -> list[str]:
+    """The unified fields of a create (`current` None) or an update that Conductor cannot
+    set from them, where they ask for something other than what QuickBooks has or will
+    assign: `currency` and `taxable` (set through ids of the company's own currency and
+    sales-tax-code lists), `balance_cents` after the create (QuickBooks computes it from
+    transactions), and clearing `display_name`, `parent_id` or `credit_limit_cents`."""
+    refused: list[str] = []
+    if current is None:
+        if fields.get("currency") is not None:
+            refused.append("currency")
+        if fields.get("taxable"):
+            refused.append("taxable")
+        return refused
+    unified = to_unified(current)
+    for name in ("currency", "taxable", "balance_cents"):
+        if name in fields and fields[name] is not None and fields[name] != getattr(unified, name):
+            refused.append(name)
+    for name in ("display_name", "parent_id", "credit_limit_cents"):
+        if name in fields and fields[name] in (None, "") and getattr(unified, name) is not None:
+            refused.append(name)
+    return refused

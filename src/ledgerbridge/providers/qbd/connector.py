@@ -1,0 +1,505 @@
+"""The QuickBooks Desktop connector, through Conductor's REST API (real host or sandbox).
+
+Reading. Conductor lists customers in QuickBooks' own order (by full name, jobs after their
+parent; "no custom sorting", docs.conductor.is/api-ref/pagination), never by `updatedAt`,
+so a pass cannot be resumed from the last time read. A pass therefore keeps the start of
+its window (`updated_after`) as the checkpoint of every page until it is complete; a run
+killed midway reads the same window again, and the pages it already saved come back
+unchanged and cost no writes. Only the last page moves the checkpoint on, to the newest
+change seen minus the lag. The same holds when a cursor dies (Conductor's cursors live
+10 s after the previous page): the pass starts again from its window.
+
+The lag window is read again by every pass, so the checkpoint also keeps the revisions it
+holds (`boundary`); a pass drops what it already delivered and, when nothing changed,
+yields nothing at all.
+
+Deletes. Inactive customers are listed (`status=all`) and reported through `is_deleted`;
+customers deleted outright come from `deleted-list-objects`, which QuickBooks keeps for 90
+days: a checkpoint last checked longer ago than that cannot be continued, so the pass is
+made full, and a full pass's last page carries every id that exists (`present_ids`).
+
+Not verified on a real desktop: whether a transaction that moves a customer's `balance`
+(or a job's, and so the parent's `totalBalance`) also moves its `updatedAt`. If it does
+not, balances are fresh after a full run only (`run_sync(..., full=True)`).
+
+Writing. Create and update are POSTs; an update carries the `revisionNumber` it is based
+on and a stale one is refused (QuickBooks error 3200 → `ConflictError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from ledgerbridge.db import utcnow
+from ledgerbridge.providers.base import (
+    AuthError,
+    ConflictError,
+    ConnectorSettings,
+    CredentialStore,
+    CustomerPage,
+    FatalError,
+    PageGuard,
+    ProviderValidationError,
+    RequestBudget,
+    RetriableError,
+    ThrottledError,
+    call_with_retries,
+    retry_after_seconds,
+    transport_error,
+)
+from ledgerbridge.providers.qbd import mapper, wire
+from ledgerbridge.unified.customer import UnifiedCustomer, iso_utc
+
+PROVIDER = "qbd"
+CUSTOMERS_PATH = "/quickbooks-desktop/customers"
+DELETED_PATH = "/quickbooks-desktop/deleted-list-objects"
+
+MAX_CONCURRENT = 1
+"""QuickBooks Desktop handles one request at a time per company file; Conductor queues the
+rest (docs.conductor.is/api-ref/timeouts), so a second one in flight only waits there."""
+REQUESTS_PER_MINUTE = 6000
+"""Conductor publishes no per-minute limit: its docs name only the one-at-a-time queue and
+the 90 s timeout, and a real page takes the desktop a second or more. The cap must never
+hold a listing back for long: a cursor dies 10 s after the previous page, and a rolling
+minute that fills up waits up to 60 s. So it sits above anything one-at-a-time can reach,
+as a guard against a runaway loop; `extra["requests_per_minute"]` moves it."""
+REQUEST_TIMEOUT = httpx.Timeout(100.0, connect=10.0)
+"""Conductor waits up to 90 s for the desktop (longer when QuickBooks has to start)."""
+
+DELETED_RETENTION = timedelta(days=89)
+"""QuickBooks reports list objects deleted in the last 90 days; one day is kept in hand
+for the desktop's clock, which is not ours."""
+CHECKED_REFRESH = timedelta(days=7)
+"""How stale `checked_at` may get before an otherwise unchanged pass stores it again
+(once a week, so a no-op run writes nothing, yet a checkpoint never looks too old)."""
+BOUNDARY_MAX = 2000
+"""Revisions kept in the checkpoint; past this (a bulk import inside the lag) the lag
+window is simply delivered again, which costs reads, never writes."""
+PASS_ATTEMPTS = 4
+"""Passes begun again after a lost cursor before the run gives up."""
+INVALID_CURSOR = "INVALID_CURSOR"
+"""The sandbox's code for an expired or exhausted cursor. Conductor documents only that
+"you'll receive an error", so any invalid-request answer to a cursor request counts."""
+_DELETED_MARK = "deleted"
+
+
+class CursorLostError(FatalError):
+    """The cursor expired, was exhausted, or skipped a page: the pass must start again."""
+
+
+def classify(response: httpx.Response) -> Any:
+    """Conductor's answer → its JSON body, or the provider error it means. The only place
+    HTTP statuses and Conductor's error codes are read.
+
+    Conductor answers `{"error": {message, userFacingMessage, type, code, httpStatusCode,
+    requestId, integrationCode?}}`; QuickBooks' own status code passes through as
+    `integrationCode` (docs.conductor.is/apis/errors/object)."""
+    status = response.status_code
+    try:
+        body = orjson.loads(response.content) if response.content else None
+    except orjson.JSONDecodeError:
+        body = None
+    if 200 <= status < 300:
+        if body is None:
+            raise RetriableError(
+                "Conductor answered without a JSON body.", provider=PROVIDER, http_status=status
+            )
+        return body
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    type_ = str(error.get("type") or "")
+    code = str(error.get("code") or "") or None
+    integration_code = error.get("integrationCode")
+    details: dict[str, Any] = {
+        "provider": PROVIDER,
+        "http_status": status,
+        "code": code,
+        "request_id": error.get("requestId") or response.headers.get("conductor-request-id"),
+        "body": body,
+    }
+    message = str(error.get("message") or f"Conductor answered HTTP {status}.")
+    if status == 429:
+        wait = retry_after_seconds(response.headers, default=1.0)
+        raise ThrottledError(message, retry_after=wait, **details)
+    if status in (401, 403) or type_ in (wire.AUTHENTICATION_ERROR, "PERMISSION_ERROR"):
+        raise AuthError(message, **details)
+    if code == "INTEGRATION_CONNECTION_NOT_SET_UP":
+        # The end user never finished Conductor's auth flow: only a person can fix that.
+        raise AuthError(message, **details)
+    if integration_code is not None:
+        details["code"] = str(integration_code)
+        if str(integration_code) == "3200":
+            # "The provided edit sequence ... is out-of-date": the customer changed.
+            raise ConflictError(message, **details)
+    if status >= 500 or status == 408 or type_ == wire.INTEGRATION_CONNECTION_ERROR:
+        # QBD_CONNECTION_ERROR (502): the desktop or its Web Connector is unreachable now.
+        raise RetriableError(message, **details)
+    if status == 409 and integration_code is None:
+        # conductor-py, like every Stainless-generated SDK, retries a 409 (lock contention).
+        raise RetriableError(message, **details)
+    if "cursor" in response.request.url.params and (
+        code == INVALID_CURSOR or type_ == wire.INVALID_REQUEST_ERROR
+    ):
+        raise CursorLostError(message, **details)
+    if code == "RESOURCE_MISSING" or status == 404:
+        raise FatalError(message, **{**details, "http_status": 404})
+    if status in (400, 422) or type_ in (wire.INVALID_REQUEST_ERROR, wire.INTEGRATION_ERROR):
+        # 3100 (name in use), 3140 (bad reference), INVALID_REQUEST (a bad field): the data.
+        user_facing = error.get("userFacingMessage")
+        if user_facing and user_facing != message and type_ != wire.INVALID_REQUEST_ERROR:
+            # An INVALID_REQUEST_ERROR's userFacingMessage is a generic "internal error".
+            message = f"{message} ({user_facing})"
+        raise ProviderValidationError(message, **details)
+    raise FatalError(message, **details)
+
+
+def _conductor_time(moment: datetime) -> str:
+    """A time as Conductor's `updatedAfter` / `deletedAfter` take it: to the second (floored,
+    so the window never starts late) with an offset, read in that offset."""
+    return moment.replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """The connector's checkpoint, read. `None` given to `pages` is a full pass."""
+
+    full: bool = True
+    updated_after: datetime | None = None
+    checked_at: datetime | None = None
+    boundary: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any] | None) -> _Checkpoint:
+        if raw is None or raw.get("full"):
+            return cls()
+        after, checked = raw.get("updated_after"), raw.get("checked_at")
+        return cls(
+            full=False,
+            updated_after=None if after is None else wire.parse_time(after),
+            checked_at=None if checked is None else wire.parse_time(checked),
+            boundary=dict(raw.get("boundary") or {}),
+        )
+
+
+@dataclass
+class _Window:
+    """The newest change a pass has seen and the revisions inside the lag before it, kept
+    small as it goes (what falls out of the lag can never be read again unchanged)."""
+
+    lag: timedelta
+    cap: datetime
+    """The pass's start on our clock: a customer edited during the pass, on a page read
+    before the edit, has a later `updatedAt`, so the next window must reach back to it."""
+    floor: datetime | None
+    newest: datetime | None = None
+    revisions: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+
+    def start(self) -> datetime | None:
+        """Where the next pass reads from: never before this pass's own window."""
+        if self.newest is None:
+            return self.floor
+        start = min(self.newest, self.cap) - self.lag
+        return start if self.floor is None else max(start, self.floor)
+
+    def see(self, object_id: str, revision: str, moment: datetime) -> None:
+        if self.newest is None or moment > self.newest:
+            self.newest = moment
+            start = self.start()
+            if start is not None:
+                self.revisions = {k: v for k, v in self.revisions.items() if v[0] >= start}
+        start = self.start()
+        if start is None or moment >= start:
+            self.revisions[object_id] = (moment, revision)
+
+    def boundary(self) -> dict[str, str]:
+        start = self.start()
+        kept = {k: rev for k, (t, rev) in self.revisions.items() if start is None or t >= start}
+        return kept if len(kept) <= BOUNDARY_MAX else {}
+
+
+class QbdConnector:
+    """One Conductor end user (one QuickBooks Desktop company file)."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: CredentialStore,
+        http: httpx.AsyncClient,
+        settings: ConnectorSettings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._http = http
+        self._settings = settings
+        self._clock = clock
+        self._page_size = min(settings.page_size or wire.PAGE_LIMIT_MAX, wire.PAGE_LIMIT_MAX)
+        per_minute = int(settings.extra.get("requests_per_minute", REQUESTS_PER_MINUTE))
+        self._budget = RequestBudget(max_concurrent=MAX_CONCURRENT, per_minute=per_minute)
+        self._headers: dict[str, str] | None = None
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def _auth_headers(self) -> dict[str, str]:
+        if self._headers is None:
+            stored = await self._credentials.load()
+            api_key, end_user_id = stored.get("api_key"), stored.get("end_user_id")
+            if not api_key or not end_user_id:
+                raise AuthError(
+                    "The connection has no Conductor `api_key` and `end_user_id`.",
+                    provider=PROVIDER,
+                )
+            self._headers = {
+                "Authorization": f"Bearer {api_key}",
+                "Conductor-End-User-Id": str(end_user_id),
+            }
+        return self._headers
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One attempt: send, then classify."""
+        headers = await self._auth_headers()
+        try:
+            response = await self._http.request(
+                method,
+                self._base_url + path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=REQUEST_TIMEOUT,
+            )
+        except httpx.TransportError as exc:
+            raise transport_error(PROVIDER, exc) from exc
+        return classify(response)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """A request with retries inside the company file's budget. Conductor's keys do
+        not expire, so a refused key is for a person to replace."""
+        try:
+            return await call_with_retries(
+                lambda: self._send(method, path, params, body),
+                policy=self._settings.retry,
+                budget=self._budget,
+            )
+        except AuthError as exc:
+            await self._credentials.needs_reauthorisation(
+                f"Conductor refused the secret key or end user: {exc.message} Enter a valid "
+                "secret key (sk_...) and end user id (end_usr_...), or finish the end user's "
+                "QuickBooks Desktop connection in Conductor."
+            )
+            raise
+
+    # -- reading ----------------------------------------------------------------------
+
+    def pages(self, checkpoint: dict[str, Any] | None) -> AsyncIterator[CustomerPage]:
+        """Customers changed since `checkpoint` (every one when None), page by page."""
+        return self._pages(checkpoint)
+
+    async def _pages(self, checkpoint: dict[str, Any] | None) -> AsyncIterator[CustomerPage]:
+        started = self._clock()
+        state = _Checkpoint.read(checkpoint)
+        if state.checked_at is not None and state.checked_at < started - DELETED_RETENTION:
+            # Deletions before the window may be forgotten already: only a full list of ids
+            # can tell what is gone.
+            state = _Checkpoint()
+        for attempt in range(PASS_ATTEMPTS):
+            try:
+                async for page in self._pass(state, checkpoint, started):
+                    yield page
+                return
+            except CursorLostError:
+                if attempt == PASS_ATTEMPTS - 1:
+                    raise
+
+    async def _pass(
+        self, state: _Checkpoint, given: dict[str, Any] | None, started: datetime
+    ) -> AsyncIterator[CustomerPage]:
+        """One pass over the window: list pages, then the deletions, then the checkpoint."""
+        midway = {"full": True} if state.full else dict(given or {})
+        window = _Window(self._settings_lag(), started, state.updated_after)
+        present: set[str] | None = set() if state.full else None
+        pending: list[dict[str, Any]] = []
+        total: int | None = None
+        params = {"status": "all", "limit": str(self._page_size)}
+        if state.updated_after is not None:
+            params["updatedAfter"] = _conductor_time(state.updated_after)
+        async for customers, count in self._list(params):
+            total = count if total is None else total
+            fresh = []
+            for customer in customers:
+                updated_at = wire.parse_time(customer["updatedAt"])
+                window.see(customer["id"], customer["revisionNumber"], updated_at)
+                if present is not None:
+                    present.add(customer["id"])
+                if state.boundary.get(customer["id"]) != customer["revisionNumber"]:
+                    fresh.append(customer)
+            if fresh:
+                if pending:
+                    yield CustomerPage(pending, midway, total)
+                pending = fresh
+        deleted = []
+        for gone in await self._deleted(state.updated_after, started):
+            window.see(gone["id"], _DELETED_MARK, wire.parse_time(gone["deletedAt"]))
+            if state.boundary.get(gone["id"]) != _DELETED_MARK:
+                deleted.append(gone["id"])
+        final = self._final_checkpoint(state, window, started)
+        if pending or deleted or present is not None or final != given:
+            yield CustomerPage(pending, final, total, deleted, _frozen(present))
+
+    def _settings_lag(self) -> timedelta:
+        return timedelta(seconds=self._settings.lag_seconds)
+
+    def _final_checkpoint(
+        self, state: _Checkpoint, window: _Window, started: datetime
+    ) -> dict[str, Any]:
+        start = window.start()
+        checked = state.checked_at
+        if checked is None or started - checked > CHECKED_REFRESH:
+            checked = started
+        return {
+            "updated_after": None if start is None else iso_utc(start),
+            "checked_at": iso_utc(checked),
+            "boundary": window.boundary(),
+        }
+
+    async def _list(
+        self, params: dict[str, str]
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], int | None]]:
+        """The pages of one listing and how many customers it holds, following Conductor's
+        cursor to its end (`nextCursor: null`). The cursor is one string for the whole
+        listing, so the guard sees it with the position: the same cursor at the same
+        position twice is a loop. A page landing elsewhere than where the last left off (a
+        retried request the desktop had already answered) loses the cursor, never a page."""
+        guard = PageGuard(PROVIDER)
+        body = await self._request("GET", CUSTOMERS_PATH, params)
+        remaining = body.get("remainingCount")
+        total = None if remaining is None else len(body["data"]) + int(remaining)
+        while True:
+            yield body["data"], total
+            cursor = body.get("nextCursor")
+            if not cursor:
+                if body.get("hasMore"):
+                    raise FatalError(
+                        "Conductor said more customers follow but gave no cursor.",
+                        provider=PROVIDER,
+                    )
+                return
+            last = body["data"][-1]["id"] if body["data"] else ""
+            guard.check(f"{cursor}|{remaining}|{last}")
+            body = await self._request("GET", CUSTOMERS_PATH, {**params, "cursor": cursor})
+            now_remaining = body.get("remainingCount")
+            if remaining is not None and now_remaining is not None:
+                expected = max(0, int(remaining) - self._page_size)
+                if int(now_remaining) != expected:
+                    raise CursorLostError(
+                        f"The cursor moved {int(remaining) - int(now_remaining)} customers "
+                        f"instead of {int(remaining) - expected}.",
+                        provider=PROVIDER,
+                    )
+            remaining = now_remaining
+
+    async def _deleted(self, since: datetime | None, started: datetime) -> list[dict[str, Any]]:
+        """Customers deleted outright since `since` (or in all QuickBooks remembers)."""
+        oldest = started - DELETED_RETENTION
+        params = {"objectTypes": "customer"}
+        if since is not None:
+            params["deletedAfter"] = _conductor_time(max(since, oldest))
+        body = await self._request("GET", DELETED_PATH, params)
+        return [item for item in body["data"] if item.get("listType", "customer") == "customer"]
+
+    # -- one customer -----------------------------------------------------------------
+
+    async def get(self, external_id: str) -> dict[str, Any]:
+        """The customer as QuickBooks has it now (`FatalError` 404 when there is none)."""
+        customer: dict[str, Any] = await self._request("GET", _customer_path(external_id))
+        return customer
+
+    async def create(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Create from unified fields. A create retried after a lost answer that had in fact
+        landed is refused as a duplicate name (3100): QuickBooks names are unique."""
+        _refuse(mapper.unwritable_fields(fields, None))
+        try:
+            body = mapper.to_create_body(fields)
+        except ValueError as exc:
+            raise ProviderValidationError(
+                str(exc), provider=PROVIDER, code="NAME_REQUIRED"
+            ) from exc
+        customer: dict[str, Any] = await self._request("POST", CUSTOMERS_PATH, body=body)
+        return customer
+
+    async def update(
+        self,
+        external_id: str,
+        changes: Mapping[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """Change the given unified fields, based on `current`'s revision (fetched when
+        None): a customer edited since is refused with `ConflictError`."""
+        if current is None:
+            current = await self.get(external_id)
+        _refuse(mapper.unwritable_fields(changes, current))
+        body = mapper.to_update_body(changes, str(current["revisionNumber"]), current)
+        customer: dict[str, Any] = await self._request(
+            "POST", _customer_path(external_id), body=body
+        )
+        return customer
+
+    def to_unified(self, native: Mapping[str, Any]) -> UnifiedCustomer:
+        return mapper.to_unified(native)
+
+    def is_deleted(self, native: Mapping[str, Any]) -> bool:
+        """Inactive customers are hidden in QuickBooks, its way of retiring a name."""
+        return not native.get("isActive", True)
+
+
+def _customer_path(external_id: str) -> str:
+    return f"{CUSTOMERS_PATH}/{quote(external_id, safe='')}"
+
+
+def _refuse(fields: list[str]) -> None:
+    if fields:
+        raise ProviderValidationError(
+            "QuickBooks Desktop cannot take these fields through this connector: "
+            + ", ".join(fields)
+            + " (currency and sales tax are set from the company's own lists, the balance "
+            "from transactions; a name, parent or credit limit cannot be removed).",
+            provider=PROVIDER,
+            code="UNSUPPORTED_FIELDS",
+        )
+
+
+def _frozen(ids: set[str] | None) -> frozenset[str] | None:
+    return None if ids is None else frozenset(ids)
+
+
+def open_connector(
+    *,
+    base_url: str,
+    credentials: CredentialStore,
+    http: httpx.AsyncClient,
+    settings: ConnectorSettings,
+) -> QbdConnector:
+    """The registry's factory: `https://api.conductor.is/v1` or a sandbox's
+    `.../sandbox/conductor/v1`, with `{"api_key": "sk_...", "end_user_id": "end_usr_..."}`."""
+    return QbdConnector(base_url=base_url, credentials=credentials, http=http, settings=settings)
