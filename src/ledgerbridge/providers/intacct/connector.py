@@ -272,7 +272,8 @@ class IntacctConnector:
         self.settings = settings
         self.max_query_size = max_query_size
         self.page_size = max(1, min(settings.page_size or max_query_size, max_query_size))
-        self.reconcile_every = max(1, int(settings.extra.get("reconcile_every", 10)))
+        every = settings.extra.get("reconcile_every", DEFAULT_RECONCILE_EVERY)
+        self.reconcile_every = max(1, int(every))
         self.budget = RequestBudget(
             max_concurrent=int(settings.extra.get("max_concurrent", DEFAULT_MAX_CONCURRENT)),
             per_minute=int(settings.extra.get("requests_per_minute", DEFAULT_PER_MINUTE)),

@@ -42,8 +42,9 @@ _CONTACT = "contacts.default."
 _MAILING = _CONTACT + "mailingAddress."
 
 # What a sync asks the query service for: every field `to_unified` reads, plus the
-# customer's ID and links. The query service returns dotted related fields
-# (`contacts.default.email1`, `parent.key`) flat in each row, so one query page carries
+# customer's ID and links. Sage's query documentation lets `fields` name fields of related
+# objects as `relatedObjectName.fieldName` (`contacts.default.email1`, `parent.key`), and
+# the answer carries them flat in each row under those names, so one query page carries
 # everything and no customer needs a GET of its own. Only these: each extra field costs
 # bytes on every row of every page of a company's whole customer list.
 QUERY_FIELDS: tuple[str, ...] = (
