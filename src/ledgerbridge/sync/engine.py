@@ -14,10 +14,11 @@ platform reports outright (`deleted_ids`) and ids missing from a full key list
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -53,6 +54,8 @@ from ledgerbridge.unified.records import (
 
 RETRY_FAILED_AFTER = timedelta(minutes=5)
 """A failed run is tried again after this long (or the sync frequency, if shorter)."""
+READ_AHEAD_PAGES = 2
+"""Pages read while earlier ones are being saved (memory: this many pages at most)."""
 
 
 def process_owner() -> str:
@@ -161,6 +164,42 @@ class _Run:
         return counts
 
 
+_END = object()
+
+
+async def _read_ahead(
+    pages: AsyncIterator[CustomerPage], depth: int
+) -> AsyncIterator[CustomerPage]:
+    """The connector's pages, read up to `depth` pages ahead of the caller, so the next
+    request is on the wire while this page is being saved. Pages still come out in order
+    and each is saved with its own checkpoint, so reading ahead changes nothing on a crash:
+    pages read but not saved are read again by the next run."""
+    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=depth)
+
+    async def pump() -> None:
+        try:
+            async for page in pages:
+                await queue.put(page)
+            await queue.put(_END)
+        except Exception as exc:  # handed to the reader, raised there
+            await queue.put(exc)
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            assert isinstance(item, CustomerPage)
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def _start(
     env: SyncEnvironment, connection_id: str, *, full: bool, trigger: str, leased: bool
 ) -> tuple[ConnectionInfo, int, dict[str, Any] | None]:
@@ -255,7 +294,7 @@ async def run_sync(
     error: BaseException | None = None
     try:
         run = _Run(env, info, run_id, open_connector(env, info))
-        async for page in run.connector.pages(checkpoint):
+        async for page in _read_ahead(run.connector.pages(checkpoint), READ_AHEAD_PAGES):
             counts = await to_thread.run_sync(run.save_page, page)
             run.total = page.total if page.total is not None else run.total
             if progress is not None:
