@@ -1,7 +1,9 @@
 """Engines, transactions and the few places SQLite and PostgreSQL differ.
 
 Everything dialect-specific lives here: SQLite's WAL mode and explicit write locks,
-PostgreSQL's row locks, and timezone-aware timestamps on both.
+PostgreSQL's row locks, and timezone-aware timestamps on both. The one exception is how
+the record store shapes its queries for PostgreSQL's planner: `_PostgreSQL` in
+`unified/records.py`.
 """
 
 from __future__ import annotations

@@ -250,6 +250,43 @@ def test_a_page_is_written_in_a_constant_number_of_statements(engine: Engine, co
     assert len(statements) <= 8, statements
 
 
+def test_a_page_larger_than_a_lookup_chunk(engine: Engine, conn_id: str) -> None:
+    batch = [customer(str(i)) for i in range(2500)]
+    assert save(engine, conn_id, *batch).added == 2500
+    later = T0 + timedelta(hours=1)
+    counts = save(engine, conn_id, *batch[:-1], customer("2499", "Changed"), at=later)
+    assert (counts.added, counts.updated, counts.unchanged) == (0, 1, 2499)
+    ids = [str(i) for i in range(0, 2500, 2)]
+    with write_transaction(engine) as conn:
+        deleted = mark_deleted(
+            conn, connection_id=conn_id, model=MODEL, external_ids=ids, now=later
+        )
+    assert deleted == 1250
+    with read_transaction(engine) as conn:
+        page, more = list_records(
+            conn, connection_id=conn_id, model=MODEL, actions={DELETED}, limit=2000
+        )
+    assert [r.external_id for r in page] == ids
+    assert not more
+
+
+def test_postgresql_gets_statistics_for_a_table_it_has_none_for(
+    backend: str, engine: Engine, conn_id: str
+) -> None:
+    # The lookup's plan rests on them; a new database, or a server without autovacuum, has none.
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only")
+    query = sa.text(
+        "SELECT count(*) FROM pg_stats"
+        " WHERE schemaname = current_schema() AND tablename = 'records'"
+    )
+    with read_transaction(engine) as conn:
+        assert conn.execute(query).scalar_one() == 0
+    save(engine, conn_id, customer("1"))
+    with read_transaction(engine) as conn:
+        assert conn.execute(query).scalar_one() > 0
+
+
 def test_reader_paging_while_a_writer_commits_misses_nothing(engine: Engine, conn_id: str) -> None:
     save(engine, conn_id, *(customer(str(i)) for i in range(300)))
     writer_done = threading.Event()

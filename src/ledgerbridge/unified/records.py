@@ -16,7 +16,7 @@ that follows cursors never misses a change that commits behind it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ledgerbridge.db import is_sqlite
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import connections, records
 
@@ -87,27 +88,153 @@ def _lock_sequence(conn: Connection, connection_id: str) -> int:
     return int(value)
 
 
+_LOOKUP_COLUMNS = (
+    records.c.id,
+    records.c.external_id,
+    records.c.content_hash,
+    records.c.remote_hash,
+    records.c.first_seen_at,
+    records.c.deleted_at,
+)
+
+_Build = Callable[[sa.ColumnElement[str], sa.ColumnElement[str]], sa.Select[Any]]
+"""Builds a query over one connection's records from the expressions standing for that
+connection's id and model."""
+
+
+class _Backend:
+    """Where the record store differs between databases: how a query is confined to one
+    connection, and the page lookup. This base is SQLite's."""
+
+    def within(
+        self,
+        connection_id: str,
+        model: str,
+        build: _Build,
+        *beside: sa.FromClause,
+        order_by: sa.Column[Any] | None = None,
+    ) -> sa.Select[Any]:
+        """`build`'s query for this connection and model. `beside` are FROM items it refers
+        to besides `records`; `order_by` is the column `build` orders by, if any."""
+        return build(sa.literal(connection_id), sa.literal(model))
+
+    def lookups(
+        self, connection_id: str, model: str, external_ids: Sequence[str]
+    ) -> list[sa.Select[Any]]:
+        """Statements finding a page's stored records by external id: `IN (...)` of bound
+        values, in chunks under SQLite's variable limit."""
+        query = sa.select(*_LOOKUP_COLUMNS).where(
+            records.c.connection_id == connection_id, records.c.model == model
+        )
+        return [
+            query.where(records.c.external_id.in_(external_ids[start : start + _LOOKUP_CHUNK]))
+            for start in range(0, len(external_ids), _LOOKUP_CHUNK)
+        ]
+
+    def after_write(self, conn: Connection) -> None:
+        """Called at the end of every page written."""
+
+
+class _PostgreSQL(_Backend):
+    """Every index of `records` starts with (connection_id, model), so PostgreSQL chooses
+    among them by its estimate of the connection's row count. Estimated at a row or two, a
+    lookup or a page read scans the whole connection (through the smallest index, sorting
+    or filtering), which makes loading a connection quadratic. That estimate is near zero
+    for a connection newer than the table's last ANALYZE, and for every connection of a
+    table never analysed. So:
+
+    - a query is a `LATERAL` subquery beside a one-row `unnest` of (connection_id, model):
+      inside it they are outer values, estimated from the columns' distinct counts (the
+      average connection) rather than from per-value statistics, and a `LIMIT` keeps
+      PostgreSQL from flattening it;
+    - the page lookup is one statement whatever the page size: the ids come as one array,
+      each probing the unique index (a list of bound values, once psycopg prepares the
+      statement, can get a generic plan testing each row against the whole list);
+    - distinct counts need statistics, which a table never analysed (a new database before
+      autovacuum's first pass, or a server running without autovacuum) lacks: the first
+      page written through each database connection checks, and analyses `records` if
+      there are none.
+    """
+
+    _CHECKED = "ledgerbridge.records_statistics_checked"
+
+    def within(
+        self,
+        connection_id: str,
+        model: str,
+        build: _Build,
+        *beside: sa.FromClause,
+        order_by: sa.Column[Any] | None = None,
+    ) -> sa.Select[Any]:
+        strings = sa.ARRAY(sa.String)
+        scope = (
+            sa.func.unnest(sa.literal([connection_id], strings), sa.literal([model], strings))
+            .table_valued(sa.column("connection_id", sa.String), sa.column("model", sa.String))
+            .render_derived(name="scope")
+        )
+        found = build(scope.c.connection_id, scope.c.model).lateral("found")
+        query = sa.select(*found.c).select_from(scope)
+        for item in (*beside, found):
+            query = query.join(item, sa.true())
+        return query if order_by is None else query.order_by(found.c[order_by.name])
+
+    def lookups(
+        self, connection_id: str, model: str, external_ids: Sequence[str]
+    ) -> list[sa.Select[Any]]:
+        ids = (
+            sa.func.unnest(sa.literal(list(external_ids), sa.ARRAY(sa.String)))
+            .table_valued(sa.column("external_id", sa.String))
+            .render_derived(name="ids")
+        )
+        return [
+            self.within(
+                connection_id,
+                model,
+                lambda connection, model_: (
+                    sa.select(*_LOOKUP_COLUMNS)
+                    .where(
+                        records.c.connection_id == connection,
+                        records.c.model == model_,
+                        records.c.external_id == ids.c.external_id,
+                    )
+                    .limit(1)
+                ),
+                ids,
+            )
+        ]
+
+    def after_write(self, conn: Connection) -> None:
+        if conn.info.get(self._CHECKED):
+            return
+        analysed = conn.execute(
+            sa.text(
+                "SELECT EXISTS (SELECT FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname"
+                " WHERE c.oid = CAST(:table AS regclass) AND s.attname = :column)"
+            ),
+            {"table": records.name, "column": records.c.connection_id.name},
+        ).scalar_one()
+        if not analysed:
+            conn.exec_driver_sql(
+                f"ANALYZE {conn.dialect.identifier_preparer.format_table(records)}"
+            )
+        conn.info[self._CHECKED] = True
+
+
+_SQLITE, _POSTGRESQL = _Backend(), _PostgreSQL()
+
+
+def _backend(conn: Connection) -> _Backend:
+    return _SQLITE if is_sqlite(conn) else _POSTGRESQL
+
+
 def _existing(
     conn: Connection, connection_id: str, model: str, external_ids: Sequence[str]
 ) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for start in range(0, len(external_ids), _LOOKUP_CHUNK):
-        chunk = external_ids[start : start + _LOOKUP_CHUNK]
-        rows = conn.execute(
-            sa.select(
-                records.c.id,
-                records.c.external_id,
-                records.c.content_hash,
-                records.c.remote_hash,
-                records.c.first_seen_at,
-                records.c.deleted_at,
-            ).where(
-                records.c.connection_id == connection_id,
-                records.c.model == model,
-                records.c.external_id.in_(chunk),
-            )
-        )
-        found.update((row.external_id, row) for row in rows)
+    for query in _backend(conn).lookups(connection_id, model, external_ids):
+        found.update((row.external_id, row) for row in conn.execute(query))
     return found
 
 
@@ -220,6 +347,7 @@ def save_records(
         conn.execute(
             sa.update(connections).where(connections.c.id == connection_id).values(change_seq=seq)
         )
+    _backend(conn).after_write(conn)
     return counts
 
 
@@ -260,6 +388,7 @@ def mark_deleted(
         conn.execute(
             sa.update(connections).where(connections.c.id == connection_id).values(change_seq=seq)
         )
+        _backend(conn).after_write(conn)
     return len(updates)
 
 
@@ -304,20 +433,25 @@ def list_records(
     with_remote: bool = False,
 ) -> tuple[list[StoredRecord], bool]:
     """One page in change order, and whether more records follow it."""
-    query = (
-        sa.select(*_columns(with_remote))
-        .where(records.c.connection_id == connection_id, records.c.model == model)
-        .order_by(records.c.change_seq)
-        .limit(limit + 1)
-    )
-    if after_seq is not None:
-        query = query.where(records.c.change_seq > after_seq)
-    if modified_after is not None:
-        query = query.where(records.c.last_modified_at >= modified_after)
-    if actions is not None:
-        query = query.where(records.c.last_action.in_(sorted(set(actions))))
-    if external_ids is not None:
-        query = query.where(records.c.external_id.in_(list(external_ids)))
+
+    def page(connection: sa.ColumnElement[str], model_: sa.ColumnElement[str]) -> sa.Select[Any]:
+        query = (
+            sa.select(*_columns(with_remote))
+            .where(records.c.connection_id == connection, records.c.model == model_)
+            .order_by(records.c.change_seq)
+            .limit(limit + 1)
+        )
+        if after_seq is not None:
+            query = query.where(records.c.change_seq > after_seq)
+        if modified_after is not None:
+            query = query.where(records.c.last_modified_at >= modified_after)
+        if actions is not None:
+            query = query.where(records.c.last_action.in_(sorted(set(actions))))
+        if external_ids is not None:
+            query = query.where(records.c.external_id.in_(list(external_ids)))
+        return query
+
+    query = _backend(conn).within(connection_id, model, page, order_by=records.c.change_seq)
     rows = conn.execute(query).all()
     return [_stored(row, with_remote) for row in rows[:limit]], len(rows) > limit
 
@@ -325,13 +459,20 @@ def list_records(
 def get_record(
     conn: Connection, *, connection_id: str, model: str, external_id: str, with_remote: bool
 ) -> StoredRecord | None:
-    row = conn.execute(
-        sa.select(*_columns(with_remote)).where(
-            records.c.connection_id == connection_id,
-            records.c.model == model,
-            records.c.external_id == external_id,
-        )
-    ).first()
+    query = _backend(conn).within(
+        connection_id,
+        model,
+        lambda connection, model_: (
+            sa.select(*_columns(with_remote))
+            .where(
+                records.c.connection_id == connection,
+                records.c.model == model_,
+                records.c.external_id == external_id,
+            )
+            .limit(1)
+        ),
+    )
+    row = conn.execute(query).first()
     return None if row is None else _stored(row, with_remote)
 
 
