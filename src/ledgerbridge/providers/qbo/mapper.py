@@ -6,6 +6,7 @@ create or sparse-update body. Money goes through Decimal (`to_cents`), never flo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -107,7 +108,7 @@ _FIELD_WRITERS: dict[str, str] = {
 }
 
 
-def unified_fields_to_qbo(fields: dict[str, Any]) -> dict[str, Any]:
+def unified_fields_to_qbo(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Unified field values (any subset) as QuickBooks Customer properties.
 
     Read-only unified fields (`id`, times, `fully_qualified_name`) are left out; so is
@@ -138,10 +139,15 @@ def unified_fields_to_qbo(fields: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def to_create_body(customer: UnifiedCustomer) -> dict[str, Any]:
-    """A QuickBooks create body from a unified customer (opening balance included)."""
-    data = customer.model_dump(exclude_none=True, exclude={"id", "created_at", "updated_at"})
-    data.pop("fully_qualified_name", None)
+_SERVER_SET = ("id", "created_at", "updated_at", "fully_qualified_name")
+
+
+def to_create_body(customer: UnifiedCustomer | Mapping[str, Any]) -> dict[str, Any]:
+    """A QuickBooks create body from a unified customer or any subset of its fields
+    (opening balance included; server-set fields and None values left out)."""
+    if isinstance(customer, UnifiedCustomer):
+        customer = customer.model_dump(exclude_none=True)
+    data = {k: v for k, v in customer.items() if v is not None and k not in _SERVER_SET}
     balance = data.pop("balance_cents", 0)
     body = unified_fields_to_qbo(data)
     if balance:
@@ -150,7 +156,7 @@ def to_create_body(customer: UnifiedCustomer) -> dict[str, Any]:
 
 
 def to_sparse_update_body(
-    customer_id: str, sync_token: str, changes: dict[str, Any]
+    customer_id: str, sync_token: str, changes: Mapping[str, Any]
 ) -> dict[str, Any]:
     """A QuickBooks sparse update changing only `changes` (unified field names)."""
     return {

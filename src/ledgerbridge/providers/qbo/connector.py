@@ -1,0 +1,451 @@
+"""The QuickBooks Online connector: customers page by page, get, create and sparse update,
+over Intuit's Accounting API v3 (the real host or the sandbox at `/sandbox/qbo`).
+
+Reading. A full run counts the customers, then reads `ORDERBY Id` pages by STARTPOSITION,
+several in flight, yielded in order. QuickBooks never hard-deletes a customer and ids never
+change, so an offset page by Id cannot shift under a run (a customer created meanwhile gets
+a higher id and lands at the end). An incremental run asks CDC first (one request, up to
+1000 objects, 30 days back) and falls back to a keyset over `LastUpdatedTime` when CDC
+cannot answer completely.
+
+Every request carries `minorversion=75`, passes the realm's request budget (10 at once,
+500 a minute) and is classified by `classify` into the provider error tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from ledgerbridge.db import utcnow
+from ledgerbridge.providers.base import (
+    AuthError,
+    ConflictError,
+    ConnectorSettings,
+    CredentialStore,
+    CustomerPage,
+    FatalError,
+    PageGuard,
+    ProviderValidationError,
+    RequestBudget,
+    RetriableError,
+    ThrottledError,
+    call_with_retries,
+    retry_after_seconds,
+    transport_error,
+)
+from ledgerbridge.providers.qbo import mapper, wire
+from ledgerbridge.providers.qbo.oauth import PROVIDER, REFRESH_MARGIN, AccessTokens
+from ledgerbridge.unified.customer import UnifiedCustomer
+
+MINOR_VERSION = "75"
+MAX_PAGE = 1000
+CDC_MAX_OBJECTS = 1000
+# CDC looks 30 days back; a day less leaves room for clock skew between us and Intuit.
+CDC_WINDOW = timedelta(days=29)
+THROTTLE_WAIT = 60.0  # Intuit's advice when a throttle names no Retry-After
+PREFETCH_PAGES = 4  # full-run pages in flight: well inside the 10 concurrent requests
+ONE_SECOND = timedelta(seconds=1)
+
+_ALL = "Active IN (true, false)"  # without a filter on Active only active ones come back
+
+
+def open_connector(
+    *,
+    base_url: str,
+    credentials: CredentialStore,
+    http: httpx.AsyncClient,
+    settings: ConnectorSettings,
+) -> QboConnector:
+    """The registry's factory (`providers/registry.py`)."""
+    return QboConnector(base_url=base_url, credentials=credentials, http=http, settings=settings)
+
+
+def _literal(moment: datetime) -> str:
+    """A query or CDC time: UTC, whole seconds (floored, so a start never moves later)."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def _updated_at(customer: Mapping[str, Any]) -> datetime:
+    return mapper.parse_qbo_time(customer["MetaData"]["LastUpdatedTime"]).astimezone(UTC)
+
+
+def _server_time(envelope: Mapping[str, Any]) -> datetime:
+    text = envelope.get("time")
+    return mapper.parse_qbo_time(text) if isinstance(text, str) else utcnow()
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # Amounts have two decimals: the shortest float prints them exactly (`629.1`).
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class QboConnector:
+    """One QuickBooks Online connection (one realm)."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: CredentialStore,
+        http: httpx.AsyncClient,
+        settings: ConnectorSettings,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._http = http
+        self._settings = settings
+        self._page_size = min(settings.page_size or MAX_PAGE, MAX_PAGE)
+        self._lag = timedelta(seconds=settings.lag_seconds)
+        self._prefetch = int(settings.extra.get("prefetch_pages", PREFETCH_PAGES))
+        self._budget = RequestBudget(max_concurrent=10, per_minute=500)
+        margin = settings.extra.get("token_refresh_margin_s")
+        self._tokens = AccessTokens(
+            credentials=credentials,
+            http=http,
+            base_url=self._base_url,
+            margin=REFRESH_MARGIN if margin is None else timedelta(seconds=float(margin)),
+        )
+        self._company_url: str | None = None
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def _company(self) -> str:
+        if self._company_url is None:
+            realm_id = (await self._credentials.load())["realm_id"]
+            self._company_url = f"{self._base_url}/v3/company/{quote(str(realm_id), safe='')}"
+        return self._company_url
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One API call with retries: refreshes the token when it is about to expire, and
+        once more if the API refuses it (401)."""
+        url = f"{await self._company()}/{path}"
+        query = {"minorversion": MINOR_VERSION, **(params or {})}
+        content = None
+        if body is not None:
+            content = orjson.dumps(body, default=_number)
+            # Intuit drops a repeated write with the same requestid, so a retry after a
+            # lost answer cannot create the customer twice.
+            query["requestid"] = uuid.uuid4().hex
+        refreshed = False
+
+        async def attempt() -> dict[str, Any]:
+            nonlocal refreshed
+            token = await self._tokens.current()
+            response = await self._send(method, url, query, content, token)
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                token = await self._tokens.refresh(used=token)
+                response = await self._send(method, url, query, content, token)
+            if response.status_code == 401:
+                message = (
+                    "QuickBooks Online refused a freshly refreshed access token for this "
+                    "company. Reconnect the QuickBooks company to authorise ledgerbridge again."
+                )
+                await self._credentials.needs_reauthorisation(message)
+                raise AuthError(message, provider=PROVIDER, http_status=401, body=response.text)
+            return classify(response)
+
+        return await call_with_retries(attempt, policy=self._settings.retry, budget=self._budget)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        content: bytes | None,
+        token: str,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            return await self._http.request(
+                method, url, params=params, content=content, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise transport_error(PROVIDER, exc) from exc
+
+    async def _query(self, text: str) -> dict[str, Any]:
+        return await self._call("GET", "query", params={"query": text})
+
+    async def _rows(self, text: str) -> list[dict[str, Any]]:
+        # No rows at all answers an empty QueryResponse.
+        rows: list[dict[str, Any]] = (await self._query(text))["QueryResponse"].get("Customer", [])
+        return rows
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def pages(self, checkpoint: dict[str, Any] | None) -> AsyncIterator[CustomerPage]:
+        """A full run (checkpoint None, or one taken inside a full run), else the changes
+        since the checkpoint's `since`."""
+        if checkpoint is None:
+            source = self._full_run(1, None)
+        elif checkpoint.get("full"):
+            source = self._full_run(int(checkpoint["next_position"]), str(checkpoint["since"]))
+        else:
+            source = self._changes(mapper.parse_qbo_time(str(checkpoint["since"])))
+        async for page in source:
+            yield page
+
+    async def _full_run(self, position: int, since: str | None) -> AsyncIterator[CustomerPage]:
+        counted = await self._query(f"SELECT COUNT(*) FROM Customer WHERE {_ALL}")
+        total = int(counted["QueryResponse"].get("totalCount", 0))
+        # Changes made while the full run reads are picked up by the next incremental run.
+        since = since or _literal(_server_time(counted) - self._lag)
+        size = self._page_size
+        guard = PageGuard(PROVIDER)
+        in_flight: deque[tuple[int, asyncio.Task[list[dict[str, Any]]]]] = deque()
+        next_position = position
+        try:
+            while True:
+                # Prefetch the pages the count promises; past it, one page at a time until
+                # the end signal (customers created during the run make pages beyond it).
+                while len(in_flight) < self._prefetch and (not in_flight or next_position <= total):
+                    text = (
+                        f"SELECT * FROM Customer WHERE {_ALL} ORDERBY Id "
+                        f"STARTPOSITION {next_position} MAXRESULTS {size}"
+                    )
+                    in_flight.append((next_position, asyncio.create_task(self._rows(text))))
+                    next_position += size
+                position, task = in_flight.popleft()
+                rows = await task
+                if rows:
+                    guard.check(str(rows[0]["Id"]))
+                if len(rows) < size:  # a short or empty page: QuickBooks' end of the list
+                    yield CustomerPage(rows, {"since": since}, total=total)
+                    return
+                checkpoint = {"full": True, "next_position": position + size, "since": since}
+                yield CustomerPage(rows, checkpoint, total=total)
+        finally:
+            for _, pending in in_flight:
+                pending.cancel()
+            await asyncio.gather(*(pending for _, pending in in_flight), return_exceptions=True)
+
+    async def _changes(self, since: datetime) -> AsyncIterator[CustomerPage]:
+        if utcnow() - since < CDC_WINDOW:
+            envelope = await self._call(
+                "GET", "cdc", params={"entities": "Customer", "changedSince": _literal(since)}
+            )
+            changed = [
+                customer
+                for answer in envelope.get("CDCResponse", [])
+                for result in answer.get("QueryResponse", [])
+                for customer in result.get("Customer", [])
+            ]
+            # CDC has no paging: a full answer may have left changes out.
+            if len(changed) < CDC_MAX_OBJECTS:
+                if changed:
+                    yield self._cdc_page(changed, since)
+                return
+        async for page in self._keyset(since):
+            yield page
+
+    def _cdc_page(self, changed: list[dict[str, Any]], since: datetime) -> CustomerPage:
+        deleted = [str(c["Id"]) for c in changed if c.get("status") == "Deleted"]
+        customers = [c for c in changed if c.get("status") != "Deleted"]
+        newest = max(_updated_at(c) for c in changed)
+        checkpoint = {"since": _literal(max(since, newest - self._lag))}
+        return CustomerPage(customers, checkpoint, deleted_ids=deleted)
+
+    async def _keyset(self, since: datetime) -> AsyncIterator[CustomerPage]:
+        """Pages of `LastUpdatedTime >= start` in (time, Id) order. Each next page starts
+        at the last row's time (closed: a second holds many changes), and rows of that
+        second already yielded are skipped by id."""
+        size = self._page_size
+        guard = PageGuard(PROVIDER)
+        start = since.astimezone(UTC).replace(microsecond=0)
+        at_start: set[str] = set()  # ids yielded whose LastUpdatedTime is `start`
+        watermark = since
+
+        def page(rows: list[dict[str, Any]], newest: datetime) -> CustomerPage:
+            nonlocal watermark
+            watermark = max(watermark, newest - self._lag)
+            return CustomerPage(rows, {"since": _literal(watermark)})
+
+        while True:
+            guard.check(_literal(start))
+            rows = await self._rows(
+                f"SELECT * FROM Customer WHERE Metadata.LastUpdatedTime >= '{_literal(start)}' "
+                f"AND {_ALL} ORDERBY Metadata.LastUpdatedTime, Id MAXRESULTS {size}"
+            )
+            times = [_updated_at(row) for row in rows]
+            fresh = [
+                row
+                for row, moment in zip(rows, times, strict=True)
+                if moment != start or str(row["Id"]) not in at_start
+            ]
+            if fresh:
+                yield page(fresh, times[-1])
+            if len(rows) < size:
+                return
+            last = times[-1]
+            if times[0] == last:
+                # The whole page is one second: starting the next page at it again would
+                # return this page again. Read the rest of that second by position.
+                seen = {str(r["Id"]) for r in rows} | (at_start if last == start else set())
+                async for rest in self._one_second(last, seen, guard):
+                    yield page(rest, last)
+                start, at_start = last + ONE_SECOND, set()
+            else:
+                start = last
+                at_start = {
+                    str(row["Id"])
+                    for row, moment in zip(rows, times, strict=True)
+                    if moment == last
+                }
+
+    async def _one_second(
+        self, moment: datetime, seen: set[str], guard: PageGuard
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The rows of one second after its first page, by STARTPOSITION.
+
+        Why offsets are safe inside one second: QuickBooks stamps a change with the time it
+        is made, so a row joins a second only while it is the current one, and a row that
+        joins can only push others forward (read again, dropped by `seen`). A row leaves
+        the second only when edited again, and then comes back at a later time, read by
+        this run or the next. The one unsafe event is such an edit in the instant between
+        two of these requests, which could pull a neighbour back behind our offset; and a
+        second only fills a page after a bulk import, since QuickBooks' limits (10 requests
+        a second per realm and app, 500 a minute, 30 objects a batch) keep an app below
+        300 writes a second.
+        """
+        size = self._page_size
+        position = size + 1  # the page that brought us here was this second's first
+        window = (
+            f"Metadata.LastUpdatedTime >= '{_literal(moment)}' "
+            f"AND Metadata.LastUpdatedTime < '{_literal(moment + ONE_SECOND)}'"
+        )
+        while True:
+            guard.check(f"{_literal(moment)}@{position}")
+            rows = await self._rows(
+                f"SELECT * FROM Customer WHERE {window} AND {_ALL} "
+                f"ORDERBY Metadata.LastUpdatedTime, Id STARTPOSITION {position} MAXRESULTS {size}"
+            )
+            fresh = [r for r in rows if str(r["Id"]) not in seen]
+            seen.update(str(r["Id"]) for r in fresh)
+            if fresh:
+                yield fresh
+            if len(rows) < size:
+                return
+            position += len(rows)
+
+    # -- one customer -----------------------------------------------------------------------
+
+    async def get(self, external_id: str) -> dict[str, Any]:
+        envelope = await self._call("GET", f"customer/{quote(external_id, safe='')}")
+        customer: dict[str, Any] = envelope["Customer"]
+        return customer
+
+    async def create(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        envelope = await self._call("POST", "customer", body=mapper.to_create_body(fields))
+        customer: dict[str, Any] = envelope["Customer"]
+        return customer
+
+    async def update(
+        self,
+        external_id: str,
+        changes: Mapping[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A sparse update based on `current`'s SyncToken: a customer edited since it was
+        read fails with ConflictError (QuickBooks' code 5010) instead of being overwritten."""
+        if current is None:
+            current = await self.get(external_id)
+        body = mapper.to_sparse_update_body(external_id, str(current["SyncToken"]), changes)
+        envelope = await self._call("POST", "customer", body=body)
+        customer: dict[str, Any] = envelope["Customer"]
+        return customer
+
+    def to_unified(self, native: Mapping[str, Any]) -> UnifiedCustomer:
+        return mapper.to_unified(dict(native))
+
+    def is_deleted(self, native: Mapping[str, Any]) -> bool:
+        """QuickBooks cannot delete a customer; it deactivates it (`Active: false`)."""
+        return native.get("Active", True) is False
+
+
+# -- classification ---------------------------------------------------------------------------
+
+_XML_CODE = re.compile(r'<Error[^>]*\bcode="([^"]*)"')
+_XML_TEXT = re.compile(r"<(Message|Detail)>([^<]*)</\1>")
+
+
+def _fault(response: httpx.Response) -> tuple[Any, str, str, str]:
+    """(parsed body or None, fault type, first error's code, 'Message: Detail') of any
+    answer: QuickBooks' `Fault`, the lowercase `fault` of its 401s, or an XML fault."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        text = response.text
+        found = dict(_XML_TEXT.findall(text))
+        code = _XML_CODE.search(text)
+        message = ": ".join(v for v in (found.get("Message"), found.get("Detail")) if v)
+        return None, "", code.group(1) if code else "", message or text[:200]
+    fault = (body.get("Fault") or body.get("fault")) if isinstance(body, dict) else None
+    if not isinstance(fault, dict):
+        return body, "", "", ""
+    errors = fault.get("Error") or fault.get("error") or [{}]
+    first = errors[0] if isinstance(errors, list) and errors else {}
+    message = first.get("Message") or first.get("message") or ""
+    detail = first.get("Detail") or first.get("detail") or ""
+    text = f"{message}: {detail}" if message and detail else message or detail
+    return body, str(fault.get("type", "")), str(first.get("code", "")), text
+
+
+def classify(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON when it succeeded; otherwise the provider error it stands for
+    (a 200 that carries a `Fault` is an error too)."""
+    status = response.status_code
+    body, fault_type, code, message = _fault(response)
+    if status == 200 and isinstance(body, dict) and not fault_type:
+        return body
+    common: dict[str, Any] = {
+        "provider": PROVIDER,
+        "http_status": status,
+        "code": code or None,
+        "request_id": response.headers.get("intuit_tid"),
+        "body": body if body is not None else response.text,
+    }
+    throttled = code == wire.THROTTLED or "ThrottleExceeded" in message
+    if status == 429 or throttled:
+        raise ThrottledError(
+            message or "QuickBooks Online throttled the request; wait and slow down.",
+            retry_after=retry_after_seconds(response.headers, THROTTLE_WAIT),
+            **common,
+        )
+    if status >= 500 or fault_type == "SystemFault" or (status == 200 and body is None):
+        raise RetriableError(message or f"QuickBooks Online failed (HTTP {status}).", **common)
+    if status in (401, 403) or fault_type in ("AuthenticationFault", "AuthorizationFault"):
+        raise AuthError(
+            message or "QuickBooks Online refused the credentials; reconnect the company.",
+            **common,
+        )
+    if code == wire.STALE_OBJECT:
+        raise ConflictError(f"{message} Re-read the customer and apply the change again.", **common)
+    if code == wire.OBJECT_NOT_FOUND:
+        raise FatalError(message or "Object Not Found", **{**common, "http_status": 404})
+    if fault_type == "ValidationFault" or code:
+        raise ProviderValidationError(message or f"Refused (code {code}).", **common)
+    raise FatalError(message or f"QuickBooks Online answered HTTP {status}.", **common)

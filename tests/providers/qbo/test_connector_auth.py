@@ -1,0 +1,173 @@
+"""The connector's OAuth 2.0 refresh against the sandbox's rotating refresh tokens: before
+expiry, on a 401, single-flight across connectors and event loops, and a refused grant."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from ledgerbridge.connections import ACTIVE, NEEDS_REAUTH
+from ledgerbridge.providers.base import AuthError
+from ledgerbridge.providers.qbo.oauth import INTUIT_TOKEN_URL, default_token_url
+from providers.qbo.connector_support import QboConnection, Recorder, collect, ids_of, run
+
+BILL = {"line1": "1 Main St", "city": "Tucson"}
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("https://quickbooks.api.intuit.com", INTUIT_TOKEN_URL),
+        ("https://sandbox-quickbooks.api.intuit.com/", INTUIT_TOKEN_URL),
+        (
+            "http://127.0.0.1:8000/sandbox/qbo",
+            "http://127.0.0.1:8000/sandbox/qbo/oauth2/v1/tokens/bearer",
+        ),
+        # Only a host that is intuit.com or under it counts.
+        ("https://notintuit.com/qbo", "https://notintuit.com/qbo/oauth2/v1/tokens/bearer"),
+    ],
+)
+def test_default_token_url(base_url: str, expected: str) -> None:
+    assert default_token_url(base_url) == expected
+
+
+def _without_access_token(qbo_connection: QboConnection) -> dict[str, Any]:
+    stored = qbo_connection.credentials()
+    stored.pop("access_token")
+    stored.pop("access_token_expires_at")
+    qbo_connection.write_credentials(stored)
+    return stored
+
+
+def test_tokens_refresh_across_a_long_read(qbo_connection: QboConnection) -> None:
+    # One-second access tokens and slow answers: the read outlives many tokens.
+    qbo_connection.configure(token_lifetime_s=1, latency_ms=120)
+    qbo_connection.seed(300)
+    _without_access_token(qbo_connection)
+    first_refresh_token = qbo_connection.credentials()["refresh_token"]
+    recorder = Recorder()
+    pages = run(
+        lambda http: collect(
+            qbo_connection.connector(http, page_size=10, token_refresh_margin_s=0.4), None
+        ),
+        recorder,
+    )
+
+    assert ids_of(pages) == qbo_connection.sandbox_ids()
+    assert recorder.token_calls() >= 3, recorder.token_calls()
+    assert qbo_connection.info().status == ACTIVE
+    stored = qbo_connection.credentials()
+    assert stored["refresh_token"] != first_refresh_token
+    assert set(stored) == {
+        "realm_id",
+        "client_id",
+        "client_secret",
+        "refresh_token",
+        "access_token",
+        "access_token_expires_at",
+    }
+    # The stored refresh token is the live one: it rotates once more.
+    qbo_connection.configure(latency_ms=0)
+    _without_access_token(qbo_connection)
+    run(lambda http: qbo_connection.connector(http).get("1"), recorder)
+    assert qbo_connection.info().status == ACTIVE
+
+
+def test_a_refused_access_token_is_refreshed_once(qbo_connection: QboConnection) -> None:
+    qbo_connection.seed(3)
+    stored = qbo_connection.credentials()
+    # Looks good for an hour by its expiry, but the API does not know it.
+    far = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    qbo_connection.write_credentials(
+        {**stored, "access_token": "at_revoked", "access_token_expires_at": far}
+    )
+    recorder = Recorder()
+    customer = run(lambda http: qbo_connection.connector(http).get("2"), recorder)
+    assert customer["Id"] == "2"
+    assert recorder.token_calls() == 1
+    assert recorder.statuses.count(401) == 1
+    assert qbo_connection.credentials()["access_token"] != "at_revoked"
+
+
+def test_refused_again_after_a_refresh_is_an_auth_error(qbo_connection: QboConnection) -> None:
+    # A token of this realm, used on another company: 401 before and after the refresh.
+    qbo_connection.write_credentials({**qbo_connection.credentials(), "realm_id": "555"})
+    recorder = Recorder()
+    with pytest.raises(AuthError) as raised:
+        run(lambda http: qbo_connection.connector(http).get("1"), recorder)
+    assert raised.value.http_status == 401
+    assert recorder.statuses.count(401) == 2  # not retried beyond the one refresh
+    assert recorder.token_calls() == 1
+    assert qbo_connection.info().status == NEEDS_REAUTH
+
+
+def test_a_refused_refresh_token_needs_reauthorisation(qbo_connection: QboConnection) -> None:
+    stored = _without_access_token(qbo_connection)
+    # Someone else rotated the refresh token and lost the answer: the stored one is dead.
+    rotated = httpx.post(
+        f"{qbo_connection.base_url}/oauth2/v1/tokens/bearer",
+        data={"grant_type": "refresh_token", "refresh_token": stored["refresh_token"]},
+        auth=(stored["client_id"], stored["client_secret"]),
+    )
+    assert rotated.status_code == 200
+    recorder = Recorder()
+    with pytest.raises(AuthError, match="invalid_grant"):
+        run(lambda http: qbo_connection.connector(http).get("1"), recorder)
+    assert recorder.token_calls() == 1  # not retried
+    assert recorder.api_calls() == []
+    info = qbo_connection.info()
+    assert info.status == NEEDS_REAUTH
+    assert info.status_message is not None
+    assert "Reconnect" in info.status_message
+    assert qbo_connection.credentials() == stored  # nothing half-written
+
+
+def test_concurrent_refreshers_in_one_process_rotate_once(qbo_connection: QboConnection) -> None:
+    qbo_connection.seed(5)
+    _without_access_token(qbo_connection)
+    recorder = Recorder()
+
+    async def both(http: httpx.AsyncClient) -> list[dict[str, Any]]:
+        # Two connectors of the same connection, and several requests each.
+        first, second = qbo_connection.connector(http), qbo_connection.connector(http)
+        calls = [c.get(str(i)) for c in (first, second) for i in range(1, 6)]
+        return await asyncio.gather(*calls)
+
+    customers = run(both, recorder)
+    assert [c["Id"] for c in customers] == [str(i) for i in range(1, 6)] * 2
+    assert recorder.token_calls() == 1
+
+
+def test_refreshers_on_two_event_loops_rotate_once(qbo_connection: QboConnection) -> None:
+    """Two threads, each its own event loop, client and credential store, as two worker
+    processes would be: only the database lock stands between their refreshes."""
+    qbo_connection.seed(2)
+    _without_access_token(qbo_connection)
+    start = threading.Barrier(2)
+    recorders = [Recorder(), Recorder()]
+    results: list[Any] = [None, None]
+
+    def worker(index: int) -> None:
+        async def fetch(http: httpx.AsyncClient) -> dict[str, Any]:
+            connector = qbo_connection.connector(http)
+            await asyncio.to_thread(start.wait)
+            return await connector.get(str(index + 1))
+
+        try:
+            results[index] = run(fetch, recorders[index])
+        except Exception as exc:  # reported by the assertion below
+            results[index] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [r["Id"] for r in results] == ["1", "2"], results
+    assert sum(r.token_calls() for r in recorders) == 1
+    assert qbo_connection.info().status == ACTIVE
