@@ -45,6 +45,8 @@ def _stop(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def test_demo_seeds_syncs_serves_and_reuses(tmp_path: Path) -> None:
@@ -54,7 +56,7 @@ def test_demo_seeds_syncs_serves_and_reuses(tmp_path: Path) -> None:
         assert output.count("Seeding") == 3
         commands = re.findall(r"curl -s (.+)", output)
         assert len(commands) == 3
-        key = re.search(r"Bearer (lb_\w+)", commands[0])
+        key = re.search(r"Bearer (lb_[\w-]+)", commands[0])
         connection = re.search(r"Connection-Id: (conn_\w+)", commands[0])
         assert key is not None
         assert connection is not None

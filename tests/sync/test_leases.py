@@ -89,16 +89,18 @@ async def test_a_killed_run_resumes_and_loses_nothing(
     seed_realm(qbo.app, 600)  # 30 pages of 20
     qbo.realm.configure(latency_ms=300)
     command = [sys.executable, "-m", "ledgerbridge", "sync", qbo.connection_id]
-    process = subprocess.Popen(  # noqa: ASYNC220 - a real process, to kill it for real
-        command, env=_cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    errors = settings.data_dir / "sync-stderr.txt"
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(  # noqa: ASYNC220 - a real process, to kill it for real
+            command, env=_cli_env(settings), stdout=subprocess.DEVNULL, stderr=stderr
+        )
     deadline = time.monotonic() + 60
     try:
         while True:
             runs_now = _runs(qbo.app, qbo.connection_id)
             if runs_now and runs_now[0].pages >= 3:
                 break
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert process.poll() is None, errors.read_text()
             assert time.monotonic() < deadline, "the sync never saved a page"
             await asyncio.sleep(0.02)
     finally:

@@ -18,7 +18,7 @@ router = APIRouter(tags=["syncs"], dependencies=[Depends(require_api_key)])
 
 
 class SyncRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     full: bool = Field(
         default=False, description="Read every customer again instead of the changes only."
