@@ -198,6 +198,11 @@ async def _read_ahead(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        # Stop the connector's own requests in flight (its prefetches) now, not at GC.
+        close = getattr(pages, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
 
 
 def _start(
