@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from ledgerbridge.providers.intacct.sandbox import dates
+from ledgerbridge.providers.intacct.sandbox import cache, dates
 from ledgerbridge.providers.intacct.sandbox.expression import Expression, evaluate, parse_expression
 from ledgerbridge.providers.intacct.sandbox.store import parents
 from ledgerbridge.providers.intacct.sandbox.tables import LIST_SEPARATOR, customers
@@ -411,7 +412,12 @@ def _escape_like(value: str) -> str:
 def run_query(
     connection: Connection, tenant_id: str, request: QueryRequest, today: date
 ) -> dict[str, Any]:
-    """Execute a validated query for one company: the `ia::result` and `ia::meta` body."""
+    """Execute a validated query for one company: the `ia::result` and `ia::meta` body.
+
+    `totalCount` is exact but costs a pass over every match, so it is remembered under the
+    company's data version (see `cache.py`); so are bookmarks, the sort values of rows at
+    known positions, which let a deep page seek instead of skipping every row before it.
+    """
     compiler = _Compiler(request, today, connection.dialect.name)
     condition = compiler.where()
     plain = [item for item in request.fields if isinstance(item, Column)]
@@ -441,9 +447,9 @@ def run_query(
             selected.append(function(item.column.expression).label(f"f{index}"))
         else:
             selected.append(item.expression.label(f"f{index}"))
-    statement = sa.select(*selected).select_from(source).where(*where)
-    order: list[ColumnElement[Any]] = []
+    memory = _Memory(connection, tenant_id)
     if aggregates:
+        statement = sa.select(*selected).select_from(source).where(*where)
         group = [item.expression for item in plain]
         statement = statement.group_by(*group)
         grouped_paths = {item.path for item in plain}
@@ -454,21 +460,19 @@ def run_query(
                     f"{column.path} is not one",
                     "/orderBy",
                 )
-        order_columns = request.order_by or [(item, False) for item in plain]
-        total = connection.execute(
-            sa.select(sa.func.count()).select_from(statement.subquery())
-        ).scalar_one()
+        order = [(column.expression, descending) for column, descending in request.order_by]
+        order = order or [(item.expression, False) for item in plain]
+        total = memory.count(sa.select(sa.func.count()).select_from(statement.subquery()))
+        statement = statement.order_by(*_order_by(order))
+        rows = connection.execute(statement.offset(request.start - 1).limit(request.size)).all()
+        memory.keep()
     else:
-        order_columns = [*request.order_by, (resolve("key", "/orderBy"), False)]
-        total = connection.execute(
-            sa.select(sa.func.count()).select_from(source).where(*where)
-        ).scalar_one()
-    for column, descending in order_columns:
-        # Nulls sort as the largest value, as Intacct's database does.
-        expr = column.expression
-        order.append(expr.desc().nulls_first() if descending else expr.asc().nulls_last())
-    statement = statement.order_by(*order).offset(request.start - 1).limit(request.size)
-    rows = connection.execute(statement).all()
+        count = sa.select(sa.func.count()).select_from(source).where(*where)
+        total = memory.count(count)
+        order = [(column.expression, descending) for column, descending in request.order_by]
+        order.append((customers.c.key, False))
+        page = _Page(memory, request, source, where, selected, order)
+        rows = page.read(memory.bookmarks(count, request.order_by), total)
     result = [
         {
             (item.name if isinstance(item, Aggregate) else item.path): _print(item, row[index])
@@ -487,6 +491,229 @@ def run_query(
             "previous": max(1, request.start - request.size) if request.start > 1 else None,
         },
     }
+
+
+Order = list[tuple[ColumnElement[Any], bool]]  # (expression, descending)
+
+# Columns that lead an index after the company: a page ordered by one can seek to a bookmark.
+_INDEXED = frozenset(
+    columns[1].name
+    for columns in (list(index.columns) for index in customers.indexes)
+    if len(columns) > 1 and columns[0] is customers.c.tenant_id
+)
+
+
+class _Memory:
+    """The cache as one request sees it: read at the company's version when the request
+    began, written only if that version still holds when it ends (on PostgreSQL a write can
+    commit between two statements of one request; on SQLite the request is one snapshot)."""
+
+    def __init__(self, connection: Connection, tenant_id: str) -> None:
+        self.connection = connection
+        self.tenant_id = tenant_id
+        self.version = cache.current(connection, tenant_id)
+        self._pending: list[Callable[[], object]] = []
+        self._held: bool | None = None
+
+    def count(self, statement: sa.Select[Any]) -> int:
+        """The answer of a COUNT statement, remembered."""
+        if self.version is None:
+            return int(self.connection.execute(statement).scalar_one())
+        key = (self.tenant_id, self.version, *cache.statement_key(self.connection, statement))
+        known = cache.COUNTS.get(key)
+        if known is not None:
+            return known
+        total = int(self.connection.execute(statement).scalar_one())
+        self._pending.append(partial(cache.COUNTS.put, key, total))
+        return total
+
+    def bookmarks(
+        self, count: sa.Select[Any], order: list[tuple[Column, bool]]
+    ) -> cache.Bookmarks | None:
+        """The bookmarks of the query whose matches `count` counts, in this order."""
+        if self.version is None:
+            return None
+        key = (
+            self.tenant_id,
+            self.version,
+            *cache.statement_key(self.connection, count),
+            tuple((column.path, descending) for column, descending in order),
+        )
+        return cache.BOOKMARKS.get(key) or cache.BOOKMARKS.put(key, cache.Bookmarks())
+
+    def has_nulls(self, column: sa.Column[Any]) -> bool:
+        """Whether some customer of the company has `column` empty, remembered."""
+        if self.version is None:
+            return True
+        key = (self.tenant_id, self.version, column.name)
+        known = cache.HAS_NULLS.get(key)
+        if known is not None:
+            return known
+        found = self.connection.execute(
+            sa.select(customers.c.key)
+            .where(customers.c.tenant_id == self.tenant_id, column.is_(None))
+            .limit(1)
+        ).first()
+        self._pending.append(partial(cache.HAS_NULLS.put, key, found is not None))
+        return found is not None
+
+    def remember(self, write: Callable[[], object]) -> None:
+        self._pending.append(write)
+
+    def held(self) -> bool:
+        """Whether the company is still at the version the request began with; asked once
+        the request has read what it answers with."""
+        if self._held is None:
+            self._held = (
+                self.version is not None
+                and cache.current(self.connection, self.tenant_id) == self.version
+            )
+        return self._held
+
+    def keep(self) -> None:
+        """Store what the request learned, if its version held."""
+        if self._pending and self.held():
+            for write in self._pending:
+                write()
+        self._pending.clear()
+
+
+class _Page:
+    """One page of a plain (not aggregated) query, ordered by `order` (ending with `key`,
+    which makes the order total). Reading it costs the rows skipped to reach it, so it is
+    read from the closest bookmark at or before it, or backwards from the last match (the
+    order reversed: `totalCount` says where the end is), whichever skips fewer."""
+
+    def __init__(
+        self,
+        memory: _Memory,
+        request: QueryRequest,
+        source: sa.FromClause,
+        where: list[ColumnElement[bool]],
+        selected: list[ColumnElement[Any]],
+        order: Order,
+    ) -> None:
+        self.memory = memory
+        self.request = request
+        self.source = source
+        self.where = where
+        self.selected = selected
+        self.order = order
+
+    def read(self, bookmarks: cache.Bookmarks | None, total: int) -> list[sa.Row[Any]]:
+        before = self.request.start - 1  # matches before the page
+        found = bookmarks.nearest(before) if bookmarks is not None else None
+        from_start = before - (found[0] if found is not None else 0)
+        backwards = total - before < from_start
+        if backwards:
+            rows, lead = self._backwards(total)
+        else:
+            rows, lead = self._forwards(found)
+        if (backwards or found is not None) and not self.memory.held():
+            # What the page was found with (a bookmark, the count) may predate a write
+            # that landed during this request: skip the plain way, and remember nothing.
+            rows, lead = self._forwards(None)
+            bookmarks = None
+        width = len(self.selected)
+        if bookmarks is not None:
+            if lead is not None:
+                self.memory.remember(partial(bookmarks.add, before, tuple(lead[width:])))
+            if rows:
+                last = tuple(rows[-1][width:])
+                self.memory.remember(partial(bookmarks.add, before + len(rows), last))
+        self.memory.keep()
+        return rows
+
+    def _select(self, where: list[ColumnElement[bool]], order: Order) -> sa.Select[Any]:
+        """The fields, then the sort values (bookmarks are made of them)."""
+        hidden = [expression.label(f"o{index}") for index, (expression, _) in enumerate(order)]
+        return (
+            sa.select(*self.selected, *hidden)
+            .select_from(self.source)
+            .where(*where)
+            .order_by(*_order_by(order))
+        )
+
+    def _forwards(
+        self, found: tuple[int, tuple[Any, ...]] | None
+    ) -> tuple[list[sa.Row[Any]], sa.Row[Any] | None]:
+        """The page's rows, and the row just before it (a bookmark to keep) when read."""
+        where = list(self.where)
+        skip = self.request.start - 1
+        if found is not None:
+            position, values = found
+            where += self._after(values)
+            skip -= position
+        lead = 1 if skip > 0 else 0
+        statement = self._select(where, self.order).offset(skip - lead)
+        rows = list(self.memory.connection.execute(statement.limit(self.request.size + lead)))
+        if lead and rows:
+            return rows[1:], rows[0]
+        return rows, None
+
+    def _backwards(self, total: int) -> tuple[list[sa.Row[Any]], sa.Row[Any] | None]:
+        """The same, read from the last match in the reversed order."""
+        first = self.request.start
+        last = min(first + self.request.size - 1, total)
+        if last < first:
+            return [], None
+        lead = 1 if first > 1 else 0
+        reverse = [(expression, not descending) for expression, descending in self.order]
+        statement = self._select(self.where, reverse).offset(total - last)
+        rows = list(self.memory.connection.execute(statement.limit(last - first + 1 + lead)))
+        rows.reverse()
+        if lead and rows:
+            return rows[1:], rows[0]
+        return rows, None
+
+    def _after(self, values: tuple[Any, ...]) -> list[ColumnElement[bool]]:
+        """Conditions for the rows after a bookmark: the exact lexicographic comparison,
+        plus a plain bound on the first sort column when that is exact, so the database
+        can start its index range at the bookmark."""
+        clause: ColumnElement[bool] | None = None
+        for (expression, descending), value in reversed(list(zip(self.order, values, strict=True))):
+            # Empty values sort last going up and first going down.
+            if value is None:
+                beyond = expression.is_not(None) if descending else sa.false()
+                tie = expression.is_(None)
+            else:
+                beyond = expression < value if descending else expression > value
+                if not descending and _nullable(expression):
+                    beyond = sa.or_(beyond, expression.is_(None))
+                tie = expression == value
+            clause = beyond if clause is None else sa.or_(beyond, sa.and_(tie, clause))
+        assert clause is not None  # the order always ends with `key`
+        conditions = [clause]
+        (first, descending), value = self.order[0], values[0]
+        if value is not None and descending:
+            conditions.append(first <= value)
+        elif value is not None and self._never_empty(first):
+            conditions.append(first >= value)
+        return conditions
+
+    def _never_empty(self, expression: ColumnElement[Any]) -> bool:
+        if not _nullable(expression):
+            return True
+        table = getattr(expression, "table", None)
+        if table is not customers or not isinstance(expression, sa.Column):
+            return False
+        return expression.name in _INDEXED and not self.memory.has_nulls(expression)
+
+
+def _nullable(expression: ColumnElement[Any]) -> bool:
+    return bool(getattr(expression, "nullable", True))
+
+
+def _order_by(order: Order) -> list[ColumnElement[Any]]:
+    """ORDER BY terms. Nulls sort as the largest value, as Intacct's database does; a
+    column that cannot be empty gets no NULLS clause, so an index can serve it as is."""
+    terms: list[ColumnElement[Any]] = []
+    for expression, descending in order:
+        term = expression.desc() if descending else expression.asc()
+        if _nullable(expression):
+            term = term.nulls_first() if descending else term.nulls_last()
+        terms.append(term)
+    return terms
 
 
 def _print(item: Column | Aggregate, value: Any) -> Any:

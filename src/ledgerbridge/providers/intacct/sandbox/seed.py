@@ -17,6 +17,7 @@ from faker import Faker
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import is_sqlite, write_transaction
+from ledgerbridge.providers.intacct.sandbox import cache
 from ledgerbridge.providers.intacct.sandbox.tables import LIST_SEPARATOR, customers
 
 BATCH = 5000
@@ -128,10 +129,10 @@ def seed_customers(engine: Engine, tenant_id: str, count: int, seed: int, now: d
     for row in customer_rows(tenant_id, first_key, count, seed, now):
         batch.append(row)
         if len(batch) == BATCH:
-            _insert(engine, batch)
+            _insert(engine, tenant_id, batch)
             batch = []
     if batch:
-        _insert(engine, batch)
+        _insert(engine, tenant_id, batch)
     if not is_sqlite(engine) and count:
         # Explicit keys bypass PostgreSQL's sequence; move it past them.
         with write_transaction(engine) as connection:
@@ -144,6 +145,7 @@ def seed_customers(engine: Engine, tenant_id: str, count: int, seed: int, now: d
     return count
 
 
-def _insert(engine: Engine, batch: list[dict[str, Any]]) -> None:
+def _insert(engine: Engine, tenant_id: str, batch: list[dict[str, Any]]) -> None:
     with write_transaction(engine) as connection:
         connection.execute(sa.insert(customers), batch)
+        cache.touch(connection, tenant_id)

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ledgerbridge.providers.intacct.sandbox import cache
 from ledgerbridge.providers.intacct.sandbox.tables import customers
 from ledgerbridge.providers.intacct.sandbox.values import from_wire, to_wire
 from ledgerbridge.providers.intacct.wire import (
@@ -279,6 +280,7 @@ def create_customer(
         id_ = f"CUST-{key:05d}"
         _check_unique_id(connection, tenant_id, id_, key)
         connection.execute(sa.update(customers).where(customers.c.key == key).values(id=id_))
+    cache.touch(connection, tenant_id)
     return {"key": str(key), "id": id_, "href": href(key)}
 
 
@@ -306,6 +308,7 @@ def update_customer(
         .where(customers.c.tenant_id == tenant_id, customers.c.key == key)
         .values(values)
     )
+    cache.touch(connection, tenant_id)
     return {"key": str(key), "id": values.get("id") or existing.id, "href": href(key)}
 
 
@@ -340,6 +343,7 @@ def delete_customer(connection: Connection, tenant_id: str, key: int) -> None:
             placeholders={"ID": existing.id},
         )
     connection.execute(sa.delete(customers).where(customers.c.key == key))
+    cache.touch(connection, tenant_id)
 
 
 def delete_company(connection: Connection, tenant_id: str | None) -> None:
@@ -347,3 +351,4 @@ def delete_company(connection: Connection, tenant_id: str | None) -> None:
     if tenant_id is not None:
         query = query.where(customers.c.tenant_id == tenant_id)
     connection.execute(query)
+    cache.forget(connection, tenant_id)

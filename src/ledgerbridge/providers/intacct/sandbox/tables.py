@@ -58,3 +58,13 @@ sa.Index(
     customers.c.key,
 )
 sa.Index("ix_intacct_customers_parent", customers.c.parent_key)
+
+# The version of each company's customers: a random token that every write replaces in the
+# same transaction. The query service remembers counts and page positions per version, so
+# nothing it learned before a write is used after it (see `cache.py`).
+versions = sa.Table(
+    "sandbox_intacct_versions",
+    metadata,
+    sa.Column("tenant_id", sa.String(128), primary_key=True),
+    sa.Column("version", sa.String(32), nullable=False),
+)
