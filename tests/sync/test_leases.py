@@ -143,3 +143,32 @@ def _lease_owner(qbo: SyncSetup) -> str:
         ).scalar_one()
     assert owner is not None
     return str(owner)
+
+
+def test_two_worker_processes_run_a_due_connection_once(qbo: SyncSetup, settings: Settings) -> None:
+    seed_realm(qbo.app, 50)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ledgerbridge", "worker"],
+            env=_cli_env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r.status == "succeeded" for r in _runs(qbo.app, qbo.connection_id)):
+            assert all(w.poll() is None for w in workers), "a worker died"
+            assert time.monotonic() < deadline, "no worker ran the sync"
+            time.sleep(0.1)
+        time.sleep(1.0)  # room for a second run, if the lease let one through
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)
+        for worker in workers:
+            worker.wait(timeout=20)
+    assert [(r.status, r.kind) for r in _runs(qbo.app, qbo.connection_id)] == [
+        ("succeeded", "full")
+    ]
+    assert len(qbo.records()) == 50
