@@ -15,6 +15,12 @@ from ledgerbridge.keys import create_api_key
 from ledgerbridge.tables import connections
 
 SECRET = "rt_super_secret_refresh_token_value"
+QBO_CREDENTIALS = {
+    "realm_id": "123",
+    "client_id": "client",
+    "client_secret": "secret",
+    "refresh_token": "rt",
+}
 
 
 def test_create_list_get_delete(client: TestClient) -> None:
@@ -23,7 +29,7 @@ def test_create_list_get_delete(client: TestClient) -> None:
         json={
             "provider": "qbo",
             "base_url": "http://127.0.0.1:9/sandbox/qbo",
-            "credentials": {"refresh_token": SECRET, "realm_id": "123"},
+            "credentials": {**QBO_CREDENTIALS, "refresh_token": SECRET},
             "sync_frequency": "30m",
         },
     )
@@ -41,7 +47,8 @@ def test_create_list_get_delete(client: TestClient) -> None:
 
 
 def test_default_base_url_is_the_production_host(client: TestClient) -> None:
-    body = client.post("/connections", json={"provider": "intacct", "credentials": {}}).json()
+    intacct = {"client_id": "c", "client_secret": "s", "username": "user@COMPANY"}
+    body = client.post("/connections", json={"provider": "intacct", "credentials": intacct}).json()
     assert body["base_url"] == "https://api.intacct.com/ia/api/v1"
     assert body["sync_frequency"] == 3600
 
@@ -56,6 +63,8 @@ def test_default_base_url_is_the_production_host(client: TestClient) -> None:
         {"provider": "qbo", "credentials": {}, "base_url": "ftp://x"},
         {"provider": "qbo", "credentials": {}, "extra": 1},  # unknown property
         {"provider": "qbo", "credentials": "token"},  # wrong type
+        {"provider": "qbo", "credentials": {"realm_id": "1"}},  # incomplete
+        {"provider": "qbd", "credentials": {"api_key": "sk_x", "end_user_id": 7}},  # not a string
     ],
 )
 def test_bad_connection_bodies_are_refused_and_write_nothing(
@@ -79,11 +88,15 @@ def test_malformed_json_is_a_400(client: TestClient) -> None:
 def test_credentials_are_encrypted_at_rest(
     app: FastAPI, client: TestClient, settings: Settings, backend: str
 ) -> None:
-    client.post("/connections", json={"provider": "qbo", "credentials": {"token": SECRET}})
+    created = client.post(
+        "/connections",
+        json={"provider": "qbo", "credentials": {**QBO_CREDENTIALS, "refresh_token": SECRET}},
+    )
+    assert created.status_code == 201, created.text
     with app.state.databases.main.connect() as conn:
         stored = conn.execute(sa.select(connections.c.credentials)).scalar_one()
     assert SECRET not in stored
-    assert app.state.cipher.decrypt(stored) == {"token": SECRET}
+    assert app.state.cipher.decrypt(stored)["refresh_token"] == SECRET
     if backend == "sqlite":
         app.state.databases.main.dispose()
         database_file = Path(sa.engine.make_url(settings.main_database_url).database or "")

@@ -18,7 +18,16 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.fixture
 def conn_id(client: TestClient) -> str:
     response = client.post(
-        "/connections", json={"provider": "qbo", "credentials": {"refresh_token": "rt"}}
+        "/connections",
+        json={
+            "provider": "qbo",
+            "credentials": {
+                "realm_id": "1",
+                "client_id": "c",
+                "client_secret": "s",
+                "refresh_token": "rt",
+            },
+        },
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])

@@ -14,25 +14,33 @@ class ProviderInfo:
     production_url: str
     sandbox_path: str
     """Where the local sandbox of this platform is mounted on a ledgerbridge server."""
+    credential_fields: tuple[str, ...]
+    """What a connection's credentials must hold (the connector reads these)."""
 
 
 PROVIDERS: dict[str, ProviderInfo] = {
     info.name: info
     for info in (
         ProviderInfo(
-            "qbo", "QuickBooks Online", "https://quickbooks.api.intuit.com", "/sandbox/qbo"
+            "qbo",
+            "QuickBooks Online",
+            "https://quickbooks.api.intuit.com",
+            "/sandbox/qbo",
+            ("realm_id", "client_id", "client_secret", "refresh_token"),
         ),
         ProviderInfo(
             "qbd",
             "QuickBooks Desktop (Conductor)",
             "https://api.conductor.is/v1",
             "/sandbox/conductor/v1",
+            ("api_key", "end_user_id"),
         ),
         ProviderInfo(
             "intacct",
             "Sage Intacct",
             "https://api.intacct.com/ia/api/v1",
             "/sandbox/intacct/ia/api/v1",
+            ("client_id", "client_secret", "username"),
         ),
     )
 }

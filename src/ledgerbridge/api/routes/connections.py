@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.responses import Response
 
 from ledgerbridge.api.deps import CipherDep, EngineDep, require_api_key
@@ -61,6 +61,21 @@ class ConnectionCreate(BaseModel):
     sync_frequency: int | str = Field(
         default=DEFAULT_SYNC_FREQUENCY_S, description="Seconds, or a duration like '1h'."
     )
+
+    @model_validator(mode="after")
+    def _credentials_complete(self) -> ConnectionCreate:
+        needed = PROVIDERS[self.provider].credential_fields
+        missing = [
+            name
+            for name in needed
+            if not isinstance(self.credentials.get(name), str) or not self.credentials[name]
+        ]
+        if missing:
+            raise ValueError(
+                f"credentials of a {self.provider} connection need {', '.join(needed)} "
+                f"(non-empty strings); missing: {', '.join(missing)}"
+            )
+        return self
 
     @field_validator("sync_frequency")
     @classmethod
