@@ -19,8 +19,10 @@ from ledgerbridge.config import Settings
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.sync import leases
 from ledgerbridge.sync.engine import SyncBusyError, SyncEnvironment, run_sync
+from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.sync.scheduler import Scheduler
 from ledgerbridge.tables import sync_runs
+from ledgerbridge.unified.records import WriteCounts
 from sync.conftest import SyncSetup, seed_realm
 
 pytestmark = pytest.mark.anyio
@@ -172,3 +174,32 @@ def test_two_worker_processes_run_a_due_connection_once(qbo: SyncSetup, settings
         ("succeeded", "full")
     ]
     assert len(qbo.records()) == 50
+
+
+async def test_a_cancelled_run_is_recorded_releases_its_lease_and_resumes(
+    qbo: SyncSetup, env: SyncEnvironment
+) -> None:
+    seed_realm(qbo.app, 300)
+    qbo.realm.configure(latency_ms=100)
+    saved = asyncio.Event()
+
+    class FirstPage:
+        def begin(self, run: SyncRunInfo) -> None:
+            pass
+
+        def advance(self, *, records: int, total: int | None, counts: WriteCounts) -> None:
+            saved.set()
+
+    task = asyncio.create_task(run_sync(env, qbo.connection_id, progress=FirstPage()))
+    await saved.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with read_transaction(env.engine) as conn:
+        assert leases.holder(conn, qbo.connection_id, now=utcnow()) is None
+        error = conn.execute(sa.select(sync_runs.c.error)).scalar_one()
+    assert error.startswith("cancelled")
+    qbo.realm.configure(latency_ms=0)
+    resumed = await run_sync(env, qbo.connection_id)
+    assert (resumed.status, resumed.kind) == ("succeeded", "full")
+    assert len(qbo.records()) == 300

@@ -248,7 +248,10 @@ def _finish(
             runs.update_run(conn, run_id, status=runs.SUCCEEDED, finished_at=now)
             wait = timedelta(seconds=info.sync_frequency_s)
         else:
-            message = str(error) or type(error).__name__
+            if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
+                message = "cancelled: the process stopped; the next run resumes from here"
+            else:
+                message = str(error) or type(error).__name__
             runs.update_run(conn, run_id, status=runs.FAILED, finished_at=now, error=message[:4000])
             wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
             if isinstance(error, AuthError):
