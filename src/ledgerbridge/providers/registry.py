@@ -6,15 +6,16 @@ import importlib
 
 from ledgerbridge.providers.base import ConnectorFactory
 
-_FACTORIES = {
-    "qbo": "ledgerbridge.providers.qbo.connector",
-    "qbd": "ledgerbridge.providers.qbd.connector",
-    "intacct": "ledgerbridge.providers.intacct.connector",
+_CONNECTORS = {
+    "qbo": "ledgerbridge.providers.qbo.connector:QboConnector",
+    "qbd": "ledgerbridge.providers.qbd.connector:QbdConnector",
+    "intacct": "ledgerbridge.providers.intacct.connector:IntacctConnector",
 }
 
 
 def connector_factory(provider: str) -> ConnectorFactory:
-    """The `open_connector` of a provider's `connector` module (imported on first use)."""
-    module = importlib.import_module(_FACTORIES[provider])
-    factory: ConnectorFactory = module.open_connector
+    """The provider's connector class (imported on first use); its keyword-only
+    constructor is the `ConnectorFactory`."""
+    module_name, _, class_name = _CONNECTORS[provider].partition(":")
+    factory: ConnectorFactory = getattr(importlib.import_module(module_name), class_name)
     return factory

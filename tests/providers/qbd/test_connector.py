@@ -27,7 +27,7 @@ from ledgerbridge.providers.base import (
     ThrottledError,
 )
 from ledgerbridge.providers.qbd import wire
-from ledgerbridge.providers.qbd.connector import QbdConnector, open_connector
+from ledgerbridge.providers.qbd.connector import QbdConnector
 from ledgerbridge.providers.qbd.sandbox import provider
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.unified.customer import iso_utc
@@ -57,7 +57,7 @@ class Company:
         options.update(settings)
         state = self.app.state
         credentials = DatabaseCredentials(state.databases.main, state.cipher, self.connection_id)
-        return open_connector(
+        return QbdConnector(
             base_url=self.base_url,
             credentials=credentials,
             http=http,

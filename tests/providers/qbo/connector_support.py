@@ -19,7 +19,7 @@ from ledgerbridge.connections import ConnectionInfo, get_connection, read_creden
 from ledgerbridge.connections import write_credentials as store_credentials
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.base import ConnectorSettings, CustomerPage, RetryPolicy
-from ledgerbridge.providers.qbo.connector import QboConnector, open_connector
+from ledgerbridge.providers.qbo.connector import QboConnector
 from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.registry import get_sandbox
@@ -102,7 +102,7 @@ class QboConnection:
         self, http: httpx.AsyncClient, *, page_size: int | None = None, **extra: Any
     ) -> QboConnector:
         settings = ConnectorSettings(page_size=page_size, retry=FAST_RETRY, extra=extra)
-        return open_connector(
+        return QboConnector(
             base_url=self.base_url, credentials=self.store(), http=http, settings=settings
         )
 

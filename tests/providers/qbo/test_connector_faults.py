@@ -25,7 +25,7 @@ from ledgerbridge.providers.base import (
     ThrottledError,
 )
 from ledgerbridge.providers.qbo import wire
-from ledgerbridge.providers.qbo.connector import classify, open_connector
+from ledgerbridge.providers.qbo.connector import QboConnector, classify
 from providers.qbo.connector_support import QboConnection, Recorder, collect, run
 
 
@@ -254,7 +254,7 @@ def test_cdc_deleted_entries_become_deleted_ids() -> None:
 
     async def read() -> list[Any]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-            connector = open_connector(
+            connector = QboConnector(
                 base_url="https://quickbooks.api.intuit.com",
                 credentials=store,
                 http=http,

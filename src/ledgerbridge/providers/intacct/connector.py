@@ -652,16 +652,3 @@ class IntacctConnector:
 
     def is_deleted(self, native: Mapping[str, Any]) -> bool:
         return native.get("status") == "inactive"
-
-
-def open_connector(
-    *,
-    base_url: str,
-    credentials: CredentialStore,
-    http: httpx.AsyncClient,
-    settings: ConnectorSettings,
-) -> IntacctConnector:
-    """The `ConnectorFactory` of Intacct (see `providers/registry.py`)."""
-    return IntacctConnector(
-        base_url=base_url, credentials=credentials, http=http, settings=settings
-    )

@@ -491,15 +491,3 @@ def _refuse(fields: list[str]) -> None:
 
 def _frozen(ids: set[str] | None) -> frozenset[str] | None:
     return None if ids is None else frozenset(ids)
-
-
-def open_connector(
-    *,
-    base_url: str,
-    credentials: CredentialStore,
-    http: httpx.AsyncClient,
-    settings: ConnectorSettings,
-) -> QbdConnector:
-    """The registry's factory: `https://api.conductor.is/v1` or a sandbox's
-    `.../sandbox/conductor/v1`, with `{"api_key": "sk_...", "end_user_id": "end_usr_..."}`."""
-    return QbdConnector(base_url=base_url, credentials=credentials, http=http, settings=settings)

@@ -60,17 +60,6 @@ ONE_SECOND = timedelta(seconds=1)
 _ALL = "Active IN (true, false)"  # without a filter on Active only active ones come back
 
 
-def open_connector(
-    *,
-    base_url: str,
-    credentials: CredentialStore,
-    http: httpx.AsyncClient,
-    settings: ConnectorSettings,
-) -> QboConnector:
-    """The registry's factory (`providers/registry.py`)."""
-    return QboConnector(base_url=base_url, credentials=credentials, http=http, settings=settings)
-
-
 def _literal(moment: datetime) -> str:
     """A query or CDC time: UTC, whole seconds (floored, so a start never moves later)."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
