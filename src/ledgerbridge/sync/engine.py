@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from ledgerbridge.connections import NEEDS_REAUTH, ConnectionInfo, get_connection, set_status
 from ledgerbridge.crypto import CredentialCipher
-from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import LedgerBridgeError
 from ledgerbridge.providers.base import (
     AuthError,
@@ -104,64 +104,55 @@ def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
     )
 
 
-@dataclass
-class _Run:
-    env: SyncEnvironment
-    info: ConnectionInfo
-    run_id: int
-    connector: Connector
-    total: int | None = None
+def incoming_record(connector: Connector, native: dict[str, Any]) -> IncomingRecord:
+    """A provider-native customer as the record store takes it: the unified payload, the
+    native one beside it, and deleted when the platform marks it inactive."""
+    unified = connector.to_unified(native)
+    return IncomingRecord(
+        external_id=unified.id,
+        payload=unified.to_payload(),
+        remote_data=native,
+        deleted=connector.is_deleted(native),
+    )
 
-    def incoming(self, page: CustomerPage) -> list[IncomingRecord]:
-        result = []
-        for native in page.customers:
-            unified = self.connector.to_unified(native)
-            result.append(
-                IncomingRecord(
-                    external_id=unified.id,
-                    payload=unified.to_payload(),
-                    remote_data=native,
-                    deleted=self.connector.is_deleted(native),
-                )
-            )
-        return result
 
-    def save_page(self, page: CustomerPage) -> WriteCounts:
-        """The page, its deletes, its checkpoint and the run's counts: one transaction."""
-        batch = self.incoming(page)
-        env, connection_id = self.env, self.info.id
-        now = env.clock()
-        with write_transaction(env.engine) as conn:
-            owned = conn.execute(
-                sa.update(sync_state)
-                .where(
-                    sync_state.c.connection_id == connection_id,
-                    sync_state.c.lease_owner == env.owner,
-                )
-                .values(checkpoint=page.checkpoint)
+def _save_page(
+    env: SyncEnvironment, run: SyncRunInfo, connector: Connector, page: CustomerPage
+) -> WriteCounts:
+    """The page, its deletes, its checkpoint and the run's counts: one transaction."""
+    batch = [incoming_record(connector, native) for native in page.customers]
+    connection_id, now = run.connection_id, env.clock()
+    with write_transaction(env.engine) as conn:
+        owned = conn.execute(
+            sa.update(sync_state)
+            .where(
+                sync_state.c.connection_id == connection_id,
+                sync_state.c.lease_owner == env.owner,
             )
-            if owned.rowcount != 1:
-                raise LeaseLostError(
-                    f"the lease on {connection_id} expired and was taken over; stopping"
-                )
-            scope: dict[str, Any] = {"connection_id": connection_id, "model": MODEL_NAME}
-            counts = save_records(conn, batch=batch, now=now, **scope)
-            counts.deleted += mark_deleted(conn, external_ids=page.deleted_ids, now=now, **scope)
-            if page.present_ids is not None:
-                present = page.present_ids
-                gone = [i for i in live_external_ids(conn, **scope) if i not in present]
-                counts.deleted += mark_deleted(conn, external_ids=gone, now=now, **scope)
-            runs.add_counts(
-                conn,
-                self.run_id,
-                added=counts.added,
-                updated=counts.updated,
-                deleted=counts.deleted,
-                unchanged=counts.unchanged,
+            .values(checkpoint=page.checkpoint)
+        )
+        if owned.rowcount != 1:
+            raise LeaseLostError(
+                f"the lease on {connection_id} expired and was taken over; stopping"
             )
-            if page.total is not None:
-                runs.update_run(conn, self.run_id, total=page.total)
-        return counts
+        scope: dict[str, Any] = {"connection_id": connection_id, "model": MODEL_NAME}
+        counts = save_records(conn, batch=batch, now=now, **scope)
+        counts.deleted += mark_deleted(conn, external_ids=page.deleted_ids, now=now, **scope)
+        if page.present_ids is not None:
+            present = page.present_ids
+            gone = [i for i in live_external_ids(conn, **scope) if i not in present]
+            counts.deleted += mark_deleted(conn, external_ids=gone, now=now, **scope)
+        runs.add_counts(
+            conn,
+            run.id,
+            added=counts.added,
+            updated=counts.updated,
+            deleted=counts.deleted,
+            unchanged=counts.unchanged,
+        )
+        if page.total is not None:
+            runs.update_run(conn, run.id, total=page.total)
+    return counts
 
 
 _END = object()
@@ -207,7 +198,7 @@ async def _read_ahead(
 
 def _start(
     env: SyncEnvironment, connection_id: str, *, full: bool, trigger: str, leased: bool
-) -> tuple[ConnectionInfo, int, dict[str, Any] | None]:
+) -> tuple[ConnectionInfo, SyncRunInfo, dict[str, Any] | None]:
     """Take the lease (unless the scheduler holds it for us), turn the waiting or a new run
     into the running one, and return where to start reading."""
     now = env.clock()
@@ -235,7 +226,7 @@ def _start(
         runs.update_run(
             conn, run_id, status=runs.RUNNING, kind=kind, started_at=now, owner=env.owner
         )
-    return info, run_id, checkpoint
+        return info, runs.get_run(conn, run_id), checkpoint
 
 
 def _finish(
@@ -293,30 +284,26 @@ async def run_sync(
     """Run one sync of the connection to the end and return the finished run (succeeded
     or failed). `leased` says the caller (the scheduler) already holds the lease.
     Raises `SyncBusyError` when another process holds it."""
-    info, run_id, checkpoint = await to_thread.run_sync(
+    info, run, checkpoint = await to_thread.run_sync(
         lambda: _start(env, connection_id, full=full, trigger=trigger, leased=leased)
     )
     if progress is not None:
-        progress.begin(await to_thread.run_sync(_read_run, env, run_id))
+        progress.begin(run)
     keeper = asyncio.create_task(_keep_lease(env, connection_id))
     error: BaseException | None = None
+    total: int | None = None
     try:
-        run = _Run(env, info, run_id, open_connector(env, info))
-        async for page in _read_ahead(run.connector.pages(checkpoint), READ_AHEAD_PAGES):
-            counts = await to_thread.run_sync(run.save_page, page)
-            run.total = page.total if page.total is not None else run.total
+        connector = open_connector(env, info)
+        async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
+            counts = await to_thread.run_sync(_save_page, env, run, connector, page)
+            total = page.total if page.total is not None else total
             if progress is not None:
-                progress.advance(records=len(page.customers), total=run.total, counts=counts)
+                progress.advance(records=len(page.customers), total=total, counts=counts)
     except Exception as exc:  # every failure ends the run as failed, with its reason
         error = exc
     except BaseException as exc:  # cancelled or interrupted: record it, then go on stopping
-        _finish(env, info, run_id, exc)
+        _finish(env, info, run.id, exc)
         raise
     finally:
         keeper.cancel()
-    return await to_thread.run_sync(_finish, env, info, run_id, error)
-
-
-def _read_run(env: SyncEnvironment, run_id: int) -> SyncRunInfo:
-    with read_transaction(env.engine) as conn:
-        return runs.get_run(conn, run_id)
+    return await to_thread.run_sync(_finish, env, info, run.id, error)

@@ -24,11 +24,10 @@ from ledgerbridge.connections import NEEDS_REAUTH, ConnectionInfo
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.json import json_response
 from ledgerbridge.providers.base import Connector
-from ledgerbridge.sync.engine import open_connector
+from ledgerbridge.sync.engine import incoming_record, open_connector
 from ledgerbridge.unified.cursor import decode_cursor, encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME, Address, iso_utc
 from ledgerbridge.unified.records import (
-    IncomingRecord,
     StoredRecord,
     get_record,
     list_records,
@@ -214,17 +213,11 @@ def _store(
     engine: Engine, connector: Connector, connection: ConnectionInfo, native: dict[str, Any]
 ) -> StoredRecord:
     """Upsert what the platform answered, and read it back as `GET` would show it."""
-    unified = connector.to_unified(native)
-    record = IncomingRecord(
-        external_id=unified.id,
-        payload=unified.to_payload(),
-        remote_data=native,
-        deleted=connector.is_deleted(native),
-    )
+    record = incoming_record(connector, native)
     scope: dict[str, Any] = {"connection_id": connection.id, "model": MODEL_NAME}
     with write_transaction(engine) as conn:
         save_records(conn, batch=[record], now=utcnow(), **scope)
-        stored = get_record(conn, external_id=unified.id, with_remote=False, **scope)
+        stored = get_record(conn, external_id=record.external_id, with_remote=False, **scope)
     assert stored is not None
     return stored
 
