@@ -3,28 +3,21 @@ tokens or keys a real platform would hand over at the end of its connect flow.""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from ledgerbridge.connections import DEFAULT_SYNC_FREQUENCY_S, ConnectionInfo, create_connection
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.providers.catalog import PROVIDERS
+from ledgerbridge.providers.qbo.oauth import stored_credentials
 from ledgerbridge.runtime import Databases
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.registry import get_sandbox
 
 
 def _qbo(issued: dict[str, str]) -> dict[str, Any]:
-    expires_at = utcnow() + timedelta(seconds=int(issued["expires_in"]))
-    return {
-        "realm_id": issued["realm_id"],
-        "client_id": issued["client_id"],
-        "client_secret": issued["client_secret"],
-        "refresh_token": issued["refresh_token"],
-        "access_token": issued["access_token"],
-        "access_token_expires_at": expires_at.isoformat(),
-    }
+    app = {key: issued[key] for key in ("realm_id", "client_id", "client_secret")}
+    return stored_credentials(app, issued, utcnow())
 
 
 def _qbd(issued: dict[str, str]) -> dict[str, Any]:

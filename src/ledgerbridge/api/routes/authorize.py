@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -32,6 +31,7 @@ from ledgerbridge.connections import DEFAULT_SYNC_FREQUENCY_S, create_connection
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import ConfigurationError
 from ledgerbridge.providers.catalog import PROVIDERS
+from ledgerbridge.providers.qbo.oauth import stored_credentials
 from ledgerbridge.sandbox.base import SandboxContext
 
 router = APIRouter(tags=["connections"])
@@ -174,17 +174,16 @@ async def callback(
         return _back(redirect_uri, error=f"token endpoint unreachable: {exc}")
     if answer.status_code != 200:
         return _back(redirect_uri, error=f"token exchange refused: {answer.text[:200]}")
-    tokens = answer.json()
-    expires_at = utcnow() + timedelta(seconds=int(tokens.get("expires_in", 3600)))
-    credentials = {
-        "realm_id": realmId,
-        "client_id": app.client_id,
-        "client_secret": app.client_secret,
-        "refresh_token": tokens["refresh_token"],
-        "access_token": tokens["access_token"],
-        "access_token_expires_at": expires_at.isoformat(),
-        "token_url": app.token_url,
-    }
+    credentials = stored_credentials(
+        {
+            "realm_id": realmId,
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "token_url": app.token_url,
+        },
+        answer.json(),
+        utcnow(),
+    )
 
     def store() -> str:
         with write_transaction(engine) as conn:

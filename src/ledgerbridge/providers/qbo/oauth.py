@@ -44,6 +44,20 @@ def default_token_url(base_url: str) -> str:
     return f"{base_url.rstrip('/')}/oauth2/v1/tokens/bearer"
 
 
+def stored_credentials(
+    previous: Mapping[str, Any], tokens: Mapping[str, Any], received_at: datetime
+) -> dict[str, Any]:
+    """The connection's credentials after a token answer (`access_token`, `refresh_token`,
+    `expires_in`, as Intuit sends them), keeping the rest of `previous` (realm, app keys)."""
+    lifetime = timedelta(seconds=int(tokens.get("expires_in", 3600)))
+    return {
+        **previous,
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens.get("refresh_token") or previous["refresh_token"],
+        "access_token_expires_at": (received_at + lifetime).isoformat(timespec="seconds"),
+    }
+
+
 def _expires_at(credentials: Mapping[str, Any]) -> datetime | None:
     text = credentials.get("access_token_expires_at")
     if not isinstance(text, str) or not text:
@@ -155,14 +169,7 @@ class AccessTokens:
             )
         except httpx.TransportError as exc:
             raise transport_error(PROVIDER, exc) from exc
-        answer = _token_answer(response)
-        lifetime = timedelta(seconds=int(answer.get("expires_in", 3600)))
-        return {
-            **current,
-            "access_token": answer["access_token"],
-            "refresh_token": answer.get("refresh_token") or current["refresh_token"],
-            "access_token_expires_at": (sent_at + lifetime).isoformat(timespec="seconds"),
-        }
+        return stored_credentials(current, _token_answer(response), sent_at)
 
 
 def _token_answer(response: httpx.Response) -> dict[str, Any]:
