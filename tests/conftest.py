@@ -9,9 +9,12 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -20,6 +23,8 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
+from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
+from ledgerbridge.sync.engine import SyncEnvironment
 
 PG_URL = os.environ.get("LEDGERBRIDGE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
@@ -128,3 +133,20 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+FAST_RETRY = RetryPolicy(attempts=25, base_delay=0.001, max_delay=0.01, max_throttle_wait=0.05)
+"""Retries for tests with injected faults: as many as production, without the waiting."""
+
+
+@asynccontextmanager
+async def sync_environment(app: FastAPI, **settings: Any) -> AsyncIterator[SyncEnvironment]:
+    """A sync environment over the app's database with its own HTTP client, fast retries
+    and the given `ConnectorSettings` fields."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield SyncEnvironment(
+            engine=app.state.databases.main,
+            cipher=app.state.cipher,
+            http=http,
+            connector_settings=ConnectorSettings(**{"retry": FAST_RETRY, **settings}),
+        )

@@ -12,17 +12,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from conftest import LiveServer
+from conftest import LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.db import read_transaction
-from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
 from ledgerbridge.sandbox.registry import get_sandbox
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import StoredRecord, list_records
 
 REALM = "4620816365257778"
-FAST_RETRIES = RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.05, max_throttle_wait=0.05)
 
 
 @dataclass
@@ -114,13 +112,8 @@ def qbo(app: FastAPI, live_server: LiveServer) -> Iterator[SyncSetup]:
 
 @pytest.fixture
 async def env(app: FastAPI) -> AsyncIterator[SyncEnvironment]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield SyncEnvironment(
-            engine=app.state.databases.main,
-            cipher=app.state.cipher,
-            http=http,
-            connector_settings=ConnectorSettings(page_size=50, retry=FAST_RETRIES),
-        )
+    async with sync_environment(app, page_size=50) as environment:
+        yield environment
 
 
 @pytest.fixture

@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from conftest import LiveServer
+from conftest import LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.db import read_transaction, write_transaction
-from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
 from ledgerbridge.providers.intacct.sandbox import provider, store
 from ledgerbridge.providers.intacct.sandbox.tables import customers
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
@@ -29,20 +27,14 @@ from ledgerbridge.unified.records import StoredRecord, list_records
 pytestmark = pytest.mark.anyio
 
 COMPANY = "GLOBEX"
-FAST_RETRY = RetryPolicy(attempts=10, base_delay=0.001, max_delay=0.01, max_throttle_wait=0.05)
 
 
 @pytest.fixture
 async def env(app: FastAPI) -> AsyncIterator[SyncEnvironment]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield SyncEnvironment(
-            engine=app.state.databases.main,
-            cipher=app.state.cipher,
-            http=http,
-            connector_settings=ConnectorSettings(
-                page_size=20, lag_seconds=5, retry=FAST_RETRY, extra={"reconcile_every": 1}
-            ),
-        )
+    async with sync_environment(
+        app, page_size=20, lag_seconds=5, extra={"reconcile_every": 1}
+    ) as environment:
+        yield environment
 
 
 @pytest.fixture

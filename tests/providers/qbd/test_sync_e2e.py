@@ -10,10 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from conftest import sync_environment
 from ledgerbridge.connect import connect_sandbox
-from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
 from ledgerbridge.providers.qbd.sandbox import provider
-from ledgerbridge.sync.engine import SyncEnvironment, run_sync
+from ledgerbridge.sync.engine import run_sync
 
 END_USER = "end_usr_e2e"
 SEEDED = 60
@@ -77,14 +77,7 @@ async def test_seed_sync_change_sync_shows_exactly_the_changes(
         tenant=END_USER,
         server_url=live_server.url,
     )
-    retry = RetryPolicy(attempts=8, base_delay=0.001, max_delay=0.01, max_throttle_wait=0.01)
-    async with httpx.AsyncClient(timeout=30) as http:
-        env = SyncEnvironment(
-            engine=app.state.databases.main,
-            cipher=app.state.cipher,
-            http=http,
-            connector_settings=ConnectorSettings(page_size=8, retry=retry),
-        )
+    async with sync_environment(app, page_size=8) as env:
         first = await run_sync(env, connection.id)
         every = desktop.customers()
         inactive = [c for c in every if not c["isActive"]]
