@@ -23,8 +23,10 @@ from rich.console import Console
 
 from ledgerbridge.config import Settings
 from ledgerbridge.connect import connect_sandbox
+from ledgerbridge.connections import get_connection
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.errors import NotFoundError
 from ledgerbridge.keys import create_api_key
 from ledgerbridge.runtime import Databases
 from ledgerbridge.sandbox.base import SandboxContext
@@ -80,9 +82,6 @@ def prepare(settings: Settings, databases: Databases) -> dict[str, Any]:
 
 
 def _connection_exists(databases: Databases, connection_id: str) -> bool:
-    from ledgerbridge.connections import get_connection
-    from ledgerbridge.errors import NotFoundError
-
     with read_transaction(databases.main) as conn:
         try:
             get_connection(conn, connection_id)

@@ -25,7 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ledgerbridge.api.deps import CipherDep, EngineDep, SettingsDep, require_api_key
 from ledgerbridge.api.errors import ApiError
-from ledgerbridge.api.routes.connections import MIN_SYNC_FREQUENCY_S, parse_duration
+from ledgerbridge.api.routes.connections import sync_frequency_seconds
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import DEFAULT_SYNC_FREQUENCY_S, create_connection
 from ledgerbridge.db import utcnow, write_transaction
@@ -101,15 +101,9 @@ async def authorize(
     ),
 ) -> Response:
     try:
-        frequency = parse_duration(
-            int(sync_frequency) if sync_frequency.isdigit() else sync_frequency
-        )
+        frequency = sync_frequency_seconds(sync_frequency)
     except ValueError as exc:
         raise ApiError(400, "invalid_query_params", f"sync_frequency: {exc}") from None
-    if frequency < MIN_SYNC_FREQUENCY_S:
-        raise ApiError(
-            400, "invalid_query_params", f"sync_frequency: at least {MIN_SYNC_FREQUENCY_S} s"
-        )
     public_base = _public_base(request, settings)
     app = await to_thread.run_sync(_qbo_app, settings, request.app.state.sandbox, public_base)
     state = cipher.encrypt(

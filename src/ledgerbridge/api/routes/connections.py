@@ -44,6 +44,14 @@ def parse_duration(value: int | str) -> int:
     return int(match.group(1)) * _UNIT_S[match.group(2)]
 
 
+def sync_frequency_seconds(value: int | str) -> int:
+    """Seconds between scheduled syncs, from seconds or a duration; at least a minute."""
+    seconds = parse_duration(value)
+    if seconds < MIN_SYNC_FREQUENCY_S:
+        raise ValueError(f"at least {MIN_SYNC_FREQUENCY_S} seconds")
+    return seconds
+
+
 class ConnectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -80,10 +88,7 @@ class ConnectionCreate(BaseModel):
     @field_validator("sync_frequency")
     @classmethod
     def _frequency(cls, value: int | str) -> int:
-        seconds = parse_duration(value)
-        if seconds < MIN_SYNC_FREQUENCY_S:
-            raise ValueError(f"at least {MIN_SYNC_FREQUENCY_S} seconds")
-        return seconds
+        return sync_frequency_seconds(value)
 
 
 class ConnectionPublic(BaseModel):
