@@ -47,6 +47,7 @@ from ledgerbridge.providers.base import (
 )
 from ledgerbridge.providers.intacct import mapper
 from ledgerbridge.providers.intacct.wire import MAX_QUERY_SIZE, OBJECT_NAME, OBJECT_PATH
+from ledgerbridge.providers.tokens import AccessTokens
 from ledgerbridge.unified.customer import UnifiedCustomer
 
 PROVIDER = "intacct"
@@ -242,15 +243,6 @@ class _Scan:
         return f"{self.since}|{self.after}|{','.join(sorted(self.seen))}"
 
 
-def _parse_expiry(raw: Any) -> datetime | None:
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return datetime.fromtimestamp(raw, UTC)
-    if isinstance(raw, str) and raw:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return None
-
-
 class IntacctConnector:
     """One Intacct company (or entity): see the module docstring for how it reads."""
 
@@ -279,47 +271,18 @@ class IntacctConnector:
             per_minute=int(settings.extra.get("requests_per_minute", DEFAULT_PER_MINUTE)),
         )
         self._clock = clock
-        self._credentials: dict[str, Any] | None = None
+        self._tokens = AccessTokens(
+            provider=PROVIDER,
+            store=credentials,
+            grant=self._grant,
+            margin=REFRESH_MARGIN,
+            reauthorise_hint="Check the client ID, client secret and web services user, "
+            "then update the connection's credentials.",
+            trust_unknown_expiry=True,  # a token without an expiry is used until a 401
+            clock=clock,
+        )
 
     # --- Tokens -------------------------------------------------------------------------
-
-    def _fresh(self, credentials: Mapping[str, Any]) -> bool:
-        """True when the access token may be used: present, and not about to expire (an
-        unknown expiry is trusted; a 401 will tell)."""
-        if not credentials.get("access_token"):
-            return False
-        expires = _parse_expiry(credentials.get("access_token_expires_at"))
-        return expires is None or expires - self._clock() > REFRESH_MARGIN
-
-    async def _access_token(self) -> str:
-        if self._credentials is None:
-            self._credentials = await self._store.load()
-        if not self._fresh(self._credentials):
-            await self._refresh(stale=self._credentials.get("access_token"))
-        assert self._credentials is not None
-        token: str = self._credentials["access_token"]
-        return token
-
-    async def _refresh(self, *, stale: str | None) -> None:
-        """Get a new access token under the connection's credentials lock, store it (and
-        the rotated refresh token) before anyone uses it, and adopt a token another
-        refresher stored meanwhile instead of asking for a second one. Refused
-        credentials mark the connection for re-authorisation."""
-        try:
-            async with self._store.rotating() as rotation:
-                current = dict(rotation.current)
-                if current.get("access_token") != stale and self._fresh(current):
-                    self._credentials = current
-                    return
-                renewed = await self._grant(current)
-                await rotation.save(renewed)
-        except AuthError as exc:
-            await self._store.needs_reauthorisation(
-                f"{exc.message}. Check the client ID, client secret and web services user, "
-                "then update the connection's credentials."
-            )
-            raise
-        self._credentials = renewed
 
     async def _grant(self, current: dict[str, Any]) -> dict[str, Any]:
         """A `refresh_token` grant when a refresh token is stored, else (or when it is
@@ -384,7 +347,7 @@ class IntacctConnector:
 
     def _headers(self, token: str) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        _, _, entity = str((self._credentials or {}).get("username") or "").partition("|")
+        _, _, entity = str(self._tokens.credentials.get("username") or "").partition("|")
         if entity:
             headers[ENTITY_HEADER] = entity
         return headers
@@ -401,7 +364,7 @@ class IntacctConnector:
         refreshed once and the request sent again, a second refusal is final."""
         refreshed = False
         while True:
-            token = await self._access_token()
+            token = await self._tokens.current()
 
             async def attempt(token: str = token) -> Any:
                 try:
@@ -427,7 +390,7 @@ class IntacctConnector:
                     )
                     raise
                 refreshed = True
-                await self._refresh(stale=token)
+                await self._tokens.refresh(token)
 
     async def _query(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         answer = await self._api("POST", QUERY_PATH, json={"object": OBJECT_NAME, **body})

@@ -45,7 +45,8 @@ from ledgerbridge.providers.base import (
     transport_error,
 )
 from ledgerbridge.providers.qbo import mapper, wire
-from ledgerbridge.providers.qbo.oauth import PROVIDER, REFRESH_MARGIN, AccessTokens
+from ledgerbridge.providers.qbo.oauth import PROVIDER, REFRESH_MARGIN, refresh_grant
+from ledgerbridge.providers.tokens import AccessTokens
 from ledgerbridge.unified.customer import UnifiedCustomer
 
 MINOR_VERSION = "75"
@@ -104,9 +105,9 @@ class QboConnector:
         self._budget = RequestBudget(max_concurrent=10, per_minute=500)
         margin = settings.extra.get("token_refresh_margin_s")
         self._tokens = AccessTokens(
-            credentials=credentials,
-            http=http,
-            base_url=self._base_url,
+            provider=PROVIDER,
+            store=credentials,
+            grant=refresh_grant(http, self._base_url),
             margin=REFRESH_MARGIN if margin is None else timedelta(seconds=float(margin)),
         )
         self._company_url: str | None = None
@@ -145,7 +146,7 @@ class QboConnector:
             response = await self._send(method, url, query, content, token)
             if response.status_code == 401 and not refreshed:
                 refreshed = True
-                token = await self._tokens.refresh(used=token)
+                token = await self._tokens.refresh(token)
                 response = await self._send(method, url, query, content, token)
             if response.status_code == 401:
                 message = (
