@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conftest import LiveServer
-from sync.conftest import SyncSetup, seed_realm
+from providers.qbo.live_sync import SyncSetup, seed_realm
 
 
 def test_requested_runs_are_queued_run_and_listed(

@@ -23,7 +23,7 @@ from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.sync.scheduler import Scheduler
 from ledgerbridge.tables import sync_runs
 from ledgerbridge.unified.records import WriteCounts
-from sync.conftest import SyncSetup, seed_realm
+from providers.qbo.live_sync import SyncSetup, seed_realm
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
-from sync.conftest import SyncSetup, seed_realm
+from providers.qbo.live_sync import SyncSetup, seed_realm
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,7 @@ from typing import Any
 
 from ledgerbridge.providers.intacct.mapper import to_intacct, to_unified
 from ledgerbridge.unified.customer import Address
-
-from .conftest import SPEC_PATH
+from providers.intacct.support import SPEC_PATH
 
 
 def _spec_example() -> dict[str, Any]:

@@ -14,7 +14,10 @@ from ledgerbridge.connections import create_connection
 from ledgerbridge.db import write_transaction
 from ledgerbridge.sandbox.registry import get_sandbox
 from providers.qbo.connector_support import QboConnection
+from providers.qbo.live_sync import app_client, env, qbo
 from providers.qbo.qbo_helpers import REALM, Realm
+
+__all__ = ["app_client", "env", "qbo"]
 
 
 @pytest.fixture

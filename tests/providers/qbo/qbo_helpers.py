@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,3 +61,15 @@ class Realm:
 def fault_code(response: httpx.Response) -> str:
     code: str = response.json()["Fault"]["Error"][0]["code"]
     return code
+
+
+# A copy of shared/reference/data/qbo-customers-fixture.json (a recorded real response).
+FIXTURE = Path(__file__).parent / "data" / "qbo-customers-fixture.json"
+
+
+def recorded_customers() -> list[dict[str, Any]]:
+    data = json.loads(FIXTURE.read_text())
+    customers: list[dict[str, Any]] = []
+    for endpoint in data["api"]["get"].values():
+        customers.extend(endpoint["response"]["QueryResponse"].get("Customer", []))
+    return customers

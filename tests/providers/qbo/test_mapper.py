@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from ledgerbridge.providers.qbo.mapper import to_create_body, to_sparse_update_body, to_unified
 from ledgerbridge.unified.customer import Address
-from providers.qbo.test_recorded_fixture import recorded_customers
+from providers.qbo.qbo_helpers import recorded_customers
 
 RECORDED = {c["Id"]: c for c in recorded_customers()}
 

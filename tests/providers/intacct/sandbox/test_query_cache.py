@@ -19,8 +19,7 @@ from ledgerbridge.providers.intacct.sandbox import cache, provider, query
 from ledgerbridge.providers.intacct.sandbox.tables import customers, versions
 from ledgerbridge.sandbox.app import migrate_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
-
-from .conftest import CUSTOMERS, Company, make_company
+from providers.intacct.support import CUSTOMERS, Company, make_company
 
 FILTERS: list[dict[str, Any]] = [
     {"$eq": {"status": "active"}},

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from ledgerbridge.providers.intacct.sandbox.dates import macro_period
 from ledgerbridge.providers.intacct.sandbox.expression import evaluate, parse_expression
-
-from .conftest import QUERY, Company
+from providers.intacct.support import QUERY, Company
 
 FIELDS = [
     "key",

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.unified.cursor import encode_cursor
-from sync.conftest import SyncSetup, seed_realm
+from providers.qbo.live_sync import SyncSetup, seed_realm
 
 pytestmark = pytest.mark.anyio
 

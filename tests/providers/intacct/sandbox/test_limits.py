@@ -12,8 +12,7 @@ from fastapi import FastAPI
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider
 from ledgerbridge.sandbox.tenants import get_tenant, update_tenant
-
-from .conftest import CUSTOMERS
+from providers.intacct.support import CUSTOMERS
 
 
 async def _burst(app: FastAPI, token: str, requests: int) -> list[httpx.Response]:

@@ -11,8 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH
-
-from .conftest import CUSTOMERS, Company, make_company
+from providers.intacct.support import CUSTOMERS, Company, make_company
 
 
 def _validate(openapi: dict[str, Any], path: str, method: str, status: str, body: Any) -> None:

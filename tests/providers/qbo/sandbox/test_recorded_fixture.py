@@ -3,24 +3,11 @@ back with the same property names and JSON types (and Level/ParentRef for the jo
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from providers.qbo.qbo_helpers import Realm
-
-# A copy of shared/reference/data/qbo-customers-fixture.json (a recorded real response).
-FIXTURE = Path(__file__).parent / "data" / "qbo-customers-fixture.json"
-
-
-def recorded_customers() -> list[dict[str, Any]]:
-    data = json.loads(FIXTURE.read_text())
-    customers: list[dict[str, Any]] = []
-    for endpoint in data["api"]["get"].values():
-        customers.extend(endpoint["response"]["QueryResponse"].get("Customer", []))
-    return customers
+from providers.qbo.qbo_helpers import Realm, recorded_customers
 
 
 def _shape(value: Any) -> Any:
