@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from ledgerbridge.db import create_engine
 from ledgerbridge.providers.intacct.sandbox import provider
 from ledgerbridge.providers.intacct.sandbox.tables import customers
-from ledgerbridge.sandbox.app import migrate_sandbox_database
+from ledgerbridge.runtime import migrate_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
 
 TENANT = "BENCH"

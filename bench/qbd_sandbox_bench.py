@@ -18,7 +18,7 @@ import uvicorn
 
 from ledgerbridge.db import create_engine
 from ledgerbridge.providers.qbd.sandbox import provider
-from ledgerbridge.sandbox.app import migrate_sandbox_database
+from ledgerbridge.runtime import migrate_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
 
 END_USER = "end_usr_bench"

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 
 REALM = "9130357766123456"
 
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> None:
         )
         app = create_app(settings)
         context = app.state.sandbox
-        sandbox = get_sandbox("qbo")
+        sandbox = get_platform("qbo").sandbox
         started = time.perf_counter()
         sandbox.seed(context, REALM, args.customers, 1)
         seeded = time.perf_counter() - started

@@ -19,9 +19,14 @@ from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.keys import create_api_key
 from ledgerbridge.providers.base import ConnectorSettings
-from ledgerbridge.runtime import open_databases, open_main_database, open_sandbox_database
+from ledgerbridge.providers.registry import PLATFORMS, get_platform, platform_names
+from ledgerbridge.runtime import (
+    connector_settings,
+    open_databases,
+    open_main_database,
+    open_sandbox_database,
+)
 from ledgerbridge.sandbox.base import SandboxContext
-from ledgerbridge.sandbox.registry import get_sandbox, sandbox_names
 from ledgerbridge.sandbox.tenants import update_tenant
 from ledgerbridge.sync.runs import SyncRunInfo
 
@@ -36,7 +41,7 @@ keys_app = typer.Typer(help="API keys of the unified API.", no_args_is_help=True
 app.add_typer(keys_app, name="keys")
 console = Console()
 
-ProviderOption = Annotated[str, typer.Option("--provider", help="qbo, qbd or intacct.")]
+ProviderOption = Annotated[str, typer.Option("--provider", help=f"One of: {', '.join(PLATFORMS)}.")]
 TenantOption = Annotated[str, typer.Option("--tenant", help="Realm, end user or company id.")]
 
 
@@ -82,7 +87,7 @@ def sync(
     cipher = CredentialCipher(load_or_create_key(settings))
     try:
         run = asyncio.run(
-            _sync_now(databases.main, cipher, settings.connector_settings(), connection, full)
+            _sync_now(databases.main, cipher, connector_settings(settings), connection, full)
         )
     except (SyncBusyError, NotFoundError) as exc:
         console.print(f"[red]{exc}[/red]")
@@ -124,7 +129,7 @@ def worker() -> None:
     cipher = CredentialCipher(load_or_create_key(settings))
     console.print("ledgerbridge worker: running due syncs (Ctrl+C to stop)")
     try:
-        asyncio.run(run_worker(databases.main, cipher, settings.connector_settings()))
+        asyncio.run(run_worker(databases.main, cipher, connector_settings(settings)))
     except KeyboardInterrupt:
         console.print("stopped")
     finally:
@@ -217,8 +222,9 @@ def _sandbox_context() -> SandboxContext:
 
 
 def _provider(name: str) -> str:
-    if name not in sandbox_names():
-        raise typer.BadParameter(f"unknown provider {name!r}; choose from {sandbox_names()}")
+    """`name` if a platform of that name is registered (read now, not at import)."""
+    if name not in platform_names():
+        raise typer.BadParameter(f"unknown provider {name!r}; choose from {platform_names()}")
     return name
 
 
@@ -230,7 +236,7 @@ def sandbox_seed(
     seed: Annotated[int | None, typer.Option(help="Random seed for repeatable data.")] = None,
 ) -> None:
     """Create a sandbox tenant (if new) and fill it with realistic customers."""
-    sandbox = get_sandbox(_provider(provider))
+    sandbox = get_platform(_provider(provider)).sandbox
     result = sandbox.seed(_sandbox_context(), tenant, customers, seed)
     console.print(f"{provider} tenant {result.tenant_id}: added {result.customers} customers")
 
@@ -238,7 +244,7 @@ def sandbox_seed(
 @sandbox_app.command("token")
 def sandbox_token(provider: ProviderOption, tenant: TenantOption) -> None:
     """Print what a client needs to call a sandbox tenant now (tokens, keys, ids)."""
-    sandbox = get_sandbox(_provider(provider))
+    sandbox = get_platform(_provider(provider)).sandbox
     for key, value in sandbox.credentials(_sandbox_context(), tenant).items():
         typer.echo(f"{key}={value}")
 
@@ -283,7 +289,7 @@ def sandbox_reset(
 ) -> None:
     """Delete sandbox data: one tenant, one provider's, or everything."""
     context = _sandbox_context()
-    names = [_provider(provider)] if provider else sandbox_names()
+    names = [_provider(provider)] if provider else platform_names()
     for name in names:
-        get_sandbox(name).reset(context, tenant)
+        get_platform(name).sandbox.reset(context, tenant)
     console.print("sandbox data deleted")

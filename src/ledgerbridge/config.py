@@ -10,8 +10,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from ledgerbridge.providers.base import ConnectorSettings
-
 
 class Settings(BaseSettings):
     """Everything configurable about one ledgerbridge process."""
@@ -74,9 +72,6 @@ class Settings(BaseSettings):
     @property
     def sandbox_url(self) -> str:
         return self.sandbox_database_url or f"sqlite:///{self.data_dir / 'ledgerbridge-sandbox.db'}"
-
-    def connector_settings(self) -> ConnectorSettings:
-        return ConnectorSettings(page_size=self.sync_page_size)
 
     @property
     def base_url(self) -> str:

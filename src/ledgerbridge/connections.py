@@ -3,6 +3,7 @@ realm, a Conductor end user, an Intacct company), with its encrypted credentials
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,33 @@ from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import connections, records, sync_runs, sync_state
 
 DEFAULT_SYNC_FREQUENCY_S = 3600
+
+_DURATION = re.compile(
+    r"^\s*(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$"
+)
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_SYNC_FREQUENCY_S = 60
+"""Scheduled syncs no more often than once a minute."""
+
+
+def parse_duration(value: int | str) -> int:
+    """Seconds in `value`: an integer of seconds, or `90s`, `30m`, `1h`, `1d`."""
+    if isinstance(value, int):
+        return value
+    if value.strip().isdigit():
+        return int(value)
+    match = _DURATION.match(value.lower())
+    if match is None:
+        raise ValueError("use seconds or a duration such as '15m', '1h', '1d'")
+    return int(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def sync_frequency_seconds(value: int | str) -> int:
+    """Seconds between scheduled syncs, from seconds or a duration; at least a minute."""
+    seconds = parse_duration(value)
+    if seconds < MIN_SYNC_FREQUENCY_S:
+        raise ValueError(f"at least {MIN_SYNC_FREQUENCY_S} seconds")
+    return seconds
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.keys import create_api_key
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.runtime import Databases
 from ledgerbridge.sandbox.base import SandboxContext
-from ledgerbridge.sandbox.registry import get_sandbox
 from ledgerbridge.sync import runs
 from ledgerbridge.sync.engine import SyncBusyError, SyncEnvironment, run_sync
 from ledgerbridge.sync.progress import RichSyncProgress, run_table
@@ -106,7 +106,7 @@ def connect_companies(
             f"Seeding the {company.title} sandbox company {company.tenant} with "
             f"{company.customers:,} customers..."
         )
-        get_sandbox(company.provider).seed(context, company.tenant, company.customers, 42)
+        get_platform(company.provider).sandbox.seed(context, company.tenant, company.customers, 42)
         info = connect_sandbox(
             databases,
             cipher,

@@ -23,7 +23,7 @@ from quickbooks.objects.base import Address, EmailAddress, Ref
 from quickbooks.objects.customer import Customer
 
 from conftest import LiveServer
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 
 REALM = "4620816365231419"
 
@@ -33,7 +33,7 @@ def qb(app: FastAPI, live_server: LiveServer) -> Iterator[QuickBooks]:
     """A python-quickbooks client that starts, as in production, with only a refresh
     token: intuit-oauth reads the discovery document and refreshes through it."""
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # plain http on loopback
-    sandbox = get_sandbox("qbo")
+    sandbox = get_platform("qbo").sandbox
     sandbox.seed(app.state.sandbox, REALM, 250, 11)
     credentials = sandbox.credentials(app.state.sandbox, REALM)
     auth_client = AuthClient(

@@ -12,7 +12,8 @@ from ledgerbridge.api.errors import install_error_handlers
 from ledgerbridge.api.routes import authorize, connections, customers, health, syncs
 from ledgerbridge.config import Settings
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
-from ledgerbridge.runtime import Databases, open_databases
+from ledgerbridge.providers.registry import all_platforms
+from ledgerbridge.runtime import Databases, connector_settings, open_databases
 from ledgerbridge.sandbox.app import mount_sandboxes
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync.worker import sync_service
@@ -30,7 +31,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
             databases.main,
             cipher,
             run_scheduler=settings.scheduler,
-            connector_settings=settings.connector_settings(),
+            connector_settings=connector_settings(settings),
         ) as service:
             app.state.sync = service
             yield
@@ -52,5 +53,5 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.include_router(connections.router)
     app.include_router(customers.router)
     app.include_router(syncs.router)
-    mount_sandboxes(app, app.state.sandbox)
+    mount_sandboxes(app, app.state.sandbox, (p.sandbox for p in all_platforms()))
     return app

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -123,6 +124,32 @@ class PageGuard:
                 provider=self.provider,
             )
         self._seen.add(token)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVersion:
+    """The platform's own version of one record: its version token (QuickBooks Online's
+    `SyncToken`, Conductor's `revisionNumber`, Intacct's `audit.modifiedDateTime`) and
+    when it was last modified there. Lets the store refuse to replace a record with an
+    older version of itself (a page read before a write-back, saved after it)."""
+
+    token: str | None
+    modified_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MappedCustomer:
+    """One customer as a platform answered it, already mapped: what the record store
+    takes, so nothing downstream calls back into a connector or a mapper."""
+
+    external_id: str
+    payload: dict[str, Any]
+    """The unified customer (`UnifiedCustomer.to_payload()`)."""
+    native: dict[str, Any]
+    """The platform's own object, kept beside it as `remote_data`."""
+    deleted: bool
+    """The platform marks it inactive: recorded as deleted, payload kept."""
+    version: RecordVersion
 
 
 @dataclass(frozen=True)

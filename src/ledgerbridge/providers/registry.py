@@ -1,21 +1,29 @@
-"""Which connector serves which provider. Adding a platform adds one line here."""
+"""Every platform ledgerbridge connects to. Adding a platform adds its folder under
+`providers/` and one line here; everything else reads this registry."""
 
 from __future__ import annotations
 
-import importlib
+from ledgerbridge.errors import NotFoundError
+from ledgerbridge.providers import intacct, qbd, qbo
+from ledgerbridge.providers.plugin import Platform
 
-from ledgerbridge.providers.base import ConnectorFactory
-
-_CONNECTORS = {
-    "qbo": "ledgerbridge.providers.qbo.connector:QboConnector",
-    "qbd": "ledgerbridge.providers.qbd.connector:QbdConnector",
-    "intacct": "ledgerbridge.providers.intacct.connector:IntacctConnector",
+PLATFORMS: dict[str, Platform] = {
+    platform.name: platform for platform in (qbo.platform, qbd.platform, intacct.platform)
 }
 
 
-def connector_factory(provider: str) -> ConnectorFactory:
-    """The provider's connector class (imported on first use); its keyword-only
-    constructor is the `ConnectorFactory`."""
-    module_name, _, class_name = _CONNECTORS[provider].partition(":")
-    factory: ConnectorFactory = getattr(importlib.import_module(module_name), class_name)
-    return factory
+def platform_names() -> list[str]:
+    """The platforms' short names, in registry order."""
+    return list(PLATFORMS)
+
+
+def all_platforms() -> list[Platform]:
+    return list(PLATFORMS.values())
+
+
+def get_platform(name: str) -> Platform:
+    """The platform called `name`; `NotFoundError` when there is none."""
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise NotFoundError(f"no platform {name!r}; choose from {', '.join(PLATFORMS)}") from None

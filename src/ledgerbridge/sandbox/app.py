@@ -1,30 +1,37 @@
-"""Builds the sandbox context and mounts every provider sandbox on a parent app."""
+"""Migrates the sandbox database and mounts provider sandboxes on a parent app.
+
+Which sandboxes exist is the platform registry's business (`providers/registry.py`):
+the shared machinery is handed them, so it imports no platform and nothing of the product.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import migrate
-from ledgerbridge.sandbox.base import SandboxContext
-from ledgerbridge.sandbox.registry import all_sandboxes
+from ledgerbridge.sandbox.base import SandboxContext, SandboxProvider
 
 SHARED_MIGRATIONS = "ledgerbridge.sandbox:migrations"
 
 
-def migrate_sandbox_database(engine: Engine) -> None:
-    """Create or upgrade the shared sandbox tables and every provider's own."""
+def migrate_sandboxes(engine: Engine, sandboxes: Iterable[SandboxProvider]) -> None:
+    """Create or upgrade the shared sandbox tables and each given sandbox's own."""
     migrate(
         engine,
         SHARED_MIGRATIONS,
         (
             "ledgerbridge.sandbox:migrations/versions",
-            *(provider.migrations for provider in all_sandboxes()),
+            *(sandbox.migrations for sandbox in sandboxes if sandbox.migrations),
         ),
         version_table="sandbox_alembic_version",
     )
 
 
-def mount_sandboxes(app: FastAPI, context: SandboxContext) -> None:
-    for provider in all_sandboxes():
-        app.mount(provider.mount_path, provider.create_app(context))
+def mount_sandboxes(
+    app: FastAPI, context: SandboxContext, sandboxes: Iterable[SandboxProvider]
+) -> None:
+    for sandbox in sandboxes:
+        app.mount(sandbox.mount_path, sandbox.create_app(context))

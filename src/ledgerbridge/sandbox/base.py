@@ -32,14 +32,23 @@ class SeedResult:
 
 
 class SandboxProvider(Protocol):
-    """One platform's sandbox. Registered in `sandbox/registry.py`."""
+    """One platform's sandbox. Part of the platform's `Platform` object."""
 
-    name: str
-    """Short provider name used everywhere: `qbo`, `qbd`, `intacct`."""
-    mount_path: str
-    """Where the app is mounted on the server, e.g. `/sandbox/qbo`."""
-    migrations: str
-    """Alembic version folder of its tables (`package:folder`), a branch of its own."""
+    @property
+    def name(self) -> str:
+        """Short provider name used everywhere: `qbo`, `qbd`, `intacct`."""
+        ...
+
+    @property
+    def mount_path(self) -> str:
+        """Where the app is mounted on the server, e.g. `/sandbox/qbo`."""
+        ...
+
+    @property
+    def migrations(self) -> str | None:
+        """Alembic version folder of its tables (`package:folder`), a branch of its own;
+        None for a sandbox that keeps no tables of its own."""
+        ...
 
     def create_app(self, context: SandboxContext) -> FastAPI:
         """The ASGI app serving the platform's API, mounted at `mount_path`."""

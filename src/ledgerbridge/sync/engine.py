@@ -38,7 +38,7 @@ from ledgerbridge.providers.base import (
     ConnectorSettings,
     CustomerPage,
 )
-from ledgerbridge.providers.registry import connector_factory
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync import leases, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.sync.runs import SyncRunInfo
@@ -95,8 +95,7 @@ class SyncEnvironment:
 
 def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
     """The connector of a stored connection."""
-    factory = connector_factory(info.provider)
-    return factory(
+    return get_platform(info.provider).connector(
         base_url=info.base_url,
         credentials=DatabaseCredentials(env.engine, env.cipher, info.id),
         http=env.http,

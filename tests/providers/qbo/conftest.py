@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from conftest import LiveServer
 from ledgerbridge.connections import create_connection
 from ledgerbridge.db import write_transaction
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.qbo.connector_support import QboConnection
 from providers.qbo.live_sync import app_client, env, qbo
 from providers.qbo.qbo_helpers import REALM, Realm
@@ -24,7 +24,7 @@ __all__ = ["app_client", "env", "qbo"]
 def realm(app: FastAPI, client: TestClient) -> Realm:
     """An empty realm with the gate's realistic limits and a valid access token."""
     context = app.state.sandbox
-    credentials = get_sandbox("qbo").credentials(context, REALM)
+    credentials = get_platform("qbo").sandbox.credentials(context, REALM)
     return Realm(http=client, realm_id=REALM, credentials=credentials)
 
 
@@ -32,7 +32,7 @@ def realm(app: FastAPI, client: TestClient) -> Realm:
 def qbo_connection(app: FastAPI, live_server: LiveServer) -> QboConnection:
     """A ledgerbridge connection to an empty sandbox realm served over loopback HTTP, with
     the credentials a real QuickBooks connection stores (tokens, app keys, realm id)."""
-    issued = get_sandbox("qbo").credentials(app.state.sandbox, REALM)
+    issued = get_platform("qbo").sandbox.credentials(app.state.sandbox, REALM)
     credentials = {
         "realm_id": REALM,
         "client_id": issued["client_id"],

@@ -21,8 +21,8 @@ from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.base import ConnectorSettings, CustomerPage, RetryPolicy
 from ledgerbridge.providers.qbo.connector import QboConnector
 from ledgerbridge.providers.qbo.sandbox.tables import customers
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sandbox.base import SandboxContext
-from ledgerbridge.sandbox.registry import get_sandbox
 from ledgerbridge.sync.credentials import DatabaseCredentials
 
 T = TypeVar("T")
@@ -126,7 +126,7 @@ class QboConnection:
         assert response.status_code == 200, response.text
 
     def seed(self, count: int, seed: int = 7) -> None:
-        get_sandbox("qbo").seed(self.sandbox, self.realm_id, count, seed)
+        get_platform("qbo").sandbox.seed(self.sandbox, self.realm_id, count, seed)
 
     def sandbox_ids(self) -> list[str]:
         """Every customer id of the realm, active or not, in numeric order."""

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from conftest import LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.db import read_transaction
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import StoredRecord, list_records
@@ -90,13 +90,13 @@ class SyncSetup:
 
 
 def seed_realm(app: FastAPI, customers: int) -> None:
-    get_sandbox("qbo").seed(app.state.sandbox, REALM, customers, 7)
+    get_platform("qbo").sandbox.seed(app.state.sandbox, REALM, customers, 7)
 
 
 @pytest.fixture
 def qbo(app: FastAPI, live_server: LiveServer) -> Iterator[SyncSetup]:
     """An empty realm (seed it with `seed_realm`) and a connection to it."""
-    issued = get_sandbox("qbo").credentials(app.state.sandbox, REALM)
+    issued = get_platform("qbo").sandbox.credentials(app.state.sandbox, REALM)
     info = connect_sandbox(
         app.state.databases,
         app.state.cipher,

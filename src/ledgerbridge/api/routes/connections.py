@@ -3,9 +3,8 @@ never come out."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,43 +18,22 @@ from ledgerbridge.connections import (
     delete_connection,
     get_connection,
     list_connections,
+    sync_frequency_seconds,
 )
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
-from ledgerbridge.providers.catalog import PROVIDERS
+from ledgerbridge.providers.registry import PLATFORMS, get_platform
 
 router = APIRouter(tags=["connections"], dependencies=[Depends(require_api_key)])
-
-_DURATION = re.compile(
-    r"^\s*(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$"
-)
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MIN_SYNC_FREQUENCY_S = 60
-
-
-def parse_duration(value: int | str) -> int:
-    """Seconds in `value`: an integer of seconds, or `90s`, `30m`, `1h`, `1d`."""
-    if isinstance(value, int):
-        return value
-    if value.strip().isdigit():
-        return int(value)
-    match = _DURATION.match(value.lower())
-    if match is None:
-        raise ValueError("use seconds or a duration such as '15m', '1h', '1d'")
-    return int(match.group(1)) * _UNIT_S[match.group(2)]
-
-
-def sync_frequency_seconds(value: int | str) -> int:
-    """Seconds between scheduled syncs, from seconds or a duration; at least a minute."""
-    seconds = parse_duration(value)
-    if seconds < MIN_SYNC_FREQUENCY_S:
-        raise ValueError(f"at least {MIN_SYNC_FREQUENCY_S} seconds")
-    return seconds
 
 
 class ConnectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["qbo", "qbd", "intacct"]
+    provider: str = Field(
+        description="The platform.",
+        # Read when the OpenAPI document is built, so it lists every registered platform.
+        json_schema_extra=lambda schema: schema.update(enum=list(PLATFORMS)),
+    )
     base_url: str | None = Field(
         default=None,
         description="The provider's API root; default its production host. Point it at a "
@@ -70,9 +48,16 @@ class ConnectionCreate(BaseModel):
         default=DEFAULT_SYNC_FREQUENCY_S, description="Seconds, or a duration like '1h'."
     )
 
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            raise ValueError(f"unknown provider {value!r}; use one of {', '.join(PLATFORMS)}")
+        return value
+
     @model_validator(mode="after")
     def _credentials_complete(self) -> ConnectionCreate:
-        needed = PROVIDERS[self.provider].credential_fields
+        needed = PLATFORMS[self.provider].credential_fields
         missing = [
             name
             for name in needed
@@ -127,7 +112,7 @@ def post_connection(
             conn,
             cipher,
             provider=body.provider,
-            base_url=body.base_url or PROVIDERS[body.provider].production_url,
+            base_url=body.base_url or get_platform(body.provider).production_url,
             credentials=body.credentials,
             sync_frequency_s=body.sync_frequency,
             now=utcnow(),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ledgerbridge.providers.base import MappedCustomer, RecordVersion
 from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
 
 
@@ -139,6 +140,22 @@ def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
         currency=_text(customer.get("currency")),
         notes=_text(customer.get("notes")),
         credit_limit_cents=to_cents(credit_limit) if credit_limit is not None else None,
+    )
+
+
+def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
+    """An Intacct customer as the record store takes it; `inactive` ones are deleted in the
+    unified model. Intacct's customer has no revision number: its version is
+    `audit.modifiedDateTime`."""
+    native = customer if isinstance(customer, dict) else dict(customer)
+    unified = to_unified(native)
+    modified = (native.get("audit") or {}).get("modifiedDateTime")
+    return MappedCustomer(
+        external_id=unified.id,
+        payload=unified.to_payload(),
+        native=native,
+        deleted=native.get("status") == "inactive",
+        version=RecordVersion(None if modified is None else str(modified), unified.updated_at),
     )
 
 

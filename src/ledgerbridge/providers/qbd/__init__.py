@@ -1,1 +1,37 @@
-"""QuickBooks Desktop through Conductor's API: wire shapes, mapper and sandbox."""
+"""QuickBooks Desktop through Conductor's API: wire shapes, the pure mapper, the connector
+and the local sandbox. `platform` is everything the rest of the product knows of it."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ledgerbridge.providers.plugin import Platform, RequestLimits
+from ledgerbridge.providers.qbd.connector import QbdConnector
+from ledgerbridge.providers.qbd.mapper import mapped
+from ledgerbridge.providers.qbd.sandbox import provider as sandbox
+
+
+def _sandbox_credentials(issued: Mapping[str, str], received_at: datetime) -> dict[str, Any]:
+    """Conductor's secret key and end user, as a person would paste them."""
+    return {
+        "api_key": issued["CONDUCTOR_SECRET_KEY"],
+        "end_user_id": issued["CONDUCTOR_END_USER_ID"],
+    }
+
+
+platform = Platform(
+    name="qbd",
+    title="QuickBooks Desktop (Conductor)",
+    production_url="https://api.conductor.is/v1",
+    credential_fields=("api_key", "end_user_id"),
+    connector=QbdConnector,
+    map_customer=mapped,
+    # QuickBooks Desktop handles one request at a time per company file; Conductor queues
+    # the rest (docs.conductor.is/api-ref/timeouts), so a second one in flight only waits
+    # there. Conductor publishes no per-minute limit: the cap sits above anything
+    # one-at-a-time can reach (a rolling minute that fills up would wait up to 60 s, and a
+    # cursor dies 10 s after the previous page), as a guard against a runaway loop.
+    limits=RequestLimits(max_concurrent=1, per_minute=6000),
+    sandbox=sandbox,
+    sandbox_credentials=_sandbox_credentials,
+)

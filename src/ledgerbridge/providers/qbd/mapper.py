@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ledgerbridge.providers.base import MappedCustomer, RecordVersion
 from ledgerbridge.providers.qbd.wire import NAME_MAX, parse_time
 from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
 
@@ -99,6 +100,21 @@ def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
         currency=currency_code(currency.get("fullName")),
         notes=_text(customer.get("note")),
         credit_limit_cents=to_cents(customer.get("creditLimit")),
+    )
+
+
+def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
+    """A Conductor customer as the record store takes it. Inactive customers are hidden in
+    QuickBooks, its way of retiring a name: recorded as deleted."""
+    native = customer if isinstance(customer, dict) else dict(customer)
+    unified = to_unified(native)
+    revision = native.get("revisionNumber")
+    return MappedCustomer(
+        external_id=unified.id,
+        payload=unified.to_payload(),
+        native=native,
+        deleted=not native.get("isActive", True),
+        version=RecordVersion(None if revision is None else str(revision), unified.updated_at),
     )
 
 

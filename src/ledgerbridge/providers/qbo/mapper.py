@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ledgerbridge.providers.base import MappedCustomer, RecordVersion
 from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
 
 _ADDRESS_MAP = {
@@ -85,6 +86,24 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
         mobile_phone=_nested(customer, "Mobile", "FreeFormNumber"),
         credit_limit_cents=to_cents(_decimal(customer.get("CreditLimit"))),
     )
+
+
+def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
+    """A QuickBooks Customer as the record store takes it. QuickBooks cannot delete a
+    customer; it deactivates it (`Active: false`), recorded as a delete."""
+    native = customer if isinstance(customer, dict) else dict(customer)
+    unified = to_unified(native)
+    return MappedCustomer(
+        external_id=unified.id,
+        payload=unified.to_payload(),
+        native=native,
+        deleted=native.get("Active", True) is False,
+        version=RecordVersion(_version_token(native.get("SyncToken")), unified.updated_at),
+    )
+
+
+def _version_token(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _address_body(address: Address) -> dict[str, str]:

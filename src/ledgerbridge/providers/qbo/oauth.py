@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
-from ledgerbridge.db import utcnow
+from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.providers.base import (
     AuthError,
     FatalError,
@@ -23,7 +23,12 @@ from ledgerbridge.providers.base import (
     retry_after_seconds,
     transport_error,
 )
+from ledgerbridge.providers.plugin import OAuthApp
 from ledgerbridge.providers.tokens import Grant
+from ledgerbridge.sandbox.base import SandboxContext
+
+if TYPE_CHECKING:
+    from ledgerbridge.config import Settings
 
 PROVIDER = "qbo"
 INTUIT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
@@ -120,3 +125,50 @@ def _token_answer(response: httpx.Response) -> dict[str, Any]:
     if status >= 500 or status == 200:
         raise RetriableError(f"The token endpoint failed: {description}", **common)
     raise FatalError(f"The token endpoint refused the refresh: {description}", **common)
+
+
+class IntuitConnect:
+    """The QuickBooks Online connect flow: your Intuit app when `LEDGERBRIDGE_QBO_CLIENT_ID`
+    is set, else the local sandbox's app (so it works with no Intuit account)."""
+
+    scope = "com.intuit.quickbooks.accounting"
+    tenant_param = "realmId"
+
+    def app(self, settings: Settings, sandbox: SandboxContext, public_base: str) -> OAuthApp:
+        if settings.qbo_client_id:
+            return OAuthApp(
+                settings.qbo_client_id,
+                settings.qbo_client_secret,
+                settings.qbo_authorize_url,
+                settings.qbo_token_url,
+                settings.qbo_api_url,
+            )
+        from ledgerbridge.providers.qbo.sandbox import provider
+
+        with write_transaction(sandbox.engine) as conn:
+            client_id, client_secret = provider.issuer.ensure_client(conn, utcnow())
+        base = public_base + provider.mount_path
+        return OAuthApp(
+            client_id,
+            client_secret,
+            f"{base}/oauth2/v1/authorize",
+            f"{base}/oauth2/v1/tokens/bearer",
+            base,
+        )
+
+    def credentials(
+        self, app: OAuthApp, tenant: str, answer: Mapping[str, Any], received_at: datetime
+    ) -> dict[str, Any]:
+        app_keys = {
+            "realm_id": tenant,
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "token_url": app.token_url,
+        }
+        return stored_credentials(app_keys, answer, received_at)
+
+
+def sandbox_credentials(issued: Mapping[str, str], received_at: datetime) -> dict[str, Any]:
+    """A sandbox realm's issued tokens, stored as the connect flow would store them."""
+    app_keys = {key: issued[key] for key in ("realm_id", "client_id", "client_secret")}
+    return stored_credentials(app_keys, issued, received_at)

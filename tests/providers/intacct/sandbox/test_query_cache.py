@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ledgerbridge.db import create_engine, read_transaction, write_transaction
 from ledgerbridge.providers.intacct.sandbox import cache, provider, query
 from ledgerbridge.providers.intacct.sandbox.tables import customers, versions
-from ledgerbridge.sandbox.app import migrate_sandbox_database
+from ledgerbridge.runtime import migrate_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
 from providers.intacct.support import CUSTOMERS, Company, make_company
 

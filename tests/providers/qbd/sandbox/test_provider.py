@@ -6,12 +6,12 @@ import pytest
 from fastapi import FastAPI
 
 from ledgerbridge.providers.qbd.sandbox import provider
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.qbd.support import Conductor
 
 
 def test_registered_and_mounted() -> None:
-    assert get_sandbox("qbd") is provider
+    assert get_platform("qbd").sandbox is provider
     assert provider.mount_path == "/sandbox/conductor/v1"
 
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 from fastapi import FastAPI
 
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.qbo.qbo_helpers import Realm
 
 
@@ -156,7 +156,7 @@ def test_injected_faults(realm: Realm) -> None:
 
 
 def test_concurrency_limit(app: FastAPI, realm: Realm) -> None:
-    get_sandbox("qbo").seed(app.state.sandbox, realm.realm_id, 400, 1)
+    get_platform("qbo").sandbox.seed(app.state.sandbox, realm.realm_id, 400, 1)
     realm.configure(max_concurrent=1)
 
     async def burst() -> list[int]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.qbo.qbo_helpers import Realm, fault_code
 
 
@@ -31,7 +31,7 @@ def test_cdc_limits(app: FastAPI, realm: Realm) -> None:
     assert fault_code(realm.get("cdc", entities="Customer", changedSince=_since(31))) == "6000"
     assert fault_code(realm.get("cdc", entities="Customer")) == "2020"
     assert fault_code(realm.get("cdc", entities="Customer", changedSince="soon")) == "2010"
-    get_sandbox("qbo").seed(app.state.sandbox, realm.realm_id, 1200, 5)
+    get_platform("qbo").sandbox.seed(app.state.sandbox, realm.realm_id, 1200, 5)
     # Seeded rows are spread over two years; touch them all "now" through the rules path.
     realm.configure(address_required=False)
     for index in range(3):

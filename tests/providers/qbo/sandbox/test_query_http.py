@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.qbo.qbo_helpers import Realm, fault_code
 
 
 @pytest.fixture
 def seeded(app: FastAPI, realm: Realm) -> Realm:
-    get_sandbox("qbo").seed(app.state.sandbox, realm.realm_id, 60, 7)
+    get_platform("qbo").sandbox.seed(app.state.sandbox, realm.realm_id, 60, 7)
     return realm
 
 
@@ -130,6 +130,6 @@ def test_or_is_refused_clearly(realm: Realm) -> None:
 
 
 def test_max_results_capped_at_1000(app: FastAPI, realm: Realm) -> None:
-    get_sandbox("qbo").seed(app.state.sandbox, realm.realm_id, 1100, 3)
+    get_platform("qbo").sandbox.seed(app.state.sandbox, realm.realm_id, 1100, 3)
     body = realm.query("SELECT * FROM Customer WHERE Active IN (true,false) MAXRESULTS 5000")
     assert body.json()["QueryResponse"]["maxResults"] == 1000

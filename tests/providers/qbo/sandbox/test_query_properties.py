@@ -17,7 +17,7 @@ from ledgerbridge.providers.qbo.sandbox import query as qbo_query
 from ledgerbridge.providers.qbo.sandbox import store
 from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.providers.qbo.wire import QboFault
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.qbo.qbo_helpers import REALM
 
 _PIECES = [
@@ -173,7 +173,7 @@ def _sorted(rows: list[dict[str, Any]], order: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def dataset(app: FastAPI) -> tuple[Any, list[dict[str, Any]]]:
     context = app.state.sandbox
-    get_sandbox("qbo").seed(context, REALM, 120, 21)
+    get_platform("qbo").sandbox.seed(context, REALM, 120, 21)
     with read_transaction(context.engine) as connection:
         rows = [
             store.render(r, "-07:00")

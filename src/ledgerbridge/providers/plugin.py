@@ -1,0 +1,96 @@
+"""One object per platform that says everything the rest of the product needs to know
+about it; `providers/registry.py` lists them.
+
+Connection validation, the CLI's provider choices, the OpenAPI enum of `provider`, the
+sandbox mounts and migrations, `connect --sandbox` and the OAuth connect routes all read
+a `Platform`, so a fourth platform is its folder (whose `__init__.py` builds the object)
+and one line in the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ledgerbridge.providers.base import ConnectorFactory, MappedCustomer
+from ledgerbridge.sandbox.base import SandboxContext, SandboxProvider
+
+if TYPE_CHECKING:
+    from ledgerbridge.config import Settings
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """The platform's own request limits, as the client-side budget keeps them: requests in
+    flight and requests per rolling minute. A connection may override either
+    (`ConnectorSettings.max_concurrent` / `requests_per_minute`)."""
+
+    max_concurrent: int
+    per_minute: int
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """An OAuth client registered with the platform and where its flow happens."""
+
+    client_id: str
+    client_secret: str
+    authorize_url: str
+    token_url: str
+    api_url: str
+    """The API root a connection made through this app talks to."""
+
+
+class OAuthConnect(Protocol):
+    """A platform's browser connect flow (authorization code), driven by
+    `GET /connections/{provider}/authorize` and `/callback`."""
+
+    scope: str
+    tenant_param: str
+    """The callback's query parameter naming the company (QuickBooks' `realmId`)."""
+
+    def app(self, settings: Settings, sandbox: SandboxContext, public_base: str) -> OAuthApp:
+        """The app configured in `settings`, else the local sandbox's (served under
+        `public_base`), so the flow works end to end with no account at the platform."""
+        ...
+
+    def credentials(
+        self, app: OAuthApp, tenant: str, answer: Mapping[str, Any], received_at: datetime
+    ) -> dict[str, Any]:
+        """The connection's stored credentials from the token endpoint's answer."""
+        ...
+
+
+SandboxCredentials = Callable[[Mapping[str, str], datetime], dict[str, Any]]
+"""What the sandbox issued for a tenant (`SandboxProvider.credentials`) → the credentials
+a connection stores, as the platform's real connect flow would hand them over."""
+
+CustomerMapper = Callable[[Mapping[str, Any]], MappedCustomer]
+"""A platform-native customer → the record the store takes (pure; the mapper's)."""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything about one platform, in one place."""
+
+    name: str
+    """Short name used everywhere: in URLs, `provider` fields, the CLI."""
+    title: str
+    production_url: str
+    """The API root of the real platform (a connection's default `base_url`)."""
+    credential_fields: tuple[str, ...]
+    """What a connection's credentials must hold (non-empty strings)."""
+    connector: ConnectorFactory
+    map_customer: CustomerMapper
+    """How the write-back service turns what a write returned into a record."""
+    limits: RequestLimits
+    sandbox: SandboxProvider
+    sandbox_credentials: SandboxCredentials
+    oauth: OAuthConnect | None = None
+
+    @property
+    def sandbox_path(self) -> str:
+        """Where the local sandbox is mounted on a ledgerbridge server."""
+        return self.sandbox.mount_path
