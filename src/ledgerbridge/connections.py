@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,15 @@ from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import connections, records, sync_runs, sync_state
 
 DEFAULT_SYNC_FREQUENCY_S = 3600
+
+
+class ConnectionStatus(StrEnum):
+    """Whether a connection syncs: `active`, or `needs_reauth` until a person re-authorises
+    it (the platform refused its credentials; syncs stop retrying)."""
+
+    ACTIVE = "active"
+    NEEDS_REAUTH = "needs_reauth"
+
 
 _DURATION = re.compile(
     r"^\s*(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$"
@@ -54,13 +64,14 @@ class ConnectionInfo:
     provider: str
     base_url: str
     sync_frequency_s: int
-    status: str
+    status: ConnectionStatus
     status_message: str | None
     created_at: datetime
 
 
 def _info(row: Any) -> ConnectionInfo:
-    return ConnectionInfo(**row._mapping)
+    fields = dict(row._mapping)
+    return ConnectionInfo(**{**fields, "status": ConnectionStatus(fields["status"])})
 
 
 _PUBLIC = [
@@ -142,11 +153,8 @@ def write_credentials(
     )
 
 
-ACTIVE, NEEDS_REAUTH = "active", "needs_reauth"
-
-
 def set_status(
-    conn: DbConnection, connection_id: str, status: str, message: str | None = None
+    conn: DbConnection, connection_id: str, status: ConnectionStatus, message: str | None = None
 ) -> None:
     """`active`, or `needs_reauth` with a message saying what a person must do."""
     conn.execute(

@@ -34,7 +34,7 @@ from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync import runs
 from ledgerbridge.sync.engine import SyncBusyError, SyncEnvironment, run_sync
 from ledgerbridge.sync.progress import RichSyncProgress, run_table
-from ledgerbridge.sync.runs import SyncRunInfo
+from ledgerbridge.sync.runs import RunStatus, SyncRunInfo
 from ledgerbridge.sync.worker import new_http_client
 from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME
@@ -132,7 +132,7 @@ async def _sync(
             while True:
                 with read_transaction(databases.main) as conn:
                     latest = runs.list_runs(conn, connection_id, limit=1)
-                if latest and latest[0].status in (runs.SUCCEEDED, runs.FAILED):
+                if latest and latest[0].status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
                     return latest[0]
                 await asyncio.sleep(0.5)
 

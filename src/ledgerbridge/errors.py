@@ -25,3 +25,7 @@ class ConfigurationError(LedgerBridgeError):
 
 class NotFoundError(LedgerBridgeError):
     """The connection, record or run asked for does not exist."""
+
+
+class NeedsReauthorisationError(LedgerBridgeError):
+    """The connection's credentials were refused: a person must re-authorise it first."""

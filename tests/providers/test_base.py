@@ -10,12 +10,12 @@ import pytest
 from ledgerbridge.errors import LedgerBridgeError
 from ledgerbridge.providers.base import (
     FatalError,
-    PageGuard,
     ProviderError,
     RetriableError,
     ThrottledError,
-    retry_after_seconds,
 )
+from ledgerbridge.providers.client import retry_after_seconds
+from ledgerbridge.providers.paging import PageGuard
 
 
 def test_errors_carry_their_data_and_read_well() -> None:

@@ -21,7 +21,8 @@ from ledgerbridge.connections import list_connections, read_credentials
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.db import read_transaction
 from ledgerbridge.providers.base import CustomerPage, MappedCustomer
-from ledgerbridge.providers.plugin import Platform, RequestLimits
+from ledgerbridge.providers.client import RequestLimits
+from ledgerbridge.providers.plugin import Platform
 from ledgerbridge.providers.registry import PLATFORMS, get_platform
 from ledgerbridge.runtime import open_main_database
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult

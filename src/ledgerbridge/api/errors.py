@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ledgerbridge.errors import NotFoundError
+from ledgerbridge.errors import NeedsReauthorisationError, NotFoundError
 from ledgerbridge.json import json_response
 from ledgerbridge.providers.base import (
     AuthError,
@@ -115,6 +115,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> Response:
         return error_response(404, "not_found", str(exc))
+
+    @app.exception_handler(NeedsReauthorisationError)
+    async def _needs_reauth(_request: Request, exc: NeedsReauthorisationError) -> Response:
+        return error_response(409, "needs_reauth", str(exc))
 
     @app.exception_handler(ProviderError)
     async def _provider(_request: Request, exc: ProviderError) -> Response:

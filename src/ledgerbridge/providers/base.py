@@ -2,20 +2,16 @@
 `Connector` protocol the sync engine drives.
 
 A connector receives an `httpx.AsyncClient` (the one transport seam: tests bind it to a
-sandbox, production to the internet), yields pages of provider-native customers since a
+sandbox, production to the internet), yields pages of mapped customers since a
 checkpoint, and gets, creates and updates one customer. Each provider classifies its
 HTTP answers into this tree in exactly one place.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import random
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -23,7 +19,6 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from ledgerbridge.errors import LedgerBridgeError
-from ledgerbridge.unified.customer import UnifiedCustomer
 
 T = TypeVar("T")
 
@@ -88,44 +83,6 @@ class FatalError(ProviderError):
     """Nothing the caller can do will make this request succeed."""
 
 
-def retry_after_seconds(headers: Mapping[str, str], default: float) -> float:
-    """Seconds to wait from `Retry-After` (seconds or an HTTP date) or `retry-after-ms`."""
-    if (millis := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    return max(0.0, moment.timestamp() - time.time())
-
-
-@dataclass
-class PageGuard:
-    """Refuses a paging token already seen, so a provider that loops cannot make a sync
-    run forever or store the same page twice."""
-
-    provider: str
-    _seen: set[str] = field(default_factory=set)
-
-    def check(self, token: str) -> None:
-        if token in self._seen:
-            raise FatalError(
-                f"Loop detected in pagination: the token {token!r} came back twice.",
-                provider=self.provider,
-            )
-        self._seen.add(token)
-
-
 @dataclass(frozen=True, slots=True)
 class RecordVersion:
     """The platform's own version of one record: its version token (QuickBooks Online's
@@ -154,13 +111,14 @@ class MappedCustomer:
 
 @dataclass(frozen=True)
 class CustomerPage:
-    """One page of provider-native customers and the checkpoint to store once it is saved.
+    """One page of mapped customers and the checkpoint to store once it is saved.
 
-    The engine saves `customers`, records `deleted_ids` as deleted and stores `checkpoint`
+    The engine saves `records`, records `deleted_ids` as deleted and stores `checkpoint`
     in one transaction, so `pages(checkpoint)` called again with it continues right after
-    this page (a killed run resumes there and loses nothing)."""
+    this page (a killed run resumes there and loses nothing). Data flows one way: the
+    records arrive mapped, and nothing calls back into the connector to read them."""
 
-    customers: list[dict[str, Any]]
+    records: list[MappedCustomer]
     checkpoint: dict[str, Any]
     total: int | None = None
     """How many customers the whole run will read, when the platform says (for progress)."""
@@ -169,6 +127,11 @@ class CustomerPage:
     present_ids: frozenset[str] | None = None
     """When set: the complete set of ids that exist at the provider (a keys-only pass).
     Every stored live record whose id is not in it is recorded as deleted."""
+
+    @property
+    def customers(self) -> list[dict[str, Any]]:
+        """The platform's own objects of `records`, in order."""
+        return [record.native for record in self.records]
 
 
 class CredentialStore(Protocol):
@@ -200,47 +163,6 @@ class CredentialRotation(Protocol):
         ...
 
 
-@dataclass
-class RequestBudget:
-    """A client-side budget of concurrent requests and requests per rolling minute, so a
-    sync stays under a platform's limits instead of running into its 429s. `slow_down`
-    halves the rate for a while after a throttle."""
-
-    max_concurrent: int
-    per_minute: int
-    clock: Callable[[], float] = time.monotonic
-    _semaphore: asyncio.Semaphore = field(init=False)
-    _sent: deque[float] = field(init=False, default_factory=deque)
-    _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
-    _slow_until: float = field(init=False, default=0.0)
-
-    def __post_init__(self) -> None:
-        self._semaphore = asyncio.Semaphore(self.max_concurrent)
-
-    def _limit(self, now: float) -> int:
-        return max(1, self.per_minute // 2) if now < self._slow_until else self.per_minute
-
-    async def _take_rate_slot(self) -> None:
-        async with self._lock:
-            while True:
-                now = self.clock()
-                while self._sent and self._sent[0] <= now - 60:
-                    self._sent.popleft()
-                if len(self._sent) < self._limit(now):
-                    self._sent.append(now)
-                    return
-                await asyncio.sleep(max(0.01, self._sent[0] + 60 - now))
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._semaphore:
-            await self._take_rate_slot()
-            yield
-
-    def slow_down(self, seconds: float = 60.0) -> None:
-        self._slow_until = self.clock() + seconds
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to retry temporary failures (exponential backoff, jitter)."""
@@ -255,45 +177,12 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
-async def call_with_retries(
-    call: Callable[[], Awaitable[T]],
-    *,
-    policy: RetryPolicy,
-    budget: RequestBudget | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> T:
-    """Run `call` (one classified request) until it succeeds or fails for good: retriable
-    errors back off exponentially, throttles wait as told (and slow the budget down);
-    anything else, or the last attempt's error, is raised."""
-    for attempt in range(policy.attempts):
-        try:
-            if budget is None:
-                return await call()
-            async with budget.slot():
-                return await call()
-        except ThrottledError as exc:
-            if attempt == policy.attempts - 1:
-                raise
-            if budget is not None:
-                budget.slow_down()
-            await sleep(min(exc.retry_after, policy.max_throttle_wait))
-        except RetriableError:
-            if attempt == policy.attempts - 1:
-                raise
-            await sleep(policy.delay(attempt))
-    raise AssertionError("unreachable: the loop returns or raises")
-
-
-def transport_error(provider: str, exc: httpx.TransportError) -> RetriableError:
-    """A connection failure or timeout, as a retriable provider error."""
-    return RetriableError(f"{type(exc).__name__}: {exc}", provider=provider)
-
-
 class Connector(Protocol):
     """One platform, one connection. Implementations live in `providers/<name>/connector.py`
-    and are built by `providers/registry.py`."""
+    and are built from their `Platform` (`providers/registry.py`)."""
 
-    provider: str
+    @property
+    def provider(self) -> str: ...
 
     def pages(self, checkpoint: dict[str, Any] | None) -> AsyncIterator[CustomerPage]:
         """Customers changed since `checkpoint` (all of them when None: a full run), page
@@ -320,12 +209,6 @@ class Connector(Protocol):
         change to a record edited since fail with `ConflictError`); None fetches it."""
         ...
 
-    def to_unified(self, native: Mapping[str, Any]) -> UnifiedCustomer: ...
-
-    def is_deleted(self, native: Mapping[str, Any]) -> bool:
-        """True when the platform marks this customer inactive (recorded as deleted)."""
-        ...
-
 
 @dataclass(frozen=True)
 class ConnectorSettings:
@@ -337,6 +220,10 @@ class ConnectorSettings:
     """Incremental reads start this long before the last change seen (closed start), so a
     change committed late on the platform's side is still read."""
     retry: RetryPolicy = RetryPolicy()
+    max_concurrent: int | None = None
+    """Requests in flight for this connection; None keeps the platform's limit."""
+    requests_per_minute: int | None = None
+    """Requests per rolling minute for this connection; None keeps the platform's limit."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Provider-specific options (e.g. Intacct's reconcile_every)."""
 

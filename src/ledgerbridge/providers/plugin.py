@@ -15,20 +15,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ledgerbridge.providers.base import ConnectorFactory, MappedCustomer
+from ledgerbridge.providers.client import RequestLimits
 from ledgerbridge.sandbox.base import SandboxContext, SandboxProvider
 
 if TYPE_CHECKING:
     from ledgerbridge.config import Settings
-
-
-@dataclass(frozen=True)
-class RequestLimits:
-    """The platform's own request limits, as the client-side budget keeps them: requests in
-    flight and requests per rolling minute. A connection may override either
-    (`ConnectorSettings.max_concurrent` / `requests_per_minute`)."""
-
-    max_concurrent: int
-    per_minute: int
 
 
 @dataclass(frozen=True)

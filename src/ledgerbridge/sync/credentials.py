@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from anyio import to_thread
 from sqlalchemy.engine import Connection, Engine
 
-from ledgerbridge.connections import NEEDS_REAUTH, read_credentials, set_status, write_credentials
+from ledgerbridge.connections import (
+    ConnectionStatus,
+    read_credentials,
+    set_status,
+    write_credentials,
+)
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.errors import NotFoundError
@@ -92,7 +97,7 @@ class DatabaseCredentials:
 
     def _mark(self, message: str) -> None:
         with write_transaction(self.engine) as conn:
-            set_status(conn, self.connection_id, NEEDS_REAUTH, message)
+            set_status(conn, self.connection_id, ConnectionStatus.NEEDS_REAUTH, message)
 
     async def needs_reauthorisation(self, message: str) -> None:
         await to_thread.run_sync(self._mark, message)

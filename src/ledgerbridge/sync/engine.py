@@ -24,11 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
-import sqlalchemy as sa
 from anyio import to_thread
 from sqlalchemy.engine import Engine
 
-from ledgerbridge.connections import NEEDS_REAUTH, ConnectionInfo, get_connection, set_status
+from ledgerbridge.connections import ConnectionInfo, ConnectionStatus, get_connection, set_status
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import LedgerBridgeError
@@ -37,12 +36,12 @@ from ledgerbridge.providers.base import (
     Connector,
     ConnectorSettings,
     CustomerPage,
+    MappedCustomer,
 )
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync import leases, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
-from ledgerbridge.sync.runs import SyncRunInfo
-from ledgerbridge.tables import sync_state
+from ledgerbridge.sync.runs import RunKind, RunStatus, SyncRunInfo
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import (
     IncomingRecord,
@@ -103,34 +102,22 @@ def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
     )
 
 
-def incoming_record(connector: Connector, native: dict[str, Any]) -> IncomingRecord:
-    """A provider-native customer as the record store takes it: the unified payload, the
-    native one beside it, and deleted when the platform marks it inactive."""
-    unified = connector.to_unified(native)
+def incoming_record(record: MappedCustomer) -> IncomingRecord:
+    """A mapped customer as the record store takes it."""
     return IncomingRecord(
-        external_id=unified.id,
-        payload=unified.to_payload(),
-        remote_data=native,
-        deleted=connector.is_deleted(native),
+        external_id=record.external_id,
+        payload=record.payload,
+        remote_data=record.native,
+        deleted=record.deleted,
     )
 
 
-def _save_page(
-    env: SyncEnvironment, run: SyncRunInfo, connector: Connector, page: CustomerPage
-) -> WriteCounts:
+def _save_page(env: SyncEnvironment, run: SyncRunInfo, page: CustomerPage) -> WriteCounts:
     """The page, its deletes, its checkpoint and the run's counts: one transaction."""
-    batch = [incoming_record(connector, native) for native in page.customers]
+    batch = [incoming_record(record) for record in page.records]
     connection_id, now = run.connection_id, env.clock()
     with write_transaction(env.engine) as conn:
-        owned = conn.execute(
-            sa.update(sync_state)
-            .where(
-                sync_state.c.connection_id == connection_id,
-                sync_state.c.lease_owner == env.owner,
-            )
-            .values(checkpoint=page.checkpoint)
-        )
-        if owned.rowcount != 1:
+        if not leases.save_checkpoint(conn, connection_id, env.owner, page.checkpoint):
             raise LeaseLostError(
                 f"the lease on {connection_id} expired and was taken over; stopping"
             )
@@ -209,21 +196,19 @@ def _start(
             holder = leases.holder(conn, connection_id, now=now)
             raise SyncBusyError(f"a sync of {connection_id} is already running ({holder})")
         runs.fail_interrupted(conn, connection_id, now=now)
-        checkpoint = conn.execute(
-            sa.select(sync_state.c.checkpoint).where(sync_state.c.connection_id == connection_id)
-        ).scalar_one_or_none()
+        checkpoint = leases.checkpoint(conn, connection_id)
         waiting = runs.next_queued(conn, connection_id)
         if waiting is not None:
-            full = full or waiting.kind == runs.FULL
+            full = full or waiting.kind == RunKind.FULL
             run_id = waiting.id
         else:
             run_id = runs.enqueue(conn, connection_id, full=full, trigger=trigger, now=now).id
         resuming_full = bool(checkpoint and checkpoint.get("full"))
         if full and not resuming_full:
             checkpoint = None
-        kind = runs.FULL if checkpoint is None or resuming_full else runs.INCREMENTAL
+        kind = RunKind.FULL if checkpoint is None or resuming_full else RunKind.INCREMENTAL
         runs.update_run(
-            conn, run_id, status=runs.RUNNING, kind=kind, started_at=now, owner=env.owner
+            conn, run_id, status=RunStatus.RUNNING, kind=kind, started_at=now, owner=env.owner
         )
         return info, runs.get_run(conn, run_id), checkpoint
 
@@ -235,25 +220,28 @@ def _finish(
     now = env.clock()
     with write_transaction(env.engine) as conn:
         if error is None:
-            runs.update_run(conn, run_id, status=runs.SUCCEEDED, finished_at=now)
+            runs.update_run(conn, run_id, status=RunStatus.SUCCEEDED, finished_at=now)
             wait = timedelta(seconds=info.sync_frequency_s)
         else:
             if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
                 message = "cancelled: the process stopped; the next run resumes from here"
             else:
                 message = str(error) or type(error).__name__
-            runs.update_run(conn, run_id, status=runs.FAILED, finished_at=now, error=message[:4000])
+            runs.update_run(
+                conn, run_id, status=RunStatus.FAILED, finished_at=now, error=message[:4000]
+            )
             wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
             if isinstance(error, AuthError):
                 current = get_connection(conn, info.id)
-                if current.status != NEEDS_REAUTH:
-                    set_status(conn, info.id, NEEDS_REAUTH, f"credentials refused: {message}")
+                if current.status != ConnectionStatus.NEEDS_REAUTH:
+                    set_status(
+                        conn,
+                        info.id,
+                        ConnectionStatus.NEEDS_REAUTH,
+                        f"credentials refused: {message}",
+                    )
         if not isinstance(error, LeaseLostError):
-            conn.execute(
-                sa.update(sync_state)
-                .where(sync_state.c.connection_id == info.id)
-                .values(next_run_at=now + wait)
-            )
+            leases.schedule(conn, info.id, now + wait)
             leases.release(conn, info.id, env.owner)
         return runs.get_run(conn, run_id)
 
@@ -294,10 +282,10 @@ async def run_sync(
     try:
         connector = open_connector(env, info)
         async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
-            counts = await to_thread.run_sync(_save_page, env, run, connector, page)
+            counts = await to_thread.run_sync(_save_page, env, run, page)
             total = page.total if page.total is not None else total
             if progress is not None:
-                progress.advance(records=len(page.customers), total=total, counts=counts)
+                progress.advance(records=len(page.records), total=total, counts=counts)
     except Exception as exc:  # every failure ends the run as failed, with its reason
         error = exc
     except BaseException as exc:  # cancelled or interrupted: record it, then go on stopping

@@ -1,6 +1,8 @@
-"""One sync per connection at a time, across any number of processes: a lease on the
-connection's `sync_state` row, with an expiry, so a dead process's lease runs out and
-another takes over.
+"""The connection's `sync_state` row, and the only module that reads or writes it (besides
+its creation and deletion with the connection): the lease, the checkpoint, the next run.
+
+One sync per connection at a time, across any number of processes: a lease on the row,
+with an expiry, so a dead process's lease runs out and another takes over.
 
 Every claim is a conditional UPDATE (only when the lease is free or expired), atomic on
 both databases. The scheduler's search for due connections locks candidate rows with
@@ -11,12 +13,14 @@ of queueing on them; SQLite serialises writers anyway.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledgerbridge.connections import ACTIVE
+from ledgerbridge.connections import ConnectionStatus
 from ledgerbridge.db import is_sqlite
+from ledgerbridge.sync.runs import RunStatus
 from ledgerbridge.tables import connections, sync_runs, sync_state
 
 
@@ -56,6 +60,36 @@ def release(conn: Connection, connection_id: str, owner: str) -> None:
     )
 
 
+def save_checkpoint(
+    conn: Connection, connection_id: str, owner: str, checkpoint: dict[str, Any]
+) -> bool:
+    """Store a page's checkpoint if this owner still holds the lease (in the page's own
+    transaction); False when the lease was lost and nothing may be written."""
+    result = conn.execute(
+        sa.update(sync_state)
+        .where(sync_state.c.connection_id == connection_id, sync_state.c.lease_owner == owner)
+        .values(checkpoint=checkpoint)
+    )
+    return result.rowcount == 1
+
+
+def checkpoint(conn: Connection, connection_id: str) -> dict[str, Any] | None:
+    """Where the last run stopped reading (None: nothing read yet, or after a full reset)."""
+    stored: dict[str, Any] | None = conn.execute(
+        sa.select(sync_state.c.checkpoint).where(sync_state.c.connection_id == connection_id)
+    ).scalar_one_or_none()
+    return stored
+
+
+def schedule(conn: Connection, connection_id: str, at: datetime) -> None:
+    """When the connection is next due."""
+    conn.execute(
+        sa.update(sync_state)
+        .where(sync_state.c.connection_id == connection_id)
+        .values(next_run_at=at)
+    )
+
+
 def holder(conn: Connection, connection_id: str, *, now: datetime) -> str | None:
     """Who holds a live lease on the connection, if anyone."""
     row = conn.execute(
@@ -74,13 +108,14 @@ def claim_due(
     """Lease up to `limit` connections that are due: a run was asked for, or their
     `next_run_at` has come. Connections needing re-authorisation are never due."""
     queued = sa.exists().where(
-        sync_runs.c.connection_id == sync_state.c.connection_id, sync_runs.c.status == "queued"
+        sync_runs.c.connection_id == sync_state.c.connection_id,
+        sync_runs.c.status == RunStatus.QUEUED,
     )
     query = (
         sa.select(sync_state.c.connection_id)
         .join(connections, connections.c.id == sync_state.c.connection_id)
         .where(
-            connections.c.status == ACTIVE,
+            connections.c.status == ConnectionStatus.ACTIVE,
             _free(now),
             sa.or_(queued, sync_state.c.next_run_at.is_(None), sync_state.c.next_run_at <= now),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,17 +13,30 @@ from sqlalchemy.engine import Connection
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import sync_runs
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
-FULL, INCREMENTAL = "full", "incremental"
+
+class RunStatus(StrEnum):
+    """A run goes `queued`, `running`, then `succeeded` or `failed`."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class RunKind(StrEnum):
+    """`full` reads every customer; `incremental` the changes since the last run."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
 
 
 @dataclass(frozen=True)
 class SyncRunInfo:
     id: int
     connection_id: str
-    kind: str
+    kind: RunKind
     trigger: str
-    status: str
+    status: RunStatus
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -39,7 +53,9 @@ _COLUMNS = [getattr(sync_runs.c, name) for name in SyncRunInfo.__dataclass_field
 
 
 def _info(row: Any) -> SyncRunInfo:
-    return SyncRunInfo(**row._mapping)
+    fields = dict(row._mapping)
+    kind, status = RunKind(fields.pop("kind")), RunStatus(fields.pop("status"))
+    return SyncRunInfo(kind=kind, status=status, **fields)
 
 
 def get_run(conn: Connection, run_id: int) -> SyncRunInfo:
@@ -66,20 +82,22 @@ def enqueue(
     """Ask for a run. A run already waiting is reused (made full if this asks for full)."""
     waiting = conn.execute(
         sa.select(sync_runs.c.id, sync_runs.c.kind)
-        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == QUEUED)
+        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == RunStatus.QUEUED)
         .order_by(sync_runs.c.id)
     ).first()
     if waiting is not None:
-        if full and waiting.kind != FULL:
-            conn.execute(sa.update(sync_runs).where(sync_runs.c.id == waiting.id).values(kind=FULL))
+        if full and waiting.kind != RunKind.FULL:
+            conn.execute(
+                sa.update(sync_runs).where(sync_runs.c.id == waiting.id).values(kind=RunKind.FULL)
+            )
         return get_run(conn, waiting.id)
     run_id = conn.execute(
         sa.insert(sync_runs)
         .values(
             connection_id=connection_id,
-            kind=FULL if full else INCREMENTAL,
+            kind=RunKind.FULL if full else RunKind.INCREMENTAL,
             trigger=trigger,
-            status=QUEUED,
+            status=RunStatus.QUEUED,
             queued_at=now,
         )
         .returning(sync_runs.c.id)
@@ -90,7 +108,7 @@ def enqueue(
 def next_queued(conn: Connection, connection_id: str) -> SyncRunInfo | None:
     row = conn.execute(
         sa.select(*_COLUMNS)
-        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == QUEUED)
+        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == RunStatus.QUEUED)
         .order_by(sync_runs.c.id)
     ).first()
     return None if row is None else _info(row)
@@ -100,9 +118,9 @@ def fail_interrupted(conn: Connection, connection_id: str, *, now: datetime) -> 
     """Runs left `running` by a process that died: failed, and resumed by the next run."""
     result = conn.execute(
         sa.update(sync_runs)
-        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == RUNNING)
+        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == RunStatus.RUNNING)
         .values(
-            status=FAILED,
+            status=RunStatus.FAILED,
             finished_at=now,
             error="interrupted: its process stopped before the run finished; "
             "the next run resumed from its last saved page",

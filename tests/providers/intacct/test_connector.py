@@ -180,10 +180,9 @@ class Mirror:
     checkpoint: dict[str, Any] | None = None
 
     def apply(self, connector: IntacctConnector, page: CustomerPage) -> None:
-        for native in page.customers:
-            unified = connector.to_unified(native)
-            self.records[unified.id] = (unified.to_payload(), connector.is_deleted(native))
-            self.reads[unified.id] += 1
+        for record in page.records:
+            self.records[record.external_id] = (record.payload, record.deleted)
+            self.reads[record.external_id] += 1
         for key in page.deleted_ids:
             self.records[key] = (self.records[key][0], True)
         if page.present_ids is not None:

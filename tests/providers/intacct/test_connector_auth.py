@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledgerbridge.connections import (
-    NEEDS_REAUTH,
+    ConnectionStatus,
     get_connection,
     read_credentials,
     write_credentials,
@@ -154,6 +154,6 @@ async def test_refused_credentials_mark_the_connection_for_reauthorisation(
     assert "client_id or client_secret" in refused.value.message
     with read_transaction(company.app.state.databases.main) as connection:
         info = get_connection(connection, company.connection_id)
-    assert info.status == NEEDS_REAUTH
+    assert info.status == ConnectionStatus.NEEDS_REAUTH
     assert info.status_message is not None
     assert "client secret" in info.status_message

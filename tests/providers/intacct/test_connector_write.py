@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from ledgerbridge.providers.base import FatalError, ProviderValidationError
+from ledgerbridge.providers.intacct.mapper import mapped
 from ledgerbridge.sandbox.limits import Gate
 
 from .test_connector import Company, company
@@ -40,7 +41,7 @@ async def test_create_then_read_back(company: Company) -> None:
 
     assert native["key"].isdigit()
     assert native["audit"]["createdDateTime"]
-    unified = connector.to_unified(native).to_payload()
+    unified = mapped(native).payload
     assert {name: unified[name] for name in fields if name != "bill_address"} == {
         name: value for name, value in fields.items() if name != "bill_address"
     }
@@ -60,14 +61,14 @@ async def test_update_sends_only_the_changed_fields(company: Company) -> None:
         )
         deactivated = await connector.update(key, {"active": False}, current=native)
 
-    after = connector.to_unified(native).to_payload()
+    after = mapped(native).payload
     assert after["notes"] == "Prefers e-mail"
     assert after["primary_email"] == "ap@acme.example"
     # Everything not named stays as it was, including the rest of the default contact.
     unchanged = {"given_name", "family_name", "primary_phone", "bill_address", "display_name"}
     assert {name: after[name] for name in unchanged} == {name: before[name] for name in unchanged}
     assert after["updated_at"] > before["updated_at"]
-    assert connector.is_deleted(deactivated) is True
+    assert mapped(deactivated).deleted is True
     assert company.truth()[key][1] is True
 
 

@@ -18,6 +18,7 @@ from ledgerbridge.providers.base import (
     RetriableError,
     ThrottledError,
 )
+from ledgerbridge.providers.qbd import mapper
 from ledgerbridge.providers.qbd.connector import CursorLostError, QbdConnector, classify
 from providers.qbd.test_connector import Company, open_company
 
@@ -46,7 +47,7 @@ async def test_create_then_update_then_a_stale_update(connector: QbdConnector) -
             "taxable": False,
         }
     )
-    unified = connector.to_unified(created)
+    unified = mapper.to_unified(created)
     assert (unified.display_name, unified.given_name, unified.mobile_phone) == (
         "Heron Studio",
         "Ada",
@@ -60,7 +61,7 @@ async def test_create_then_update_then_a_stale_update(connector: QbdConnector) -
         created["id"], {"family_name": "Lovelace", "primary_email": None}, current=created
     )
     assert updated["revisionNumber"] != created["revisionNumber"]
-    after = connector.to_unified(updated)
+    after = mapper.to_unified(updated)
     assert (after.family_name, after.primary_email) == ("Lovelace", None)  # null clears
 
     with pytest.raises(ConflictError) as stale:
@@ -68,7 +69,7 @@ async def test_create_then_update_then_a_stale_update(connector: QbdConnector) -
     assert (stale.value.code, stale.value.http_status) == ("3200", 400)
     # Without `current` the connector reads the revision first.
     fetched = await connector.update(created["id"], {"notes": "fresh"}, current=None)
-    assert connector.to_unified(fetched).notes == "fresh"
+    assert mapper.to_unified(fetched).notes == "fresh"
 
 
 @pytest.mark.anyio

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerbridge.connections import ACTIVE, NEEDS_REAUTH
+from ledgerbridge.connections import ConnectionStatus
 from ledgerbridge.providers.base import AuthError
 from ledgerbridge.providers.qbo.oauth import INTUIT_TOKEN_URL, default_token_url
 from providers.qbo.connector_support import QboConnection, Recorder, collect, ids_of, run
@@ -60,7 +60,7 @@ def test_tokens_refresh_across_a_long_read(qbo_connection: QboConnection) -> Non
 
     assert ids_of(pages) == qbo_connection.sandbox_ids()
     assert recorder.token_calls() >= 3, recorder.token_calls()
-    assert qbo_connection.info().status == ACTIVE
+    assert qbo_connection.info().status == ConnectionStatus.ACTIVE
     stored = qbo_connection.credentials()
     assert stored["refresh_token"] != first_refresh_token
     assert set(stored) == {
@@ -75,7 +75,7 @@ def test_tokens_refresh_across_a_long_read(qbo_connection: QboConnection) -> Non
     qbo_connection.configure(latency_ms=0)
     _without_access_token(qbo_connection)
     run(lambda http: qbo_connection.connector(http).get("1"), recorder)
-    assert qbo_connection.info().status == ACTIVE
+    assert qbo_connection.info().status == ConnectionStatus.ACTIVE
 
 
 def test_a_refused_access_token_is_refreshed_once(qbo_connection: QboConnection) -> None:
@@ -103,7 +103,7 @@ def test_refused_again_after_a_refresh_is_an_auth_error(qbo_connection: QboConne
     assert raised.value.http_status == 401
     assert recorder.statuses.count(401) == 2  # not retried beyond the one refresh
     assert recorder.token_calls() == 1
-    assert qbo_connection.info().status == NEEDS_REAUTH
+    assert qbo_connection.info().status == ConnectionStatus.NEEDS_REAUTH
 
 
 def test_a_refused_refresh_token_needs_reauthorisation(qbo_connection: QboConnection) -> None:
@@ -121,7 +121,7 @@ def test_a_refused_refresh_token_needs_reauthorisation(qbo_connection: QboConnec
     assert recorder.token_calls() == 1  # not retried
     assert recorder.api_calls() == []
     info = qbo_connection.info()
-    assert info.status == NEEDS_REAUTH
+    assert info.status == ConnectionStatus.NEEDS_REAUTH
     assert info.status_message is not None
     assert "Reconnect" in info.status_message
     assert qbo_connection.credentials() == stored  # nothing half-written
@@ -170,4 +170,4 @@ def test_refreshers_on_two_event_loops_rotate_once(qbo_connection: QboConnection
         thread.join(timeout=60)
     assert [r["Id"] for r in results] == ["1", "2"], results
     assert sum(r.token_calls() for r in recorders) == 1
-    assert qbo_connection.info().status == ACTIVE
+    assert qbo_connection.info().status == ConnectionStatus.ACTIVE

@@ -76,10 +76,10 @@ def test_inactive_customers_read_as_deleted(qbo_connection: QboConnection) -> No
     async def scenario(http: httpx.AsyncClient) -> tuple[int, int]:
         connector = qbo_connection.connector(http)
         pages = await collect(connector, None)
-        natives = [c for page in pages for c in page.customers]
-        for native in natives:
-            assert connector.to_unified(native).id == native["Id"]
-        return len(natives), sum(connector.is_deleted(c) for c in natives)
+        records = [r for page in pages for r in page.records]
+        for record in records:
+            assert record.external_id == record.native["Id"]
+        return len(records), sum(record.deleted for record in records)
 
     read, inactive = run(scenario, Recorder())
     assert read == 120

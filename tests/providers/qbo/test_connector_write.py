@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from ledgerbridge.providers.base import ConflictError, FatalError, ProviderValidationError
+from ledgerbridge.providers.qbo.mapper import to_unified
 from ledgerbridge.unified.customer import Address
 from providers.qbo.connector_support import QboConnection, Recorder, run
 
@@ -43,7 +44,6 @@ def test_create_get_and_update(qbo_connection: QboConnection) -> None:
         return [created, fetched, renamed, phoned]
 
     created, fetched, renamed, phoned = run(scenario, recorder)
-    to_unified = connectors[0].to_unified
     assert created == fetched
     assert created["SyncToken"] == "0"
     assert created["Balance"] == 12345.67

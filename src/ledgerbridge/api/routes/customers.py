@@ -3,8 +3,8 @@
 
 Order is the connection's change sequence (commit order); `cursor` is exclusive,
 `modified_after` inclusive. See shared/reference/records-api.md for the semantics.
-A write goes to the platform first; what the platform answers is stored at once, so the
-next `GET /customers` shows it without waiting for a sync.
+Writes are `sync/write_back.py`'s: the platform first, then the record store at once.
+Responses are written with orjson; `response_model` documents their shape.
 """
 
 from __future__ import annotations
@@ -12,26 +12,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.engine import Engine
 from starlette.responses import Response
 
 from ledgerbridge.api.deps import ConnectionDep, EngineDep, require_api_key
 from ledgerbridge.api.errors import ApiError
-from ledgerbridge.connections import NEEDS_REAUTH, ConnectionInfo
-from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.db import read_transaction
 from ledgerbridge.json import json_response
-from ledgerbridge.providers.base import Connector
-from ledgerbridge.sync.engine import incoming_record, open_connector
+from ledgerbridge.sync import write_back
+from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.unified.cursor import decode_cursor, encode_cursor
-from ledgerbridge.unified.customer import MODEL_NAME, Address, iso_utc
+from ledgerbridge.unified.customer import MODEL_NAME, Address, UnifiedCustomer, iso_utc
 from ledgerbridge.unified.records import (
     StoredRecord,
     get_record,
     list_records,
-    save_records,
 )
 
 router = APIRouter(tags=["customers"], dependencies=[Depends(require_api_key)])
@@ -95,6 +91,30 @@ class RecordsQuery(BaseModel):
         return ids
 
 
+class NangoMetadata(BaseModel):
+    """How the record changed in ledgerbridge (the records API's `_nango_metadata`)."""
+
+    first_seen_at: str
+    last_modified_at: str
+    last_action: Literal["ADDED", "UPDATED", "DELETED"]
+    deleted_at: str | None
+    cursor: str = Field(description="This record's place in the change order.")
+
+
+class CustomerRecord(UnifiedCustomer):
+    """A customer as the API serves it: the unified fields and the record's metadata."""
+
+    nango_metadata: NangoMetadata = Field(alias="_nango_metadata")
+    remote_data: dict[str, Any] | None = Field(
+        default=None, description="The platform's own object (with `include=remote_data`)."
+    )
+
+
+class CustomerList(BaseModel):
+    records: list[CustomerRecord]
+    next_cursor: str | None = Field(description="Null on the last page.")
+
+
 def _actions(filter_value: str | None) -> set[str] | None:
     if filter_value is None:
         return None
@@ -116,7 +136,11 @@ def _public(record: StoredRecord, include_remote: bool) -> dict[str, Any]:
     return body
 
 
-@router.get("/customers", summary="List customers of a connection, in change order")
+@router.get(
+    "/customers",
+    response_model=CustomerList,
+    summary="List customers of a connection, in change order",
+)
 def list_customers(
     engine: EngineDep,
     connection: ConnectionDep,
@@ -143,7 +167,11 @@ def list_customers(
     return json_response(body)
 
 
-@router.get("/customers/{customer_id}", summary="One customer of a connection")
+@router.get(
+    "/customers/{customer_id}",
+    response_model=CustomerRecord,
+    summary="One customer of a connection",
+)
 def get_customer(
     engine: EngineDep,
     connection: ConnectionDep,
@@ -161,9 +189,6 @@ def get_customer(
     if record is None:
         raise ApiError(404, "not_found", f"No customer {customer_id!r} in this connection.")
     return json_response(_public(record, include is not None))
-
-
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class CustomerChanges(BaseModel):
@@ -201,66 +226,37 @@ class CustomerCreate(CustomerChanges):
     )
 
 
-def _writable(request: Request, connection: ConnectionInfo) -> Connector:
-    if connection.status == NEEDS_REAUTH:
-        raise ApiError(
-            409, "needs_reauth", connection.status_message or "Re-authorise this connection."
-        )
-    return open_connector(request.app.state.sync.env, connection)
+def _sync_env(request: Request) -> SyncEnvironment:
+    env: SyncEnvironment = request.app.state.sync.env
+    return env
 
 
-def _store(
-    engine: Engine, connector: Connector, connection: ConnectionInfo, native: dict[str, Any]
-) -> StoredRecord:
-    """Upsert what the platform answered, and read it back as `GET` would show it."""
-    record = incoming_record(connector, native)
-    scope: dict[str, Any] = {"connection_id": connection.id, "model": MODEL_NAME}
-    with write_transaction(engine) as conn:
-        save_records(conn, batch=[record], now=utcnow(), **scope)
-        stored = get_record(conn, external_id=record.external_id, with_remote=False, **scope)
-    assert stored is not None
-    return stored
-
-
-@router.post("/customers", status_code=201, summary="Create a customer in the platform")
+@router.post(
+    "/customers",
+    status_code=201,
+    response_model=CustomerRecord,
+    summary="Create a customer in the platform",
+)
 async def create_customer(
-    request: Request, engine: EngineDep, connection: ConnectionDep, body: CustomerCreate
+    request: Request, connection: ConnectionDep, body: CustomerCreate
 ) -> Response:
     fields = body.sent()
     if not fields:
         raise ApiError(400, "invalid_body", "Send at least one field of the customer.")
-    connector = _writable(request, connection)
-    native = await connector.create(fields)
-    stored = await to_thread.run_sync(_store, engine, connector, connection, native)
+    stored = await write_back.create_customer(_sync_env(request), connection, fields)
     return json_response(_public(stored, False), status=201)
 
 
-@router.patch("/customers/{customer_id}", summary="Change some fields of a customer")
+@router.patch(
+    "/customers/{customer_id}",
+    response_model=CustomerRecord,
+    summary="Change some fields of a customer",
+)
 async def update_customer(
-    request: Request,
-    engine: EngineDep,
-    connection: ConnectionDep,
-    customer_id: str,
-    body: CustomerChanges,
+    request: Request, connection: ConnectionDep, customer_id: str, body: CustomerChanges
 ) -> Response:
     changes = body.sent()
     if not changes:
         raise ApiError(400, "invalid_body", "Send at least one field to change.")
-
-    def current() -> StoredRecord | None:
-        with read_transaction(engine) as conn:
-            return get_record(
-                conn,
-                connection_id=connection.id,
-                model=MODEL_NAME,
-                external_id=customer_id,
-                with_remote=True,
-            )
-
-    known = await to_thread.run_sync(current)
-    if known is None:
-        raise ApiError(404, "not_found", f"No customer {customer_id!r} in this connection.")
-    connector = _writable(request, connection)
-    native = await connector.update(customer_id, changes, known.remote_data)
-    stored = await to_thread.run_sync(_store, engine, connector, connection, native)
+    stored = await write_back.update_customer(_sync_env(request), connection, customer_id, changes)
     return json_response(_public(stored, False))

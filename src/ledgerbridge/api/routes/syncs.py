@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledgerbridge.api.deps import EngineDep, require_api_key
 from ledgerbridge.api.errors import ApiError
-from ledgerbridge.connections import NEEDS_REAUTH, get_connection
+from ledgerbridge.connections import ConnectionStatus, get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.sync.runs import SyncRunInfo, enqueue, list_runs
 
@@ -66,7 +66,7 @@ def request_sync(
     full = body.full if body is not None else False
     with write_transaction(engine) as conn:
         connection = get_connection(conn, connection_id)
-        if connection.status == NEEDS_REAUTH:
+        if connection.status == ConnectionStatus.NEEDS_REAUTH:
             raise ApiError(
                 409, "needs_reauth", connection.status_message or "Re-authorise this connection."
             )

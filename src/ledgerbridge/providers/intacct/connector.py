@@ -2,7 +2,7 @@
 an incremental read of customers through the query service; a reconciliation of the full
 key list to find hard deletes; create and update through the object endpoints.
 
-How a run reads (the checkpoint is `_Checkpoint`, stored by the engine after each page):
+How a run reads (the checkpoint is `IntacctCheckpoint`, stored by the engine after each page):
 
 1. Changes: `POST /services/core/query` on `accounts-receivable/customer`, filtered by
    `audit.modifiedDateTime >= since` (a closed start), ordered by that time then `key`, and
@@ -26,29 +26,30 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
 from ledgerbridge.providers.base import (
     AuthError,
-    ConnectorSettings,
-    CredentialStore,
     CustomerPage,
     FatalError,
-    PageGuard,
     ProviderValidationError,
-    RequestBudget,
     RetriableError,
+    RetryPolicy,
     ThrottledError,
-    call_with_retries,
-    retry_after_seconds,
-    transport_error,
 )
+from ledgerbridge.providers.client import (
+    ProviderClient,
+    RequestLimits,
+    TokenAuth,
+    retry_after_seconds,
+)
+from ledgerbridge.providers.connector import Connection, HttpConnector
 from ledgerbridge.providers.intacct import mapper
 from ledgerbridge.providers.intacct.wire import MAX_QUERY_SIZE, OBJECT_NAME, OBJECT_PATH
+from ledgerbridge.providers.paging import KeyPaging, PageGuard
 from ledgerbridge.providers.tokens import AccessTokens
-from ledgerbridge.unified.customer import UnifiedCustomer
 
 PROVIDER = "intacct"
 QUERY_PATH = "/services/core/query"
@@ -57,13 +58,12 @@ MODIFIED = "audit.modifiedDateTime"
 ENTITY_HEADER = "X-IA-API-Param-Entity"
 DEFAULT_RECONCILE_EVERY = 10
 
-# Intacct's documented limit is concurrent requests per company and tier (two on the
-# lowest tier, the sandbox's default); the monthly transaction allowances are billed, not
-# enforced, and no per-minute limit is published. So: two in flight unless the settings
-# say the tier allows more, and a per-minute ceiling only as a courtesy, far above what a
-# sequential sync sends (one request at a time).
-DEFAULT_MAX_CONCURRENT = 2
-DEFAULT_PER_MINUTE = 600
+LIMITS = RequestLimits(max_concurrent=2, per_minute=600)
+"""Intacct's documented limit is concurrent requests per company and tier (two on the
+lowest tier, the sandbox's default); the monthly transaction allowances are billed, not
+enforced, and no per-minute limit is published. So: two in flight unless the connection
+says its tier allows more (`ConnectorSettings.max_concurrent`), and a per-minute ceiling
+only as a courtesy, far above what a sequential sync sends (one request at a time)."""
 
 # A token is refreshed this long before it expires, so a request never leaves with one
 # that dies on the way.
@@ -173,6 +173,26 @@ def classify(response: httpx.Response, *, token_request: bool = False) -> Any:
     raise FatalError(text, **kwargs)
 
 
+def _classify_token_answer(response: httpx.Response) -> Any:
+    return classify(response, token_request=True)
+
+
+def _token_refused(response: httpx.Response) -> bool:
+    """The API refused the access token itself: a 401, or the 400 "Invalid token" that
+    sageintacctrestsdk (api_base._make_request) also treats as an expired token."""
+    if response.status_code == 401:
+        return True
+    return response.status_code == 400 and (
+        "Invalid token" in response.text or "The token is not valid" in response.text
+    )
+
+
+def _entity_header(credentials: Mapping[str, Any]) -> dict[str, str]:
+    """`user@company|entity` works in that entity: Intacct takes it as a header."""
+    _, _, entity = str(credentials.get("username") or "").partition("|")
+    return {ENTITY_HEADER: entity} if entity else {}
+
+
 def _second(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(_SECOND)
 
@@ -189,7 +209,7 @@ def _modified_second(row: Mapping[str, Any]) -> str:
 
 
 @dataclass
-class _Checkpoint:
+class IntacctCheckpoint:
     """Where a read stands, as stored by the engine (the JSON of `to_json`).
 
     `since`/`seen` is the change read's position: the boundary second and the keys read in
@@ -208,7 +228,7 @@ class _Checkpoint:
     after: str | None = None
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> _Checkpoint:
+    def from_json(cls, raw: Mapping[str, Any]) -> IntacctCheckpoint:
         return cls(
             since=raw.get("since"),
             seen=[str(key) for key in raw.get("seen") or []],
@@ -243,43 +263,57 @@ class _Scan:
         return f"{self.since}|{self.after}|{','.join(sorted(self.seen))}"
 
 
-class IntacctConnector:
+class IntacctConnector(HttpConnector):
     """One Intacct company (or entity): see the module docstring for how it reads."""
 
     provider = PROVIDER
+    limits = LIMITS
 
     def __init__(
         self,
         *,
-        base_url: str,
-        credentials: CredentialStore,
-        http: httpx.AsyncClient,
-        settings: ConnectorSettings,
         max_query_size: int = MAX_QUERY_SIZE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        **connection: Unpack[Connection],
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._store = credentials
-        self._http = http
-        self.settings = settings
+        self._clock = clock
+        super().__init__(**connection)
+        settings = self.settings
         self.max_query_size = max_query_size
         self.page_size = max(1, min(settings.page_size or max_query_size, max_query_size))
         every = settings.extra.get("reconcile_every", DEFAULT_RECONCILE_EVERY)
         self.reconcile_every = max(1, int(every))
-        self.budget = RequestBudget(
-            max_concurrent=int(settings.extra.get("max_concurrent", DEFAULT_MAX_CONCURRENT)),
-            per_minute=int(settings.extra.get("requests_per_minute", DEFAULT_PER_MINUTE)),
-        )
-        self._clock = clock
-        self._tokens = AccessTokens(
+        # Called from the auth flow of an API request, whose retries also cover it.
+        self._token_endpoint = ProviderClient(
             provider=PROVIDER,
-            store=credentials,
+            http=self.http,
+            base_url=self.base_url,
+            classify=_classify_token_answer,
+            retry=RetryPolicy(attempts=1),
+        )
+
+    def auth(self) -> httpx.Auth:
+        tokens = AccessTokens(
+            provider=PROVIDER,
+            store=self.credentials,
             grant=self._grant,
             margin=REFRESH_MARGIN,
             reauthorise_hint="Check the client ID, client secret and web services user, "
             "then update the connection's credentials.",
             trust_unknown_expiry=True,  # a token without an expiry is used until a 401
-            clock=clock,
+            clock=self._clock,
+        )
+        return TokenAuth(tokens, refused=_token_refused, headers=_entity_header)
+
+    def classify(self, response: httpx.Response) -> Any:
+        return classify(response)
+
+    def reauthorise_message(self, refused: AuthError) -> str | None:
+        if not isinstance(refused, TokenRefusedError):
+            return None
+        return (
+            f"{refused.message}, even just after a token refresh. Re-authorise the "
+            "connection (check the web services user's permissions)."
         )
 
     # --- Tokens -------------------------------------------------------------------------
@@ -333,24 +367,10 @@ class IntacctConnector:
         return renewed
 
     async def _token_call(self, form: dict[str, str]) -> dict[str, Any]:
-        async def attempt() -> dict[str, Any]:
-            try:
-                response = await self._http.post(self.base_url + TOKEN_PATH, data=form)
-            except httpx.TransportError as exc:
-                raise transport_error(PROVIDER, exc) from exc
-            answer: dict[str, Any] = classify(response, token_request=True)
-            return answer
-
-        return await call_with_retries(attempt, policy=self.settings.retry, budget=self.budget)
+        answer: dict[str, Any] = await self._token_endpoint.request("POST", TOKEN_PATH, data=form)
+        return answer
 
     # --- Requests -----------------------------------------------------------------------
-
-    def _headers(self, token: str) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        _, _, entity = str(self._tokens.credentials.get("username") or "").partition("|")
-        if entity:
-            headers[ENTITY_HEADER] = entity
-        return headers
 
     async def _api(
         self,
@@ -360,37 +380,7 @@ class IntacctConnector:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """One API request with retries and the budget; a refused access token is
-        refreshed once and the request sent again, a second refusal is final."""
-        refreshed = False
-        while True:
-            token = await self._tokens.current()
-
-            async def attempt(token: str = token) -> Any:
-                try:
-                    response = await self._http.request(
-                        method,
-                        self.base_url + path,
-                        json=json,
-                        headers={**self._headers(token), **(headers or {})},
-                    )
-                except httpx.TransportError as exc:
-                    raise transport_error(PROVIDER, exc) from exc
-                return classify(response)
-
-            try:
-                return await call_with_retries(
-                    attempt, policy=self.settings.retry, budget=self.budget
-                )
-            except TokenRefusedError as exc:
-                if refreshed:
-                    await self._store.needs_reauthorisation(
-                        f"{exc.message}, even just after a token refresh. Re-authorise the "
-                        "connection (check the web services user's permissions)."
-                    )
-                    raise
-                refreshed = True
-                await self._tokens.refresh(token)
+        return await self.client.request(method, path, json=json, headers=headers)
 
     async def _query(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         answer = await self._api("POST", QUERY_PATH, json={"object": OBJECT_NAME, **body})
@@ -415,10 +405,10 @@ class IntacctConnector:
         that count a quiet company would never be reconciled and its hard deletes never
         found."""
         given = checkpoint
-        state = _Checkpoint.from_json(checkpoint) if checkpoint is not None else None
+        state = IntacctCheckpoint.from_json(checkpoint) if checkpoint is not None else None
         baseline: tuple[str, set[str]] | None = None
         if state is None:
-            state = _Checkpoint(running=True, full=True, reconcile=True)
+            state = IntacctCheckpoint(running=True, full=True, reconcile=True)
             scan = _Scan(None, set())
         elif state.running:
             scan = _Scan(state.since, set(state.seen), state.after)
@@ -430,7 +420,7 @@ class IntacctConnector:
                 scan = _Scan(_second(start - timedelta(seconds=self.settings.lag_seconds)), set())
             else:
                 scan = _Scan(None, set())
-            state = _Checkpoint(
+            state = IntacctCheckpoint(
                 since=state.since,
                 seen=list(state.seen),
                 runs=runs,
@@ -450,19 +440,19 @@ class IntacctConnector:
                 state.since, state.seen, state.after = scan.since, sorted(scan.seen), scan.after
             finished = done and not state.reconcile
             if finished:
-                mark = _Checkpoint(since=state.since, seen=state.seen, runs=state.runs)
+                mark = IntacctCheckpoint(since=state.since, seen=state.seen, runs=state.runs)
                 page_checkpoint = mark.to_json()
             elif advanced or given is None:
                 page_checkpoint = state.to_json()
             else:
                 page_checkpoint = given  # only the lag window so far: nothing to move
-            customers = [mapper.from_query_row(row) for row in rows]
-            if customers or finished:
-                yield CustomerPage(customers=customers, checkpoint=page_checkpoint, total=total)
+            records = [mapper.mapped(mapper.from_query_row(row)) for row in rows]
+            if records or finished:
+                yield CustomerPage(records=records, checkpoint=page_checkpoint, total=total)
         if state.reconcile:
             present = await self._present_keys()
-            mark = _Checkpoint(since=state.since, seen=state.seen, runs=0)
-            yield CustomerPage(customers=[], checkpoint=mark.to_json(), present_ids=present)
+            mark = IntacctCheckpoint(since=state.since, seen=state.seen, runs=0)
+            yield CustomerPage(records=[], checkpoint=mark.to_json(), present_ids=present)
 
     async def _read_changes(
         self, scan: _Scan
@@ -543,10 +533,9 @@ class IntacctConnector:
         """Every customer key, keys only, paged by keyset on the key (a delete during the
         pass cannot shift a live key out, as `start` offsets would)."""
         keys: set[str] = set()
-        guard = PageGuard(PROVIDER)
-        after: str | None = None
+        paging = KeyPaging(PROVIDER, self.max_query_size)
         while True:
-            guard.check(str(after))
+            after = paging.start()
             rows, meta = await self._query(
                 {
                     "fields": ["key"],
@@ -556,10 +545,10 @@ class IntacctConnector:
                     "size": self.max_query_size,
                 }
             )
-            keys.update(str(row["key"]) for row in rows)
-            if meta.get("next") is None or len(rows) < self.max_query_size:
+            page = [str(row["key"]) for row in rows]
+            keys.update(page)
+            if not paging.advance(page, more=meta.get("next") is not None):
                 return frozenset(keys)
-            after = str(rows[-1]["key"])
 
     # --- One customer -------------------------------------------------------------------
 
@@ -609,9 +598,3 @@ class IntacctConnector:
         if body:
             await self._api("PATCH", f"{OBJECT_PATH}/{external_id}", json=body)
         return await self.get(external_id)
-
-    def to_unified(self, native: Mapping[str, Any]) -> UnifiedCustomer:
-        return mapper.to_unified(native)
-
-    def is_deleted(self, native: Mapping[str, Any]) -> bool:
-        return native.get("status") == "inactive"

@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ledgerbridge.providers.plugin import Platform, RequestLimits
-from ledgerbridge.providers.qbd.connector import QbdConnector
+from ledgerbridge.providers.plugin import Platform
+from ledgerbridge.providers.qbd.connector import LIMITS, QbdConnector
 from ledgerbridge.providers.qbd.mapper import mapped
 from ledgerbridge.providers.qbd.sandbox import provider as sandbox
 
@@ -26,12 +26,7 @@ platform = Platform(
     credential_fields=("api_key", "end_user_id"),
     connector=QbdConnector,
     map_customer=mapped,
-    # QuickBooks Desktop handles one request at a time per company file; Conductor queues
-    # the rest (docs.conductor.is/api-ref/timeouts), so a second one in flight only waits
-    # there. Conductor publishes no per-minute limit: the cap sits above anything
-    # one-at-a-time can reach (a rolling minute that fills up would wait up to 60 s, and a
-    # cursor dies 10 s after the previous page), as a guard against a runaway loop.
-    limits=RequestLimits(max_concurrent=1, per_minute=6000),
+    limits=LIMITS,
     sandbox=sandbox,
     sandbox_credentials=_sandbox_credentials,
 )

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -41,35 +41,31 @@ from ledgerbridge.db import utcnow
 from ledgerbridge.providers.base import (
     AuthError,
     ConflictError,
-    ConnectorSettings,
-    CredentialStore,
     CustomerPage,
     FatalError,
-    PageGuard,
+    MappedCustomer,
     ProviderValidationError,
-    RequestBudget,
     RetriableError,
     ThrottledError,
-    call_with_retries,
-    retry_after_seconds,
-    transport_error,
 )
+from ledgerbridge.providers.client import HeaderAuth, RequestLimits, retry_after_seconds
+from ledgerbridge.providers.connector import Connection, HttpConnector
+from ledgerbridge.providers.paging import CursorPaging
 from ledgerbridge.providers.qbd import mapper, wire
-from ledgerbridge.unified.customer import UnifiedCustomer, iso_utc
+from ledgerbridge.unified.customer import iso_utc
 
 PROVIDER = "qbd"
 CUSTOMERS_PATH = "/quickbooks-desktop/customers"
 DELETED_PATH = "/quickbooks-desktop/deleted-list-objects"
 
-MAX_CONCURRENT = 1
+LIMITS = RequestLimits(max_concurrent=1, per_minute=6000)
 """QuickBooks Desktop handles one request at a time per company file; Conductor queues the
-rest (docs.conductor.is/api-ref/timeouts), so a second one in flight only waits there."""
-REQUESTS_PER_MINUTE = 6000
-"""Conductor publishes no per-minute limit: its docs name only the one-at-a-time queue and
+rest (docs.conductor.is/api-ref/timeouts), so a second one in flight only waits there.
+Conductor publishes no per-minute limit: its docs name only the one-at-a-time queue and
 the 90 s timeout, and a real page takes the desktop a second or more. The cap must never
 hold a listing back for long: a cursor dies 10 s after the previous page, and a rolling
 minute that fills up waits up to 60 s. So it sits above anything one-at-a-time can reach,
-as a guard against a runaway loop; `extra["requests_per_minute"]` moves it."""
+as a guard against a runaway loop; `ConnectorSettings.requests_per_minute` moves it."""
 REQUEST_TIMEOUT = httpx.Timeout(100.0, connect=10.0)
 """Conductor waits up to 90 s for the desktop (longer when QuickBooks has to start)."""
 
@@ -167,8 +163,10 @@ def _conductor_time(moment: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class _Checkpoint:
-    """The connector's checkpoint, read. `None` given to `pages` is a full pass."""
+class QbdCheckpoint:
+    """Where a read stands. A full pass in progress is `full` (its pages carry no more:
+    it starts again from the top if killed); between runs, the start of the next window,
+    when deletions were last asked for, and the revisions read inside the lag."""
 
     full: bool = True
     updated_after: datetime | None = None
@@ -176,8 +174,8 @@ class _Checkpoint:
     boundary: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, raw: Mapping[str, Any] | None) -> _Checkpoint:
-        if raw is None or raw.get("full"):
+    def from_json(cls, raw: Mapping[str, Any]) -> QbdCheckpoint:
+        if raw.get("full"):
             return cls()
         after, checked = raw.get("updated_after"), raw.get("checked_at")
         return cls(
@@ -186,6 +184,16 @@ class _Checkpoint:
             checked_at=None if checked is None else wire.parse_time(checked),
             boundary=dict(raw.get("boundary") or {}),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        if self.full:
+            return {"full": True}
+        after, checked = self.updated_after, self.checked_at
+        return {
+            "updated_after": None if after is None else iso_utc(after),
+            "checked_at": None if checked is None else iso_utc(checked),
+            "boundary": dict(self.boundary),
+        }
 
 
 @dataclass
@@ -224,68 +232,47 @@ class _Window:
         return kept if len(kept) <= BOUNDARY_MAX else {}
 
 
-class QbdConnector:
+class QbdConnector(HttpConnector):
     """One Conductor end user (one QuickBooks Desktop company file)."""
 
     provider = PROVIDER
+    limits = LIMITS
+    timeout = REQUEST_TIMEOUT
+    headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
-        self,
-        *,
-        base_url: str,
-        credentials: CredentialStore,
-        http: httpx.AsyncClient,
-        settings: ConnectorSettings,
-        clock: Callable[[], datetime] = utcnow,
+        self, *, clock: Callable[[], datetime] = utcnow, **connection: Unpack[Connection]
     ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._credentials = credentials
-        self._http = http
-        self._settings = settings
+        super().__init__(**connection)
         self._clock = clock
-        self._page_size = min(settings.page_size or wire.PAGE_LIMIT_MAX, wire.PAGE_LIMIT_MAX)
-        per_minute = int(settings.extra.get("requests_per_minute", REQUESTS_PER_MINUTE))
-        self._budget = RequestBudget(max_concurrent=MAX_CONCURRENT, per_minute=per_minute)
-        self._headers: dict[str, str] | None = None
+        self._page_size = min(self.settings.page_size or wire.PAGE_LIMIT_MAX, wire.PAGE_LIMIT_MAX)
 
     # -- requests ---------------------------------------------------------------------
 
-    async def _auth_headers(self) -> dict[str, str]:
-        if self._headers is None:
-            stored = await self._credentials.load()
-            api_key, end_user_id = stored.get("api_key"), stored.get("end_user_id")
-            if not api_key or not end_user_id:
-                raise AuthError(
-                    "The connection has no Conductor `api_key` and `end_user_id`.",
-                    provider=PROVIDER,
-                )
-            self._headers = {
-                "Authorization": f"Bearer {api_key}",
-                "Conductor-End-User-Id": str(end_user_id),
-            }
-        return self._headers
+    def auth(self) -> httpx.Auth:
+        return HeaderAuth(self._key_headers)
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """One attempt: send, then classify."""
-        headers = await self._auth_headers()
-        try:
-            response = await self._http.request(
-                method,
-                self._base_url + path,
-                params=params,
-                json=body,
-                headers=headers,
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.TransportError as exc:
-            raise transport_error(PROVIDER, exc) from exc
+    def classify(self, response: httpx.Response) -> Any:
         return classify(response)
+
+    async def _key_headers(self) -> dict[str, str]:
+        """Conductor's keys do not expire: the secret key and the end user, as stored."""
+        stored = await self.credentials.load()
+        api_key, end_user_id = stored.get("api_key"), stored.get("end_user_id")
+        if not api_key or not end_user_id:
+            raise AuthError(
+                "The connection has no Conductor `api_key` and `end_user_id`.",
+                provider=PROVIDER,
+            )
+        return {"Authorization": f"Bearer {api_key}", "Conductor-End-User-Id": str(end_user_id)}
+
+    def reauthorise_message(self, refused: AuthError) -> str:
+        """A refused key is for a person to replace."""
+        return (
+            f"Conductor refused the secret key or end user: {refused.message} Enter a valid "
+            "secret key (sk_...) and end user id (end_usr_...), or finish the end user's "
+            "QuickBooks Desktop connection in Conductor."
+        )
 
     async def _request(
         self,
@@ -294,21 +281,7 @@ class QbdConnector:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> Any:
-        """A request with retries inside the company file's budget. Conductor's keys do
-        not expire, so a refused key is for a person to replace."""
-        try:
-            return await call_with_retries(
-                lambda: self._send(method, path, params, body),
-                policy=self._settings.retry,
-                budget=self._budget,
-            )
-        except AuthError as exc:
-            await self._credentials.needs_reauthorisation(
-                f"Conductor refused the secret key or end user: {exc.message} Enter a valid "
-                "secret key (sk_...) and end user id (end_usr_...), or finish the end user's "
-                "QuickBooks Desktop connection in Conductor."
-            )
-            raise
+        return await self.client.request(method, path, params=params, json=body)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -318,11 +291,11 @@ class QbdConnector:
 
     async def _pages(self, checkpoint: dict[str, Any] | None) -> AsyncIterator[CustomerPage]:
         started = self._clock()
-        state = _Checkpoint.read(checkpoint)
+        state = QbdCheckpoint() if checkpoint is None else QbdCheckpoint.from_json(checkpoint)
         if state.checked_at is not None and state.checked_at < started - DELETED_RETENTION:
             # Deletions before the window may be forgotten already: only a full list of ids
             # can tell what is gone.
-            state = _Checkpoint()
+            state = QbdCheckpoint()
         for attempt in range(PASS_ATTEMPTS):
             try:
                 async for page in self._pass(state, checkpoint, started):
@@ -333,13 +306,14 @@ class QbdConnector:
                     raise
 
     async def _pass(
-        self, state: _Checkpoint, given: dict[str, Any] | None, started: datetime
+        self, state: QbdCheckpoint, given: dict[str, Any] | None, started: datetime
     ) -> AsyncIterator[CustomerPage]:
         """One pass over the window: list pages, then the deletions, then the checkpoint."""
-        midway = {"full": True} if state.full else dict(given or {})
-        window = _Window(self._settings_lag(), started, state.updated_after)
+        # Until the pass is complete its pages keep the window it started from.
+        midway = state.to_json() if state.full else dict(given or {})
+        window = _Window(timedelta(seconds=self.settings.lag_seconds), started, state.updated_after)
         present: set[str] | None = set() if state.full else None
-        pending: list[dict[str, Any]] = []
+        pending: list[MappedCustomer] = []
         total: int | None = None
         params = {"status": "all", "limit": str(self._page_size)}
         if state.updated_after is not None:
@@ -357,7 +331,7 @@ class QbdConnector:
             if fresh:
                 if pending:
                     yield CustomerPage(pending, midway, total)
-                pending = fresh
+                pending = [mapper.mapped(customer) for customer in fresh]
         deleted = []
         for gone in await self._deleted(state.updated_after, started):
             window.see(gone["id"], _DELETED_MARK, wire.parse_time(gone["deletedAt"]))
@@ -367,57 +341,31 @@ class QbdConnector:
         if pending or deleted or present is not None or final != given:
             yield CustomerPage(pending, final, total, deleted, _frozen(present))
 
-    def _settings_lag(self) -> timedelta:
-        return timedelta(seconds=self._settings.lag_seconds)
-
     def _final_checkpoint(
-        self, state: _Checkpoint, window: _Window, started: datetime
+        self, state: QbdCheckpoint, window: _Window, started: datetime
     ) -> dict[str, Any]:
-        start = window.start()
         checked = state.checked_at
         if checked is None or started - checked > CHECKED_REFRESH:
             checked = started
-        return {
-            "updated_after": None if start is None else iso_utc(start),
-            "checked_at": iso_utc(checked),
-            "boundary": window.boundary(),
-        }
+        final = QbdCheckpoint(False, window.start(), checked, window.boundary())
+        return final.to_json()
 
     async def _list(
         self, params: dict[str, str]
     ) -> AsyncIterator[tuple[list[dict[str, Any]], int | None]]:
         """The pages of one listing and how many customers it holds, following Conductor's
-        cursor to its end (`nextCursor: null`). The cursor is one string for the whole
-        listing, so the guard sees it with the position: the same cursor at the same
-        position twice is a loop. A page landing elsewhere than where the last left off (a
-        retried request the desktop had already answered) loses the cursor, never a page."""
-        guard = PageGuard(PROVIDER)
+        cursor to its end (`nextCursor: null`); a cursor that does not continue where the
+        last page left off loses the pass (`CursorLostError`), never a page."""
+        paging = CursorPaging(PROVIDER, self._page_size)
         body = await self._request("GET", CUSTOMERS_PATH, params)
-        remaining = body.get("remainingCount")
-        total = None if remaining is None else len(body["data"]) + int(remaining)
+        more = paging.advance(body, lost=CursorLostError)
+        total = None if paging.remaining is None else len(body["data"]) + paging.remaining
         while True:
             yield body["data"], total
-            cursor = body.get("nextCursor")
-            if not cursor:
-                if body.get("hasMore"):
-                    raise FatalError(
-                        "Conductor said more customers follow but gave no cursor.",
-                        provider=PROVIDER,
-                    )
+            if not more:
                 return
-            last = body["data"][-1]["id"] if body["data"] else ""
-            guard.check(f"{cursor}|{remaining}|{last}")
-            body = await self._request("GET", CUSTOMERS_PATH, {**params, "cursor": cursor})
-            now_remaining = body.get("remainingCount")
-            if remaining is not None and now_remaining is not None:
-                expected = max(0, int(remaining) - self._page_size)
-                if int(now_remaining) != expected:
-                    raise CursorLostError(
-                        f"The cursor moved {int(remaining) - int(now_remaining)} customers "
-                        f"instead of {int(remaining) - expected}.",
-                        provider=PROVIDER,
-                    )
-            remaining = now_remaining
+            body = await self._request("GET", CUSTOMERS_PATH, {**params, **paging.params()})
+            more = paging.advance(body, lost=CursorLostError)
 
     async def _deleted(self, since: datetime | None, started: datetime) -> list[dict[str, Any]]:
         """Customers deleted outright since `since` (or in all QuickBooks remembers)."""
@@ -464,13 +412,6 @@ class QbdConnector:
             "POST", _customer_path(external_id), body=body
         )
         return customer
-
-    def to_unified(self, native: Mapping[str, Any]) -> UnifiedCustomer:
-        return mapper.to_unified(native)
-
-    def is_deleted(self, native: Mapping[str, Any]) -> bool:
-        """Inactive customers are hidden in QuickBooks, its way of retiring a name."""
-        return not native.get("isActive", True)
 
 
 def _customer_path(external_id: str) -> str:

@@ -19,6 +19,7 @@ import re
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,23 +32,18 @@ from ledgerbridge.db import utcnow
 from ledgerbridge.providers.base import (
     AuthError,
     ConflictError,
-    ConnectorSettings,
-    CredentialStore,
     CustomerPage,
     FatalError,
-    PageGuard,
     ProviderValidationError,
-    RequestBudget,
     RetriableError,
     ThrottledError,
-    call_with_retries,
-    retry_after_seconds,
-    transport_error,
 )
+from ledgerbridge.providers.client import RequestLimits, TokenAuth, retry_after_seconds
+from ledgerbridge.providers.connector import HttpConnector
+from ledgerbridge.providers.paging import PageGuard, PositionPaging
 from ledgerbridge.providers.qbo import mapper, wire
 from ledgerbridge.providers.qbo.oauth import PROVIDER, REFRESH_MARGIN, refresh_grant
 from ledgerbridge.providers.tokens import AccessTokens
-from ledgerbridge.unified.customer import UnifiedCustomer
 
 MINOR_VERSION = "75"
 MAX_PAGE = 1000
@@ -55,6 +51,8 @@ CDC_MAX_OBJECTS = 1000
 # CDC looks 30 days back; a day less leaves room for clock skew between us and Intuit.
 CDC_WINDOW = timedelta(days=29)
 THROTTLE_WAIT = 60.0  # Intuit's advice when a throttle names no Retry-After
+LIMITS = RequestLimits(max_concurrent=10, per_minute=500)
+"""Intuit's published limits per realm and app: 10 requests at once, 500 a minute."""
 PREFETCH_PAGES = 4  # full-run pages in flight: well inside the 10 concurrent requests
 ONE_SECOND = timedelta(seconds=1)
 
@@ -82,43 +80,79 @@ def _number(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class QboConnector:
+@dataclass(frozen=True)
+class QboCheckpoint:
+    """Where a read stands: the time incremental reads start from (`since`), and while a
+    full run is under way, the position of its next page."""
+
+    since: str
+    next_position: int | None = None
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> QboCheckpoint:
+        position = raw.get("next_position") if raw.get("full") else None
+        return cls(str(raw["since"]), None if position is None else int(position))
+
+    def to_json(self) -> dict[str, Any]:
+        if self.next_position is None:
+            return {"since": self.since}
+        return {"full": True, "next_position": self.next_position, "since": self.since}
+
+
+def _page(
+    customers: list[dict[str, Any]],
+    checkpoint: QboCheckpoint,
+    *,
+    total: int | None = None,
+    deleted_ids: list[str] | None = None,
+) -> CustomerPage:
+    records = [mapper.mapped(customer) for customer in customers]
+    return CustomerPage(records, checkpoint.to_json(), total, deleted_ids or [])
+
+
+class QboConnector(HttpConnector):
     """One QuickBooks Online connection (one realm)."""
 
     provider = PROVIDER
+    limits = LIMITS
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        credentials: CredentialStore,
-        http: httpx.AsyncClient,
-        settings: ConnectorSettings,
-    ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._credentials = credentials
-        self._http = http
-        self._settings = settings
-        self._page_size = min(settings.page_size or MAX_PAGE, MAX_PAGE)
-        self._lag = timedelta(seconds=settings.lag_seconds)
-        self._prefetch = int(settings.extra.get("prefetch_pages", PREFETCH_PAGES))
-        self._budget = RequestBudget(max_concurrent=10, per_minute=500)
-        margin = settings.extra.get("token_refresh_margin_s")
-        self._tokens = AccessTokens(
-            provider=PROVIDER,
-            store=credentials,
-            grant=refresh_grant(http, self._base_url),
-            margin=REFRESH_MARGIN if margin is None else timedelta(seconds=float(margin)),
-        )
-        self._company_url: str | None = None
+    _realm: str | None = None
+
+    @property
+    def _page_size(self) -> int:
+        return min(self.settings.page_size or MAX_PAGE, MAX_PAGE)
+
+    @property
+    def _lag(self) -> timedelta:
+        return timedelta(seconds=self.settings.lag_seconds)
+
+    @property
+    def _prefetch(self) -> int:
+        return int(self.settings.extra.get("prefetch_pages", PREFETCH_PAGES))
 
     # -- requests ---------------------------------------------------------------------------
 
-    async def _company(self) -> str:
-        if self._company_url is None:
-            realm_id = (await self._credentials.load())["realm_id"]
-            self._company_url = f"{self._base_url}/v3/company/{quote(str(realm_id), safe='')}"
-        return self._company_url
+    def api_root(self) -> str:
+        return f"{self.base_url}/v3/company/"
+
+    def auth(self) -> httpx.Auth:
+        margin = self.settings.extra.get("token_refresh_margin_s")
+        tokens = AccessTokens(
+            provider=PROVIDER,
+            store=self.credentials,
+            grant=refresh_grant(self.http, self.base_url),
+            margin=REFRESH_MARGIN if margin is None else timedelta(seconds=float(margin)),
+        )
+        return TokenAuth(tokens)
+
+    def classify(self, response: httpx.Response) -> Any:
+        return classify(response)
+
+    def reauthorise_message(self, refused: AuthError) -> str:
+        return (
+            f"QuickBooks Online refused the credentials ({refused.message}). Reconnect the "
+            "QuickBooks company to authorise ledgerbridge again."
+        )
 
     async def _call(
         self,
@@ -128,9 +162,9 @@ class QboConnector:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One API call with retries: refreshes the token when it is about to expire, and
-        once more if the API refuses it (401)."""
-        url = f"{await self._company()}/{path}"
+        """One API call of this company, through the shared pipeline."""
+        if self._realm is None:
+            self._realm = quote(str((await self.credentials.load())["realm_id"]), safe="")
         query = {"minorversion": MINOR_VERSION, **(params or {})}
         content = None
         if body is not None:
@@ -138,44 +172,10 @@ class QboConnector:
             # Intuit drops a repeated write with the same requestid, so a retry after a
             # lost answer cannot create the customer twice.
             query["requestid"] = uuid.uuid4().hex
-        refreshed = False
-
-        async def attempt() -> dict[str, Any]:
-            nonlocal refreshed
-            token = await self._tokens.current()
-            response = await self._send(method, url, query, content, token)
-            if response.status_code == 401 and not refreshed:
-                refreshed = True
-                token = await self._tokens.refresh(token)
-                response = await self._send(method, url, query, content, token)
-            if response.status_code == 401:
-                message = (
-                    "QuickBooks Online refused a freshly refreshed access token for this "
-                    "company. Reconnect the QuickBooks company to authorise ledgerbridge again."
-                )
-                await self._credentials.needs_reauthorisation(message)
-                raise AuthError(message, provider=PROVIDER, http_status=401, body=response.text)
-            return classify(response)
-
-        return await call_with_retries(attempt, policy=self._settings.retry, budget=self._budget)
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str],
-        content: bytes | None,
-        token: str,
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        if content is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            return await self._http.request(
-                method, url, params=params, content=content, headers=headers
-            )
-        except httpx.TransportError as exc:
-            raise transport_error(PROVIDER, exc) from exc
+        answer: dict[str, Any] = await self.client.request(
+            method, f"{self._realm}/{path}", params=query, content=content
+        )
+        return answer
 
     async def _query(self, text: str) -> dict[str, Any]:
         return await self._call("GET", "query", params={"query": text})
@@ -190,12 +190,13 @@ class QboConnector:
     async def pages(self, checkpoint: dict[str, Any] | None) -> AsyncIterator[CustomerPage]:
         """A full run (checkpoint None, or one taken inside a full run), else the changes
         since the checkpoint's `since`."""
-        if checkpoint is None:
+        state = None if checkpoint is None else QboCheckpoint.from_json(checkpoint)
+        if state is None:
             source = self._full_run(1, None)
-        elif checkpoint.get("full"):
-            source = self._full_run(int(checkpoint["next_position"]), str(checkpoint["since"]))
+        elif state.next_position is not None:
+            source = self._full_run(state.next_position, state.since)
         else:
-            source = self._changes(mapper.parse_qbo_time(str(checkpoint["since"])))
+            source = self._changes(mapper.parse_qbo_time(state.since))
         async for page in source:
             yield page
 
@@ -204,30 +205,29 @@ class QboConnector:
         total = int(counted["QueryResponse"].get("totalCount", 0))
         # Changes made while the full run reads are picked up by the next incremental run.
         since = since or _literal(_server_time(counted) - self._lag)
-        size = self._page_size
-        guard = PageGuard(PROVIDER)
+        paging = PositionPaging(PROVIDER, self._page_size, next_position=position)
         in_flight: deque[tuple[int, asyncio.Task[list[dict[str, Any]]]]] = deque()
-        next_position = position
         try:
             while True:
                 # Prefetch the pages the count promises; past it, one page at a time until
                 # the end signal (customers created during the run make pages beyond it).
-                while len(in_flight) < self._prefetch and (not in_flight or next_position <= total):
+                while len(in_flight) < self._prefetch and (
+                    not in_flight or paging.next_position <= total
+                ):
+                    start = paging.claim()
                     text = (
                         f"SELECT * FROM Customer WHERE {_ALL} ORDERBY Id "
-                        f"STARTPOSITION {next_position} MAXRESULTS {size}"
+                        f"STARTPOSITION {start} MAXRESULTS {paging.size}"
                     )
-                    in_flight.append((next_position, asyncio.create_task(self._rows(text))))
-                    next_position += size
+                    in_flight.append((start, asyncio.create_task(self._rows(text))))
                 position, task = in_flight.popleft()
                 rows = await task
-                if rows:
-                    guard.check(str(rows[0]["Id"]))
-                if len(rows) < size:  # a short or empty page: QuickBooks' end of the list
-                    yield CustomerPage(rows, {"since": since}, total=total)
+                if not paging.advance([str(row["Id"]) for row in rows]):
+                    # A short or empty page: QuickBooks' end of the list.
+                    yield _page(rows, QboCheckpoint(since), total=total)
                     return
-                checkpoint = {"full": True, "next_position": position + size, "since": since}
-                yield CustomerPage(rows, checkpoint, total=total)
+                mark = QboCheckpoint(since, next_position=position + paging.size)
+                yield _page(rows, mark, total=total)
         finally:
             for _, pending in in_flight:
                 pending.cancel()
@@ -256,8 +256,8 @@ class QboConnector:
         deleted = [str(c["Id"]) for c in changed if c.get("status") == "Deleted"]
         customers = [c for c in changed if c.get("status") != "Deleted"]
         newest = max(_updated_at(c) for c in changed)
-        checkpoint = {"since": _literal(max(since, newest - self._lag))}
-        return CustomerPage(customers, checkpoint, deleted_ids=deleted)
+        mark = QboCheckpoint(_literal(max(since, newest - self._lag)))
+        return _page(customers, mark, deleted_ids=deleted)
 
     async def _keyset(self, since: datetime) -> AsyncIterator[CustomerPage]:
         """Pages of `LastUpdatedTime >= start` in (time, Id) order. Each next page starts
@@ -272,7 +272,7 @@ class QboConnector:
         def page(rows: list[dict[str, Any]], newest: datetime) -> CustomerPage:
             nonlocal watermark
             watermark = max(watermark, newest - self._lag)
-            return CustomerPage(rows, {"since": _literal(watermark)})
+            return _page(rows, QboCheckpoint(_literal(watermark)))
 
         while True:
             guard.check(_literal(start))
@@ -367,13 +367,6 @@ class QboConnector:
         envelope = await self._call("POST", "customer", body=body)
         customer: dict[str, Any] = envelope["Customer"]
         return customer
-
-    def to_unified(self, native: Mapping[str, Any]) -> UnifiedCustomer:
-        return mapper.to_unified(dict(native))
-
-    def is_deleted(self, native: Mapping[str, Any]) -> bool:
-        """QuickBooks cannot delete a customer; it deactivates it (`Active: false`)."""
-        return native.get("Active", True) is False
 
 
 # -- classification ---------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from ledgerbridge.providers.base import (
     AuthError,
     FatalError,
     RetriableError,
+    RetryPolicy,
     ThrottledError,
-    retry_after_seconds,
-    transport_error,
 )
+from ledgerbridge.providers.client import ProviderClient, retry_after_seconds
 from ledgerbridge.providers.plugin import OAuthApp
 from ledgerbridge.providers.tokens import Grant
 from ledgerbridge.sandbox.base import SandboxContext
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 PROVIDER = "qbo"
 INTUIT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 REFRESH_MARGIN = timedelta(minutes=5)
+ONE_ATTEMPT = RetryPolicy(attempts=1)
 
 
 def default_token_url(base_url: str) -> str:
@@ -60,7 +61,16 @@ def stored_credentials(
 def refresh_grant(
     http: httpx.AsyncClient, base_url: str, clock: Callable[[], datetime] = utcnow
 ) -> Grant:
-    """Intuit's `refresh_token` grant (HTTP Basic client auth) for `AccessTokens`."""
+    """Intuit's `refresh_token` grant (HTTP Basic client auth) for `AccessTokens`. Called
+    from the auth flow of an API request, whose retries also cover it."""
+    token_endpoint = ProviderClient(
+        provider=PROVIDER,
+        http=http,
+        base_url="",
+        classify=_token_answer,
+        retry=ONE_ATTEMPT,
+        headers={"Accept": "application/json"},
+    )
 
     async def grant(current: dict[str, Any]) -> dict[str, Any]:
         missing = [k for k in ("client_id", "client_secret", "refresh_token") if not current.get(k)]
@@ -72,16 +82,13 @@ def refresh_grant(
             )
         url = current.get("token_url") or default_token_url(base_url)
         sent_at = clock()
-        try:
-            response = await http.post(
-                url,
-                data={"grant_type": "refresh_token", "refresh_token": current["refresh_token"]},
-                auth=httpx.BasicAuth(current["client_id"], current["client_secret"]),
-                headers={"Accept": "application/json"},
-            )
-        except httpx.TransportError as exc:
-            raise transport_error(PROVIDER, exc) from exc
-        return stored_credentials(current, _token_answer(response), sent_at)
+        answer = await token_endpoint.request(
+            "POST",
+            url,
+            data={"grant_type": "refresh_token", "refresh_token": current["refresh_token"]},
+            auth=httpx.BasicAuth(current["client_id"], current["client_secret"]),
+        )
+        return stored_credentials(current, answer, sent_at)
 
     return grant
 
@@ -143,11 +150,11 @@ class IntuitConnect:
                 settings.qbo_token_url,
                 settings.qbo_api_url,
             )
-        from ledgerbridge.providers.qbo.sandbox import provider
+        from ledgerbridge.providers.qbo.sandbox import provider as qbo_sandbox
 
         with write_transaction(sandbox.engine) as conn:
-            client_id, client_secret = provider.issuer.ensure_client(conn, utcnow())
-        base = public_base + provider.mount_path
+            client_id, client_secret = qbo_sandbox.issuer.ensure_client(conn, utcnow())
+        base = public_base + qbo_sandbox.mount_path
         return OAuthApp(
             client_id,
             client_secret,

@@ -1,0 +1,154 @@
+"""Checkpoints and paginators: the small pieces connectors page with.
+
+A checkpoint is a connector's own typed record of where a read stands, stored by the
+engine as the JSON of `to_json` with each saved page and read back with `from_json`.
+
+A paginator is one paging scheme, in two halves (as dlt's `rest_client/paginators.py`):
+what the next request asks for, and `advance(...)` with what a page answered. Each one
+ends on the platform's own end signal and refuses, through its `PageGuard`, a position it
+has already asked for, so a platform that loops cannot make a sync run forever or store
+a page twice ("Loop detected in pagination", as singer-sdk says).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Self
+
+from ledgerbridge.providers.base import FatalError
+
+
+class Checkpoint(Protocol):
+    """Where a connector's read stands, as the engine stores it."""
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Self:
+        """The checkpoint a page carried (its `to_json`)."""
+        ...
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON, stored with the page in one transaction."""
+        ...
+
+
+@dataclass
+class PageGuard:
+    """Refuses a paging token already seen, so a provider that loops cannot make a sync
+    run forever or store the same page twice."""
+
+    provider: str
+    _seen: set[str] = field(default_factory=set)
+
+    def check(self, token: str) -> None:
+        if token in self._seen:
+            raise FatalError(
+                f"Loop detected in pagination: the token {token!r} came back twice.",
+                provider=self.provider,
+            )
+        self._seen.add(token)
+
+
+@dataclass
+class PositionPaging:
+    """Pages by a 1-based row position and a page size: QuickBooks Online's
+    `STARTPOSITION n MAXRESULTS size` (Intacct's `start`/`size` is the same scheme). A page
+    shorter than the size is the end. Positions may be claimed ahead of the pages answered
+    (QuickBooks Online's full run asks for several pages at once); a page that starts with
+    a row another page started with is a loop."""
+
+    provider: str
+    size: int
+    next_position: int = 1
+    _guard: PageGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._guard = PageGuard(self.provider)
+
+    def claim(self) -> int:
+        """The position of the next page to ask for (and move past it)."""
+        position = self.next_position
+        self.next_position += self.size
+        return position
+
+    def advance(self, keys: list[str]) -> bool:
+        """Record a page by its rows' keys, in order; True while more pages may follow."""
+        if keys:
+            self._guard.check(keys[0])
+        return len(keys) >= self.size
+
+
+@dataclass
+class CursorPaging:
+    """Conductor's cursor paging: follow `nextCursor` until it is null. The cursor is one
+    string for a whole listing, so the guard sees it with the position it was given at;
+    a page that does not land where the last left off (`remainingCount` moved by other
+    than a page: a retried request the desktop had already answered) is refused with
+    `lost`, never skipped."""
+
+    provider: str
+    size: int
+    cursor: str | None = None
+    remaining: int | None = None
+    _guard: PageGuard = field(init=False)
+    _started: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self._guard = PageGuard(self.provider)
+
+    def params(self) -> dict[str, str]:
+        """The query parameters of the next request (none for the first page)."""
+        return {} if self.cursor is None else {"cursor": self.cursor}
+
+    def advance(self, body: Mapping[str, Any], lost: type[FatalError] = FatalError) -> bool:
+        """Read a page's paging fields; True while a next page follows."""
+        now_remaining = body.get("remainingCount")
+        if self._started and self.remaining is not None and now_remaining is not None:
+            expected = max(0, self.remaining - self.size)
+            if int(now_remaining) != expected:
+                raise lost(
+                    f"The cursor moved {self.remaining - int(now_remaining)} customers "
+                    f"instead of {self.remaining - expected}.",
+                    provider=self.provider,
+                )
+        self._started = True
+        self.remaining = None if now_remaining is None else int(now_remaining)
+        cursor = body.get("nextCursor")
+        if not cursor:
+            if body.get("hasMore"):
+                raise FatalError(
+                    "The platform said more follow but gave no cursor.", provider=self.provider
+                )
+            return False
+        data = body.get("data") or []
+        last = data[-1].get("id", "") if data else ""
+        self._guard.check(f"{cursor}|{self.remaining}|{last}")
+        self.cursor = str(cursor)
+        return True
+
+
+@dataclass
+class KeyPaging:
+    """Keyset pages in key order: each next page asks for keys after the last one read,
+    so a row deleted meanwhile cannot shift a live one out (as offsets would). A page
+    shorter than the size, or the platform saying there is no next one, is the end."""
+
+    provider: str
+    size: int
+    after: str | None = None
+    _guard: PageGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._guard = PageGuard(self.provider)
+
+    def start(self) -> str | None:
+        """The key the next page starts after (None: from the first key)."""
+        self._guard.check(str(self.after))
+        return self.after
+
+    def advance(self, keys: list[str], more: bool = True) -> bool:
+        """Record a page's keys, in order; True while more pages may follow."""
+        if not more or len(keys) < self.size:
+            return False
+        self.after = keys[-1]
+        return True
