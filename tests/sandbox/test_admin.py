@@ -121,7 +121,7 @@ def test_bad_knobs_are_refused_in_plain_words_and_change_nothing(
 def test_knobs_take_effect_at_the_platform_api_at_once(
     app: FastAPI, http: httpx.Client, provider: str
 ) -> None:
-    get_sandbox(provider).seed(app.state.sandbox, TENANTS[provider], 3, 1)
+    get_sandbox(provider).seed(app.state.sandbox, TENANTS[provider], 3, 7)
     call = list_customers(app, http, provider)
     knobs = admin_url(provider, TENANTS[provider])
 

@@ -285,7 +285,7 @@ def test_a_refresh_token_is_spent_by_its_first_use_at_every_token_endpoint(
     api: Callable[[TestClient, str, str], httpx.Response],
     spent_status: int,
 ) -> None:
-    get_sandbox(provider).seed(app.state.sandbox, tenant, 1, 1)
+    get_sandbox(provider).seed(app.state.sandbox, tenant, 1, 7)
     issued = get_sandbox(provider).credentials(app.state.sandbox, tenant)
 
     rotated = refresh(http, issued, issued["refresh_token"])

@@ -159,7 +159,7 @@ class SandboxHarness:
         return get_sandbox(self.provider).mount_path
 
     def seed(self, customers: int) -> None:
-        get_sandbox(self.provider).seed(self.sandbox, self.tenant, customers, 11)
+        get_sandbox(self.provider).seed(self.sandbox, self.tenant, customers, 7)
 
     def configure(self, **knobs: Any) -> None:
         response = self.http.patch(f"{self.mount}/_admin/tenants/{self.tenant}", json=knobs)
