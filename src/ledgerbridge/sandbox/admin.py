@@ -49,7 +49,7 @@ def admin_router(
             try:
                 settings = tenants.update_tenant(connection, provider, tenant_id, changes)
             except ValidationError as exc:
-                raise HTTPException(422, exc.errors(include_url=False)) from exc
+                raise _refused(exc) from exc
         if created and on_create is not None:
             on_create(tenant_id)
         return {"tenant_id": tenant_id, "settings": settings.model_dump(mode="json")}
@@ -62,7 +62,18 @@ def admin_router(
             except KeyError as exc:
                 raise HTTPException(404, f"no {provider} sandbox tenant {tenant_id!r}") from exc
             except ValidationError as exc:
-                raise HTTPException(422, exc.errors(include_url=False)) from exc
+                raise _refused(exc) from exc
         return {"tenant_id": tenant_id, "settings": settings.model_dump(mode="json")}
 
     return router
+
+
+def _refused(exc: ValidationError) -> HTTPException:
+    """A 422 saying which knobs are wrong and why, in one line a person can act on (each
+    sandbox renders it in its platform's envelope, where a list would come out as a
+    Python repr)."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
+    return HTTPException(422, f"invalid tenant settings: {problems}")

@@ -1,11 +1,11 @@
 """The Intacct connector reading a sandbox company over real loopback HTTP: full runs,
-incrementals, reconciliation of hard deletes, edits during a run, a crowded second, and
-faults. `Mirror` applies pages exactly as the sync engine does, so what it holds is what
-a user would see."""
+incrementals, reconciliation of hard deletes, edits during a run, a crowded second.
+`Mirror` applies pages exactly as the sync engine does, so what it holds is what a user
+would see. Killed runs and injected faults are in the connector contract suite
+(tests/providers/contract/)."""
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +25,6 @@ from ledgerbridge.providers.intacct import mapper
 from ledgerbridge.providers.intacct.connector import IntacctConnector
 from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider, store
 from ledgerbridge.providers.intacct.sandbox.tables import customers
-from ledgerbridge.sandbox.limits import Gate
 from ledgerbridge.sandbox.tenants import update_tenant
 from ledgerbridge.sync.credentials import DatabaseCredentials
 
@@ -233,26 +232,6 @@ async def test_a_full_run_reads_every_customer_exactly_once_over_many_pages(
 
 
 @pytest.mark.anyio
-async def test_a_killed_full_run_resumes_from_its_last_page_and_loses_nothing(
-    company: Company,
-) -> None:
-    async with httpx.AsyncClient() as http:
-        connector = company.connector(http, page_size=30)
-        mirror = Mirror()
-        stream = connector.pages(None)
-        for _ in range(3):
-            mirror.apply(connector, await anext(stream))
-        await stream.aclose()  # the process dies here
-        assert mirror.checkpoint is not None
-        assert mirror.checkpoint["full"] is True
-        await mirror.sync(company.connector(http, page_size=30))
-
-    assert mirror.records == company.truth()
-    assert mirror.checkpoint is not None
-    assert mirror.checkpoint["running"] is False
-
-
-@pytest.mark.anyio
 async def test_incrementals_read_the_changes_and_reconciliation_finds_hard_deletes(
     company: Company,
 ) -> None:
@@ -353,29 +332,3 @@ async def test_a_second_crowded_with_changes_is_read_by_key(company: Company) ->
     assert set(mirror.reads.values()) == {1}
     assert any(page.checkpoint.get("after") for page in pages)
     assert pages[-1].present_ids == frozenset(company.truth())
-
-
-@pytest.mark.anyio
-async def test_faults_and_throttling_change_nothing_in_the_result(company: Company) -> None:
-    statuses: Counter[int] = Counter()
-
-    async def count(response: httpx.Response) -> None:
-        statuses[response.status_code] += 1
-
-    # A seeded gate: the same faults at the same requests on every run of the test.
-    company.app.state.sandbox.gate = Gate(random.Random(5))
-    company.knobs(error_rate=0.3, error_statuses=[500, 502, 503, 429])
-    async with httpx.AsyncClient(event_hooks={"response": [count]}) as http:
-        mirror = Mirror()
-        await mirror.sync(company.connector(http, page_size=20), full=True)
-        assert mirror.records == company.truth()
-        assert set(mirror.reads.values()) == {1}
-
-        edited = company.key_with_status("active")
-        company.edit(edited, {"name": "Renamed under fire"})
-        await mirror.sync(company.connector(http, page_size=20))
-
-    assert mirror.records == company.truth()
-    assert mirror.records[edited][0]["display_name"] == "Renamed under fire"
-    assert statuses[429] > 0
-    assert statuses[500] + statuses[502] + statuses[503] > 0

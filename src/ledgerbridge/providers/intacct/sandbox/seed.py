@@ -7,6 +7,7 @@ same seed always gives the same company.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -42,12 +43,19 @@ class _Pools:
         self.notes = [fake.sentence(nb_words=8) for _ in range(_POOL)]
 
 
+@functools.lru_cache(maxsize=4)
+def _pools(seed: int) -> _Pools:
+    """The pools of a seed (read-only once filled), filled once per process: Faker's calls
+    are most of a small seed's time."""
+    return _Pools(seed)
+
+
 def customer_rows(
     tenant_id: str, first_key: int, count: int, seed: int, now: datetime
 ) -> Iterator[dict[str, Any]]:
     """`count` rows with keys from `first_key`; about one in six is a child customer."""
     rng = random.Random(seed)
-    pools = _Pools(seed)
+    pools = _pools(seed)
     top_level: list[tuple[int, str]] = []
     for key in range(first_key, first_key + count):
         first, last = rng.choice(pools.first), rng.choice(pools.last)

@@ -8,6 +8,7 @@ seeded `random.Random` and inserted in batches (executemany), so a million rows 
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -41,6 +42,16 @@ class _Pools:
         self.phone = [faker.numerify("(###) 555-####") for _ in range(POOL)]
         self.domain = [faker.domain_name() for _ in range(POOL)]
         self.note = [faker.sentence(nb_words=8) for _ in range(POOL)]
+
+
+@functools.lru_cache(maxsize=4)
+def _pools(faker_seed: int) -> _Pools:
+    """The pools Faker fills for a seed (read-only afterwards). Filling them is most of a
+    small seed's time, so a process seeding many realms with one seed (tests, demos)
+    fills them once."""
+    faker = Faker("en_US")
+    faker.seed_instance(faker_seed)
+    return _Pools(faker)
 
 
 def _unique(name: str, taken: set[str], rng: random.Random) -> str:
@@ -153,9 +164,7 @@ def seed_customers(
     if count <= 0:
         return 0
     rng = random.Random(seed)
-    faker = Faker("en_US")
-    faker.seed_instance(seed if seed is not None else rng.getrandbits(32))
-    pools = _Pools(faker)
+    pools = _pools(seed if seed is not None else rng.getrandbits(32))
     taken = _existing_names(engine, realm_id)
     # Anchored on the day, so the same seed gives the same data all day long.
     anchor = now.replace(hour=0, minute=0, second=0, microsecond=0)
