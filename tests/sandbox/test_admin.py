@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from conftest import LiveServer
-from ledgerbridge.sandbox.registry import get_sandbox, sandbox_names
+from ledgerbridge.providers.registry import get_platform, platform_names
 
 # What a new tenant of each platform starts with: production's limits.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -31,15 +31,15 @@ def http(live_server: LiveServer) -> Iterator[httpx.Client]:
 
 
 def admin_url(provider: str, tenant: str | None = None) -> str:
-    base = f"{get_sandbox(provider).mount_path}/_admin/tenants"
+    base = f"{get_platform(provider).sandbox.mount_path}/_admin/tenants"
     return base if tenant is None else f"{base}/{tenant}"
 
 
 def list_customers(app: FastAPI, http: httpx.Client, provider: str) -> Callable[[], int]:
     """A call to the platform's customer list, as its clients make it; returns the status."""
     tenant = TENANTS[provider]
-    issued = get_sandbox(provider).credentials(app.state.sandbox, tenant)
-    mount = get_sandbox(provider).mount_path
+    issued = get_platform(provider).sandbox.credentials(app.state.sandbox, tenant)
+    mount = get_platform(provider).sandbox.mount_path
     if provider == "qbo":
         url = f"{mount}/v3/company/{tenant}/query"
         params = {"query": "SELECT * FROM Customer"}
@@ -56,7 +56,7 @@ def list_customers(app: FastAPI, http: httpx.Client, provider: str) -> Callable[
     return lambda: http.get(url, params=params, headers=headers).status_code
 
 
-@pytest.mark.parametrize("provider", sandbox_names())
+@pytest.mark.parametrize("provider", platform_names())
 def test_a_tenant_starts_with_the_platform_defaults_and_changes_one_knob_at_a_time(
     http: httpx.Client, provider: str
 ) -> None:
@@ -93,7 +93,7 @@ BAD_KNOBS = [
 ]
 
 
-@pytest.mark.parametrize("provider", sandbox_names())
+@pytest.mark.parametrize("provider", platform_names())
 def test_bad_knobs_are_refused_in_plain_words_and_change_nothing(
     http: httpx.Client, provider: str
 ) -> None:
@@ -117,11 +117,11 @@ def test_bad_knobs_are_refused_in_plain_words_and_change_nothing(
     assert unknown.status_code == 404, unknown.text
 
 
-@pytest.mark.parametrize("provider", sandbox_names())
+@pytest.mark.parametrize("provider", platform_names())
 def test_knobs_take_effect_at_the_platform_api_at_once(
     app: FastAPI, http: httpx.Client, provider: str
 ) -> None:
-    get_sandbox(provider).seed(app.state.sandbox, TENANTS[provider], 3, 7)
+    get_platform(provider).sandbox.seed(app.state.sandbox, TENANTS[provider], 3, 7)
     call = list_customers(app, http, provider)
     knobs = admin_url(provider, TENANTS[provider])
 

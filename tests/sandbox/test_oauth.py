@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection, Engine
 
 from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sandbox import tables
 from ledgerbridge.sandbox.oauth import CODE_LIFETIME, REFRESH_LIFETIME, OAuthError, TokenIssuer
-from ledgerbridge.sandbox.registry import get_sandbox
 
 T = TypeVar("T")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -285,8 +285,8 @@ def test_a_refresh_token_is_spent_by_its_first_use_at_every_token_endpoint(
     api: Callable[[TestClient, str, str], httpx.Response],
     spent_status: int,
 ) -> None:
-    get_sandbox(provider).seed(app.state.sandbox, tenant, 1, 7)
-    issued = get_sandbox(provider).credentials(app.state.sandbox, tenant)
+    get_platform(provider).sandbox.seed(app.state.sandbox, tenant, 1, 7)
+    issued = get_platform(provider).sandbox.credentials(app.state.sandbox, tenant)
 
     rotated = refresh(http, issued, issued["refresh_token"])
     assert rotated.status_code == 200, rotated.text

@@ -28,10 +28,9 @@ from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.connections import get_connection
 from ledgerbridge.db import read_transaction
 from ledgerbridge.providers.base import Connector, ConnectorSettings
-from ledgerbridge.providers.registry import connector_factory
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.limits import Gate
-from ledgerbridge.sandbox.registry import get_sandbox
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import StoredRecord, list_records
@@ -156,10 +155,10 @@ class SandboxHarness:
 
     @property
     def mount(self) -> str:
-        return get_sandbox(self.provider).mount_path
+        return get_platform(self.provider).sandbox.mount_path
 
     def seed(self, customers: int) -> None:
-        get_sandbox(self.provider).seed(self.sandbox, self.tenant, customers, 7)
+        get_platform(self.provider).sandbox.seed(self.sandbox, self.tenant, customers, 7)
 
     def configure(self, **knobs: Any) -> None:
         response = self.http.patch(f"{self.mount}/_admin/tenants/{self.tenant}", json=knobs)
@@ -190,7 +189,7 @@ class SandboxHarness:
         engine = self.app.state.databases.main
         with read_transaction(engine) as conn:
             info = get_connection(conn, connection_id)
-        return connector_factory(self.provider)(
+        return get_platform(self.provider).connector(
             base_url=info.base_url,
             credentials=DatabaseCredentials(engine, self.app.state.cipher, connection_id),
             http=http,

@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from ledgerbridge.providers.base import Connector
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.contract.harness import Listed, SandboxHarness
 
 CUSTOMERS = "/objects/accounts-receivable/customer"
@@ -29,7 +29,7 @@ class IntacctHarness(SandboxHarness):
 
     @cached_property
     def _headers(self) -> dict[str, str]:
-        issued = get_sandbox(self.provider).credentials(self.sandbox, self.tenant)
+        issued = get_platform(self.provider).sandbox.credentials(self.sandbox, self.tenant)
         return {"Authorization": f"Bearer {issued['access_token']}"}
 
     def _api(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -69,7 +69,7 @@ class IntacctHarness(SandboxHarness):
 
     async def write_new(self, connector: Connector, name: str) -> str:
         native = await connector.create({"display_name": name})
-        return connector.to_unified(native).id
+        return get_platform(self.provider).map_customer(native).external_id
 
     async def write_refused(self, connector: Connector, taken: str) -> None:
         # Intacct's names need not be unique (its customer ID must); a customer without

@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from ledgerbridge.providers.base import Connector
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.contract.harness import Listed, SandboxHarness
 
 CUSTOMERS = "/quickbooks-desktop/customers"
@@ -24,7 +24,7 @@ class QbdHarness(SandboxHarness):
 
     @cached_property
     def _headers(self) -> dict[str, str]:
-        issued = get_sandbox(self.provider).credentials(self.sandbox, self.tenant)
+        issued = get_platform(self.provider).sandbox.credentials(self.sandbox, self.tenant)
         return {
             "Authorization": f"Bearer {issued['CONDUCTOR_SECRET_KEY']}",
             "Conductor-End-User-Id": self.tenant,
@@ -64,7 +64,7 @@ class QbdHarness(SandboxHarness):
 
     async def write_new(self, connector: Connector, name: str) -> str:
         native = await connector.create({"display_name": name})
-        return connector.to_unified(native).id
+        return get_platform(self.provider).map_customer(native).external_id
 
     async def write_refused(self, connector: Connector, taken: str) -> None:
         # QuickBooks error 3100: the name of a list element is already in use (any case).

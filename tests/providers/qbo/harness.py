@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from ledgerbridge.providers.base import Connector
-from ledgerbridge.sandbox.registry import get_sandbox
+from ledgerbridge.providers.registry import get_platform
 from providers.contract.harness import Listed, SandboxHarness
 
 ADDRESS = {"Line1": "1 Main St", "City": "Tucson", "CountrySubDivisionCode": "AZ"}
@@ -22,7 +22,9 @@ class QboHarness(SandboxHarness):
 
     @cached_property
     def _headers(self) -> dict[str, str]:
-        token = get_sandbox(self.provider).credentials(self.sandbox, self.tenant)["access_token"]
+        token = get_platform(self.provider).sandbox.credentials(self.sandbox, self.tenant)[
+            "access_token"
+        ]
         return {"Authorization": f"Bearer {token}"}
 
     def _api(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -71,7 +73,7 @@ class QboHarness(SandboxHarness):
 
     async def write_new(self, connector: Connector, name: str) -> str:
         native = await connector.create({"display_name": name, "bill_address": UNIFIED_ADDRESS})
-        return connector.to_unified(native).id
+        return get_platform(self.provider).map_customer(native).external_id
 
     async def write_refused(self, connector: Connector, taken: str) -> None:
         # 6240 Duplicate Name Exists: display names are unique, whatever their case.
