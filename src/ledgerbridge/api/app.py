@@ -10,11 +10,13 @@ from fastapi import FastAPI
 from ledgerbridge import __version__
 from ledgerbridge.api.errors import install_error_handlers
 from ledgerbridge.api.routes import authorize, connections, customers, health, syncs
+from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.runtime import Databases, open_databases
 from ledgerbridge.sandbox.app import mount_sandboxes
 from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sandbox.registry import all_sandboxes
 from ledgerbridge.sync.worker import sync_service
 
 
@@ -53,4 +55,8 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.include_router(customers.router)
     app.include_router(syncs.router)
     mount_sandboxes(app, app.state.sandbox)
+    app.add_middleware(
+        RefuseUnstorableText,
+        skip_prefixes=tuple(sandbox.mount_path for sandbox in all_sandboxes()),
+    )
     return app

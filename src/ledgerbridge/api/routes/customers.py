@@ -101,7 +101,30 @@ def _actions(filter_value: str | None) -> set[str] | None:
     return {_FILTERS[part.strip().lower()] for part in filter_value.split(",")}
 
 
-def _public(record: StoredRecord, include_remote: bool) -> dict[str, Any]:
+def _cursor(record: StoredRecord, connection: ConnectionInfo) -> str:
+    return encode_cursor(record.change_seq, connection_id=connection.id, model=MODEL_NAME)
+
+
+def _after_seq(cursor: str | None, connection: ConnectionInfo) -> int | None:
+    """The change sequence a (format-checked) cursor points after, if it is this
+    connection's; a cursor of another connection or model is a 400."""
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor)
+    refusal = position.refusal(connection.id, MODEL_NAME)
+    if refusal is not None:
+        raise ApiError(
+            400,
+            "invalid_query_params",
+            f"The request is invalid: cursor: {refusal}",
+            [{"field": "cursor", "message": refusal}],
+        )
+    return position.change_seq
+
+
+def _public(
+    record: StoredRecord, include_remote: bool, connection: ConnectionInfo
+) -> dict[str, Any]:
     body = dict(record.payload)
     body["id"] = record.external_id
     body["_nango_metadata"] = {
@@ -109,7 +132,7 @@ def _public(record: StoredRecord, include_remote: bool) -> dict[str, Any]:
         "last_modified_at": iso_utc(record.last_modified_at),
         "last_action": record.last_action,
         "deleted_at": None if record.deleted_at is None else iso_utc(record.deleted_at),
-        "cursor": encode_cursor(record.change_seq),
+        "cursor": _cursor(record, connection),
     }
     if include_remote:
         body["remote_data"] = record.remote_data
@@ -122,7 +145,7 @@ def list_customers(
     connection: ConnectionDep,
     query: Annotated[RecordsQuery, Query()],
 ) -> Response:
-    after_seq = None if query.cursor is None else decode_cursor(query.cursor)
+    after_seq = _after_seq(query.cursor, connection)
     with_remote = query.include == "remote_data"
     with read_transaction(engine) as conn:
         page, has_more = list_records(
@@ -137,8 +160,8 @@ def list_customers(
             with_remote=with_remote,
         )
     body = {
-        "records": [_public(record, with_remote) for record in page],
-        "next_cursor": encode_cursor(page[-1].change_seq) if has_more else None,
+        "records": [_public(record, with_remote, connection) for record in page],
+        "next_cursor": _cursor(page[-1], connection) if has_more else None,
     }
     return json_response(body)
 
@@ -160,7 +183,7 @@ def get_customer(
         )
     if record is None:
         raise ApiError(404, "not_found", f"No customer {customer_id!r} in this connection.")
-    return json_response(_public(record, include is not None))
+    return json_response(_public(record, include is not None, connection))
 
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -232,7 +255,7 @@ async def create_customer(
     connector = _writable(request, connection)
     native = await connector.create(fields)
     stored = await to_thread.run_sync(_store, engine, connector, connection, native)
-    return json_response(_public(stored, False), status=201)
+    return json_response(_public(stored, False, connection), status=201)
 
 
 @router.patch("/customers/{customer_id}", summary="Change some fields of a customer")
@@ -263,4 +286,4 @@ async def update_customer(
     connector = _writable(request, connection)
     native = await connector.update(customer_id, changes, known.remote_data)
     stored = await to_thread.run_sync(_store, engine, connector, connection, native)
-    return json_response(_public(stored, False))
+    return json_response(_public(stored, False, connection))
