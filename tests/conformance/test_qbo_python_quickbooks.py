@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from intuitlib.client import AuthClient
@@ -35,6 +36,10 @@ def qb(app: FastAPI, live_server: LiveServer) -> Iterator[QuickBooks]:
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # plain http on loopback
     sandbox = get_sandbox("qbo")
     sandbox.seed(app.state.sandbox, REALM, 250, 11)
+    # Every refresh rotates (Intuit's default returns the same token for 24 hours).
+    single_use = {"refresh_token_single_use": True}
+    admin = f"{live_server.url}/sandbox/qbo/_admin/tenants/{REALM}"
+    httpx.patch(admin, json=single_use, timeout=10).raise_for_status()
     credentials = sandbox.credentials(app.state.sandbox, REALM)
     auth_client = AuthClient(
         client_id=credentials["client_id"],
