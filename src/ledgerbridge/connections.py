@@ -4,7 +4,8 @@ realm, a Conductor end user, an Intacct company), with its encrypted credentials
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,10 +30,14 @@ class ConnectionInfo:
     status: str
     status_message: str | None
     created_at: datetime
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Provider-specific sync options (validated by the provider's `settings` model)."""
 
 
 def _info(row: Any) -> ConnectionInfo:
-    return ConnectionInfo(**row._mapping)
+    values = dict(row._mapping)
+    values["settings"] = dict(values["settings"] or {})
+    return ConnectionInfo(**values)
 
 
 _PUBLIC = [
@@ -43,6 +48,7 @@ _PUBLIC = [
     connections.c.status,
     connections.c.status_message,
     connections.c.created_at,
+    connections.c.settings,
 ]
 
 
@@ -55,6 +61,7 @@ def create_connection(
     credentials: dict[str, Any],
     sync_frequency_s: int,
     now: datetime,
+    settings: Mapping[str, Any] | None = None,
 ) -> ConnectionInfo:
     connection_id = "conn_" + secrets.token_hex(8)
     conn.execute(
@@ -65,6 +72,7 @@ def create_connection(
             credentials=cipher.encrypt(credentials),
             sync_frequency_s=sync_frequency_s,
             created_at=now,
+            settings=dict(settings or {}),
         )
     )
     # Due at once: a new connection's first (full) sync starts with the next scheduler tick.
