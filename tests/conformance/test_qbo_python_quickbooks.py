@@ -131,6 +131,22 @@ def test_change_data_capture(qb: QuickBooks) -> None:
     assert "Changed Today" in names
 
 
+def test_change_data_capture_reports_a_merged_customer_as_deleted(
+    qb: QuickBooks, live_server: LiveServer
+) -> None:
+    keep = _new_customer("Keep Me").save(qb=qb)
+    duplicate = _new_customer("Duplicate Of Keep").save(qb=qb)
+    merge = f"{live_server.url}/sandbox/qbo/_admin/tenants/{REALM}/customers/{duplicate.Id}/merge"
+    httpx.post(merge, json={"into": int(keep.Id)}, timeout=10).raise_for_status()
+    since = datetime.now(timezone(timedelta(hours=-7))) - timedelta(hours=1)
+    result = change_data_capture([Customer], since, qb=qb)
+    by_id = {c.Id: c for c in result.Customer}
+    assert by_id[keep.Id].DisplayName == "Keep Me"
+    assert by_id[duplicate.Id].status == "Deleted"  # the SDK keeps Intuit's marker
+    with pytest.raises(ObjectNotFoundException):  # 610
+        Customer.get(duplicate.Id, qb=qb)
+
+
 def test_batch_create(qb: QuickBooks) -> None:
     first, second = _new_customer("Batch A"), _new_customer("Batch B")
     clash = _new_customer("Batch A")
