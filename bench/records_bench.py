@@ -185,7 +185,13 @@ def main(argv: list[str]) -> None:
             ).scalar_one()
         first = median_ms(client, {"limit": 100}, conn_id, args.runs)
         deep = median_ms(
-            client, {"limit": 100, "cursor": encode_cursor(top - 150)}, conn_id, args.runs
+            client,
+            {
+                "limit": 100,
+                "cursor": encode_cursor(top - 150, connection_id=conn_id, model="Customer"),
+            },
+            conn_id,
+            args.runs,
         )
     server.should_exit = True
     thread.join()

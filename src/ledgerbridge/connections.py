@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -67,11 +68,14 @@ class ConnectionInfo:
     status: ConnectionStatus
     status_message: str | None
     created_at: datetime
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Provider-specific sync options (validated by the provider's `settings` model)."""
 
 
 def _info(row: Any) -> ConnectionInfo:
-    fields = dict(row._mapping)
-    return ConnectionInfo(**{**fields, "status": ConnectionStatus(fields["status"])})
+    values = dict(row._mapping)
+    values["settings"] = dict(values["settings"] or {})
+    return ConnectionInfo(**{**values, "status": ConnectionStatus(values["status"])})
 
 
 _PUBLIC = [
@@ -82,6 +86,7 @@ _PUBLIC = [
     connections.c.status,
     connections.c.status_message,
     connections.c.created_at,
+    connections.c.settings,
 ]
 
 
@@ -94,6 +99,7 @@ def create_connection(
     credentials: dict[str, Any],
     sync_frequency_s: int,
     now: datetime,
+    settings: Mapping[str, Any] | None = None,
 ) -> ConnectionInfo:
     connection_id = "conn_" + secrets.token_hex(8)
     conn.execute(
@@ -104,6 +110,7 @@ def create_connection(
             credentials=cipher.encrypt(credentials),
             sync_frequency_s=sync_frequency_s,
             created_at=now,
+            settings=dict(settings or {}),
         )
     )
     # Due at once: a new connection's first (full) sync starts with the next scheduler tick.

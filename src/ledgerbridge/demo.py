@@ -172,7 +172,9 @@ def print_welcome(
     qbo = state["connections"]["qbo"]
     with read_transaction(databases.main) as conn:
         page, has_more = list_records(conn, connection_id=qbo, model=MODEL_NAME, limit=100)
-    cursor = encode_cursor(page[-1].change_seq) if page and has_more else ""
+    cursor = ""
+    if page and has_more:
+        cursor = encode_cursor(page[-1].change_seq, connection_id=qbo, model=MODEL_NAME)
     auth = f'-H "Authorization: Bearer {key}" -H "Connection-Id: {qbo}"'
     console.print(f"\n[bold green]ledgerbridge is listening on {base}[/bold green]")
     console.print(f"API docs:     {base}/docs")

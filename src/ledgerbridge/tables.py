@@ -31,6 +31,8 @@ connections = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     # The last change sequence number handed out for this connection's records.
     sa.Column("change_seq", sa.BigInteger, nullable=False, server_default="0"),
+    # Provider-specific sync options (e.g. Intacct's reconcile_every), checked by the plugin.
+    sa.Column("settings", sa.JSON, nullable=False, server_default="{}"),
 )
 
 records = sa.Table(
@@ -49,6 +51,8 @@ records = sa.Table(
     sa.Column("remote_data", sa.JSON, nullable=True),
     sa.Column("content_hash", sa.String(32), nullable=False),
     sa.Column("remote_hash", sa.String(32), nullable=True),
+    # The platform's version of the record (unified.records.record_version): sortable text.
+    sa.Column("version", sa.String(64), nullable=True),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
     sa.Column("last_modified_at", UTCDateTime, nullable=False),
     sa.Column("deleted_at", UTCDateTime, nullable=True),

@@ -10,8 +10,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ledgerbridge.config import Settings
-from ledgerbridge.db import utcnow, write_transaction
+from ledgerbridge.connections import get_connection
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.keys import create_api_key
+from ledgerbridge.providers.intacct.connector import IntacctConnector
+from ledgerbridge.sync.engine import open_connector
 from ledgerbridge.tables import connections
 
 SECRET = "rt_super_secret_refresh_token_value"
@@ -132,3 +135,54 @@ def test_stored_keys_work_and_are_hashed(app: FastAPI) -> None:
     assert key.startswith(stored.prefix)
     with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as keyed:
         assert keyed.get("/connections").status_code == 200
+
+
+INTACCT = {"client_id": "c", "client_secret": "s", "username": "user@COMPANY"}
+
+
+def test_intacct_reconciliation_interval_is_a_connection_setting(
+    app: FastAPI, client: TestClient
+) -> None:
+    created = client.post(
+        "/connections",
+        json={"provider": "intacct", "credentials": INTACCT, "settings": {"reconcile_every": 3}},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["settings"] == {"reconcile_every": 3}
+    connection_id = created.json()["id"]
+    assert client.get(f"/connections/{connection_id}").json()["settings"] == {"reconcile_every": 3}
+    with read_transaction(app.state.databases.main) as conn:
+        info = get_connection(conn, connection_id)
+    # The connector the engine builds for this connection reads it.
+    connector = open_connector(app.state.sync.env, info)
+    assert isinstance(connector, IntacctConnector)
+    assert connector.reconcile_every == 3
+    default = client.post("/connections", json={"provider": "intacct", "credentials": INTACCT})
+    assert default.json()["settings"] == {}
+    with read_transaction(app.state.databases.main) as conn:
+        info = get_connection(conn, default.json()["id"])
+    assert open_connector(app.state.sync.env, info).reconcile_every == 10  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("provider", "options"),
+    [
+        ("intacct", {"reconcile_every": 0}),  # at least every run
+        ("intacct", {"reconcile_every": "often"}),
+        ("intacct", {"reconcile_every": 2**40}),
+        ("intacct", {"reconcile_evry": 3}),  # a typo is not ignored
+        ("qbo", {"reconcile_every": 3}),  # QuickBooks Online takes no settings
+        ("qbo", []),
+    ],
+)
+def test_settings_a_provider_does_not_take_are_refused(
+    client: TestClient, provider: str, options: object
+) -> None:
+    credentials = INTACCT if provider == "intacct" else QBO_CREDENTIALS
+    response = client.post(
+        "/connections",
+        json={"provider": provider, "credentials": credentials, "settings": options},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_body"
+    assert client.get("/connections").json()["connections"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -154,3 +155,70 @@ def test_unknown_customer_is_404(client: TestClient, conn_id: str) -> None:
     response = client.get("/customers/404", headers={"Connection-Id": conn_id})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def _other_connection(client: TestClient, provider: str = "qbd") -> str:
+    credentials = {"api_key": "sk_test", "end_user_id": "end_usr_1"}
+    response = client.post("/connections", json={"provider": provider, "credentials": credentials})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _refused_cursor(client: TestClient, conn_id: str, cursor: str) -> str:
+    response = client.get(
+        "/customers", params={"cursor": cursor}, headers={"Connection-Id": conn_id}
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_query_params"
+    assert error["errors"][0]["field"] == "cursor"
+    message: str = error["message"]
+    return message
+
+
+def test_a_cursor_works_only_on_its_own_connection(
+    app: FastAPI, client: TestClient, conn_id: str
+) -> None:
+    other = _other_connection(client)
+    seed(app, conn_id, [str(i) for i in range(10)])
+    seed(app, other, [str(i) for i in range(200)])
+    # Read the other connection (its sequence runs further), then use its cursor here.
+    foreign = get(client, other, limit=150)["next_cursor"]
+    assert "belongs to connection" in _refused_cursor(client, conn_id, foreign)
+    own = get(client, conn_id, limit=3)["next_cursor"]
+    assert "belongs to connection" in _refused_cursor(client, other, own)
+    assert [r["id"] for r in get(client, conn_id, cursor=own)["records"]] == [
+        str(i) for i in range(3, 10)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        # Another model of the same connection.
+        ("lb2:{conn}:Vendor:3", "belongs to connection"),
+        # The first format, a bare number bound to nothing.
+        ("lb1:3", "earlier version"),
+        # Past the largest BIGINT, and far past it.
+        ("lb2:{conn}:Customer:9223372036854775808", "out of range"),
+        ("lb2:{conn}:Customer:" + "9" * 5000, "out of range"),
+        ("lb2:{conn}:Customer:-1", "not a valid cursor"),
+        ("lb2:{conn}:Customer:٣", "not a valid cursor"),  # a digit, but not an ASCII one
+        ("lb2:{conn}:Customer", "not a valid cursor"),
+    ],
+)
+def test_cursors_that_point_nowhere_here_are_refused(
+    app: FastAPI, client: TestClient, conn_id: str, raw: str, says: str
+) -> None:
+    seed(app, conn_id, ["1"])
+    cursor = base64.urlsafe_b64encode(raw.format(conn=conn_id).encode()).decode().rstrip("=")
+    assert says in _refused_cursor(client, conn_id, cursor)
+
+
+def test_the_largest_cursor_reads_an_empty_page(
+    app: FastAPI, client: TestClient, conn_id: str
+) -> None:
+    seed(app, conn_id, ["1"])
+    raw = f"lb2:{conn_id}:Customer:9223372036854775807"
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    assert get(client, conn_id, cursor=cursor) == {"records": [], "next_cursor": None}

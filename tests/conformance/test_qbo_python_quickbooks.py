@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from intuitlib.client import AuthClient
@@ -35,6 +36,10 @@ def qb(app: FastAPI, live_server: LiveServer) -> Iterator[QuickBooks]:
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # plain http on loopback
     sandbox = get_platform("qbo").sandbox
     sandbox.seed(app.state.sandbox, REALM, 250, 11)
+    # Every refresh rotates (Intuit's default returns the same token for 24 hours).
+    single_use = {"refresh_token_single_use": True}
+    admin = f"{live_server.url}/sandbox/qbo/_admin/tenants/{REALM}"
+    httpx.patch(admin, json=single_use, timeout=10).raise_for_status()
     credentials = sandbox.credentials(app.state.sandbox, REALM)
     auth_client = AuthClient(
         client_id=credentials["client_id"],
@@ -124,6 +129,22 @@ def test_change_data_capture(qb: QuickBooks) -> None:
     result = change_data_capture([Customer], since, qb=qb)
     names = [c.DisplayName for c in result.Customer]
     assert "Changed Today" in names
+
+
+def test_change_data_capture_reports_a_merged_customer_as_deleted(
+    qb: QuickBooks, live_server: LiveServer
+) -> None:
+    keep = _new_customer("Keep Me").save(qb=qb)
+    duplicate = _new_customer("Duplicate Of Keep").save(qb=qb)
+    merge = f"{live_server.url}/sandbox/qbo/_admin/tenants/{REALM}/customers/{duplicate.Id}/merge"
+    httpx.post(merge, json={"into": int(keep.Id)}, timeout=10).raise_for_status()
+    since = datetime.now(timezone(timedelta(hours=-7))) - timedelta(hours=1)
+    result = change_data_capture([Customer], since, qb=qb)
+    by_id = {c.Id: c for c in result.Customer}
+    assert by_id[keep.Id].DisplayName == "Keep Me"
+    assert by_id[duplicate.Id].status == "Deleted"  # the SDK keeps Intuit's marker
+    with pytest.raises(ObjectNotFoundException):  # 610
+        Customer.get(duplicate.Id, qb=qb)
 
 
 def test_batch_create(qb: QuickBooks) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -22,10 +22,12 @@ from ledgerbridge.unified.records import (
     IncomingRecord,
     StoredRecord,
     WriteCounts,
+    current_change_seq,
     get_record,
     list_records,
     live_external_ids,
     mark_deleted,
+    record_version,
     save_records,
 )
 
@@ -331,3 +333,96 @@ def test_reader_paging_while_a_writer_commits_misses_nothing(engine: Engine, con
     assert {k: v[-1] for k, v in seen.items()} == final  # and its latest version
     for external_id, versions in seen.items():  # no version is served twice
         assert len(versions) == len(set(versions)), (external_id, versions)
+
+
+def versioned(external_id: str, name: str, version: str | None) -> IncomingRecord:
+    return IncomingRecord(external_id, {"id": external_id, "display_name": name}, version=version)
+
+
+V1 = record_version(T0, 1)
+V2 = record_version(T0, 2)  # same second, the next SyncToken
+V3 = record_version(T0 + timedelta(seconds=1), 0)  # a later second outranks any number
+
+
+def test_versions_sort_by_time_then_number() -> None:
+    assert V1 < V2 < V3
+    assert record_version(T0, 9) < record_version(T0, 10)  # numbers, not text
+    # The same instant in another offset is the same version.
+    assert record_version(T0.astimezone(timezone(timedelta(hours=-7))), 1) == V1
+    assert record_version(None, 3) < record_version(None, 12)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        record_version(T0, "-1")
+
+
+def test_an_older_version_never_replaces_a_newer_one(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, versioned("1", "Ann", V2), versioned("2", "Bob", V1))
+    before = one(engine, conn_id, "1")
+    # A page read before the write-back arrives after it: "1" is older and ignored, "2" is
+    # newer and saved, in the same batch.
+    later = T0 + timedelta(hours=1)
+    counts = save(
+        engine, conn_id, versioned("1", "Old Ann", V1), versioned("2", "Bobby", V2), at=later
+    )
+    assert (counts.stale, counts.updated) == (1, 1)
+    assert one(engine, conn_id, "1") == before
+    assert one(engine, conn_id, "2").payload["display_name"] == "Bobby"
+    # An older inactive copy does not delete it either.
+    stale_delete = IncomingRecord("1", {"id": "1", "active": False}, deleted=True, version=V1)
+    assert save(engine, conn_id, stale_delete, at=later).stale == 1
+    assert one(engine, conn_id, "1").deleted_at is None
+    # The same version again is not older: saved as usual (unchanged here).
+    assert save(engine, conn_id, versioned("1", "Ann", V2), at=later).unchanged == 1
+    # A newer one wins, and a save without a version keeps the stored version.
+    assert save(engine, conn_id, versioned("1", "Anna", V3), at=later).updated == 1
+    assert save(engine, conn_id, versioned("1", "Anne", None), at=later).updated == 1
+    assert save(engine, conn_id, versioned("1", "Old", V2), at=later).stale == 1
+    assert one(engine, conn_id, "1").payload["display_name"] == "Anne"
+
+
+def test_a_newer_version_with_the_same_content_is_remembered(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, versioned("1", "Ann", V1))
+    assert save(engine, conn_id, versioned("1", "Ann", V3)).unchanged == 1
+    # Stored silently, it still outranks what came between.
+    assert save(engine, conn_id, versioned("1", "Between", V2)).stale == 1
+    assert one(engine, conn_id, "1").payload["display_name"] == "Ann"
+
+
+def test_versions_are_checked_in_the_same_batched_statements(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, *(versioned(str(i), "Ann", V2) for i in range(500)))
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        batch = [versioned(str(i), "Changed", V1 if i % 2 else V3) for i in range(1000)]
+        counts = save(engine, conn_id, *batch)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert (counts.added, counts.updated, counts.stale) == (500, 250, 250)
+    assert len(statements) <= 8, statements
+
+
+def test_reconciliation_spares_records_younger_than_its_pass(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, customer("1"), customer("2"), customer("3"))
+    with read_transaction(engine) as conn:
+        began = current_change_seq(conn, conn_id)
+    # While the pass reads the platform's keys: "4" is written back (created), "2" is
+    # restored after a delete, "3" is edited.
+    later = T0 + timedelta(minutes=5)
+    with write_transaction(engine) as conn:
+        mark_deleted(conn, connection_id=conn_id, model=MODEL, external_ids=["2"], now=later)
+    save(engine, conn_id, customer("4"), customer("2"), customer("3", "Edited"), at=later)
+    present = {"3"}  # the key list the pass read before those writes, with "1" gone since
+    scope: dict[str, Any] = {"connection_id": conn_id, "model": MODEL}
+    with write_transaction(engine) as conn:
+        live = list(live_external_ids(conn, pass_began_at_seq=began, **scope))
+        assert sorted(live) == ["1"]
+        gone = [i for i in live if i not in present]
+        deleted = mark_deleted(
+            conn, external_ids=[*gone, "2", "4"], now=later, pass_began_at_seq=began, **scope
+        )
+    assert deleted == 1
+    assert one(engine, conn_id, "1").last_action == DELETED
+    assert [one(engine, conn_id, i).deleted_at for i in ("2", "3", "4")] == [None] * 3

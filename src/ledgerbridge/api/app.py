@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from ledgerbridge import __version__
 from ledgerbridge.api.errors import install_error_handlers
 from ledgerbridge.api.routes import authorize, connections, customers, health, syncs
+from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.providers.registry import all_platforms
@@ -54,4 +55,8 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.include_router(customers.router)
     app.include_router(syncs.router)
     mount_sandboxes(app, app.state.sandbox, (p.sandbox for p in all_platforms()))
+    app.add_middleware(
+        RefuseUnstorableText,
+        skip_prefixes=tuple(p.sandbox.mount_path for p in all_platforms()),
+    )
     return app

@@ -58,15 +58,22 @@ def error_response(
     return json_response(body, status=status, headers=headers)
 
 
+LOCATION_CODES = {
+    "query": "invalid_query_params",
+    "path": "invalid_path_params",
+    "body": "invalid_body",
+    "header": "invalid_headers",
+}
+"""The error code of invalid input, by where in the request it was."""
+
+
 def _validation_errors(exc: RequestValidationError) -> tuple[str, str, list[dict[str, Any]]]:
     errors = []
-    where = "invalid_query_params"
+    where = LOCATION_CODES["query"]
     for item in exc.errors():
         location = [str(part) for part in item.get("loc", ())]
-        if location and location[0] == "body":
-            where = "invalid_body"
-        elif location and location[0] == "header":
-            where = "invalid_headers"
+        if location and location[0] in ("body", "header", "path"):
+            where = LOCATION_CODES[location[0]]
         errors.append(
             {
                 "field": ".".join(location[1:]) or location[0] if location else "",

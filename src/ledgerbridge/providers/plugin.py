@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel, ConfigDict
+
 from ledgerbridge.providers.base import ConnectorFactory, MappedCustomer
 from ledgerbridge.providers.client import RequestLimits
 from ledgerbridge.sandbox.base import SandboxContext, SandboxProvider
@@ -62,6 +64,13 @@ CustomerMapper = Callable[[Mapping[str, Any]], MappedCustomer]
 """A platform-native customer → the record the store takes (pure; the mapper's)."""
 
 
+class ConnectionSettings(BaseModel):
+    """Per-connection sync options of a platform, stored on the connection and handed to
+    its connector as `ConnectorSettings.extra`. A platform without any takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 @dataclass(frozen=True)
 class Platform:
     """Everything about one platform, in one place."""
@@ -80,6 +89,8 @@ class Platform:
     sandbox: SandboxProvider
     sandbox_credentials: SandboxCredentials
     oauth: OAuthConnect | None = None
+    settings: type[ConnectionSettings] = ConnectionSettings
+    """The per-connection options it accepts (`POST /connections`' `settings`)."""
 
     @property
     def sandbox_path(self) -> str:

@@ -39,4 +39,9 @@ oauth_tokens = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Refresh tokens of one grant share a family (the hash of its first refresh token);
+    # superseded_at is when a newer one replaced this one (see sandbox/oauth.py).
+    sa.Column("family", sa.String(64), nullable=True),
+    sa.Column("superseded_at", UTCDateTime, nullable=True),
 )
+sa.Index("ix_sandbox_oauth_tokens_family", oauth_tokens.c.family)

@@ -35,6 +35,23 @@ class TenantSettings(BaseModel):
     latency_ms: int = Field(default=0, ge=0, le=60_000, description="Added to every request.")
     throttle_as_xml: bool = Field(default=False, description="Answer 429s in XML (QuickBooks).")
     token_lifetime_s: int = Field(default=3600, ge=1, description="Access token lifetime.")
+    refresh_token_rotation_s: int = Field(
+        default=86_400,
+        ge=0,
+        description="QuickBooks Online: a refresh within this long of the current refresh "
+        "token's issue answers with the same refresh token (Intuit: 24 hours).",
+    )
+    refresh_token_grace_s: int = Field(
+        default=86_400,
+        ge=0,
+        description="QuickBooks Online: how long a replaced refresh token keeps working "
+        "(Intuit: 24 hours).",
+    )
+    refresh_token_single_use: bool = Field(
+        default=False,
+        description="QuickBooks Online: every refresh issues a new refresh token and the "
+        "presented one dies at once (the strictest reading of Intuit's documents).",
+    )
     address_required: bool = Field(
         default=True, description="QuickBooks Online: enforce the documented address rule."
     )

@@ -19,7 +19,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -93,12 +93,16 @@ class SyncEnvironment:
 
 
 def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
-    """The connector of a stored connection."""
+    """The connector of a stored connection; the connection's own settings (e.g. Intacct's
+    `reconcile_every`) override the process-wide `extra` options."""
+    settings = env.connector_settings
+    if info.settings:
+        settings = replace(settings, extra={**settings.extra, **info.settings})
     return get_platform(info.provider).connector(
         base_url=info.base_url,
         credentials=DatabaseCredentials(env.engine, env.cipher, info.id),
         http=env.http,
-        settings=env.connector_settings,
+        settings=settings,
     )
 
 

@@ -6,7 +6,12 @@ Semantics (shared/reference/records-api.md):
   `change_seq` move only when it changes, so re-saving an identical record is invisible;
 - deleting sets `deleted_at` (the payload is kept); saving a deleted record again undeletes
   it, and it reads as ADDED with `first_seen_at` reset;
-- `remote_data`, the provider's raw payload, is kept beside the unified one, outside the hash.
+- `remote_data`, the provider's raw payload, is kept beside the unified one, outside the hash;
+- a record is never replaced by an older version of itself: each save may carry the
+  platform's version (`record_version`), and a save older than the stored one is ignored;
+- a reconciliation delete (ids missing from a full key list) spares records that changed
+  after the pass that proved them absent began (`pass_began_at_seq`): a customer created or
+  restored during that pass was not in the list because the list was older than it.
 
 Every change takes the next number of its connection's change sequence. Writers of one
 connection serialise on the connection row, so sequence order is commit order and a reader
@@ -18,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -43,6 +48,9 @@ class IncomingRecord:
     remote_data: Mapping[str, Any] | None = None
     deleted: bool = False
     """True records it as deleted with this payload (an inactive customer)."""
+    version: str | None = None
+    """The platform's version of the record (`record_version`): a save older than the
+    stored version is ignored. None skips the check (and keeps the stored version)."""
 
 
 @dataclass
@@ -51,6 +59,8 @@ class WriteCounts:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    stale: int = 0
+    """Records ignored because the store already holds a newer version of them."""
 
     @property
     def changed(self) -> int:
@@ -67,6 +77,32 @@ class StoredRecord:
     deleted_at: datetime | None
     last_action: str
     change_seq: int
+
+
+_VERSION_NUMBER_DIGITS = 20
+
+
+def record_version(modified_at: datetime | None, platform_version: int | str | None) -> str:
+    """A record's version as one sortable string: the platform's modification time (UTC,
+    microseconds) then its version number (QuickBooks' SyncToken, Conductor's
+    revisionNumber), zero-padded so that string order is version order. Either part may be
+    missing: the time alone orders Intacct's records, the number alone a platform's
+    counter. A number that is not a non-negative integer is refused (ValueError): compared
+    as text it would order wrongly."""
+    when = "" if modified_at is None else modified_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")
+    if platform_version is None:
+        number = ""
+    else:
+        text = str(platform_version)
+        if not text.isdigit() or len(text) > _VERSION_NUMBER_DIGITS:
+            raise ValueError(f"a platform version must be a non-negative integer: {text!r}")
+        number = text.zfill(_VERSION_NUMBER_DIGITS)
+    return f"{when}|{number}"
+
+
+def _older(incoming: str | None, stored: str | None) -> bool:
+    """True when `incoming` is a version strictly older than the stored one."""
+    return incoming is not None and stored is not None and incoming < stored
 
 
 def content_hash(value: Mapping[str, Any]) -> str:
@@ -95,6 +131,8 @@ _LOOKUP_COLUMNS = (
     records.c.remote_hash,
     records.c.first_seen_at,
     records.c.deleted_at,
+    records.c.change_seq,
+    records.c.version,
 )
 
 _Build = Callable[[sa.ColumnElement[str], sa.ColumnElement[str]], sa.Select[Any]]
@@ -246,6 +284,7 @@ _CONTENT_UPDATE = (
         remote_data=sa.bindparam("remote_data"),
         content_hash=sa.bindparam("content_hash"),
         remote_hash=sa.bindparam("remote_hash"),
+        version=sa.bindparam("version"),
         first_seen_at=sa.bindparam("first_seen_at"),
         last_modified_at=sa.bindparam("last_modified_at"),
         deleted_at=sa.bindparam("deleted_at"),
@@ -256,7 +295,11 @@ _CONTENT_UPDATE = (
 _REMOTE_UPDATE = (
     sa.update(records)
     .where(records.c.id == sa.bindparam("_id"))
-    .values(remote_data=sa.bindparam("remote_data"), remote_hash=sa.bindparam("remote_hash"))
+    .values(
+        remote_data=sa.bindparam("remote_data"),
+        remote_hash=sa.bindparam("remote_hash"),
+        version=sa.bindparam("version"),
+    )
 )
 
 
@@ -269,7 +312,10 @@ def save_records(
     now: datetime,
 ) -> WriteCounts:
     """Upsert a page of records in the caller's transaction: one lookup, one insert and at
-    most two updates per page, whatever its size. Later duplicates of an id win."""
+    most two updates per page, whatever its size. Later duplicates of an id win. A record
+    whose `version` is older than the stored one is left as stored (counted `stale`): the
+    versions are compared here, under the connection's write lock taken before the lookup,
+    so no writer can slip a newer version in between."""
     incoming = {record.external_id: record for record in batch}
     counts = WriteCounts()
     if not incoming:
@@ -295,6 +341,7 @@ def save_records(
                     "remote_data": record.remote_data,
                     "content_hash": payload_hash,
                     "remote_hash": remote_hash,
+                    "version": record.version,
                     "first_seen_at": now,
                     "last_modified_at": now,
                     "deleted_at": now if record.deleted else None,
@@ -305,12 +352,21 @@ def save_records(
             counts.deleted += record.deleted
             counts.added += not record.deleted
             continue
+        if _older(record.version, row.version):
+            counts.stale += 1
+            continue
+        version = row.version if record.version is None else record.version
         was_deleted = row.deleted_at is not None
         if was_deleted == record.deleted and row.content_hash == payload_hash:
             counts.unchanged += 1
-            if row.remote_hash != remote_hash:
+            if row.remote_hash != remote_hash or row.version != version:
                 remote_updates.append(
-                    {"_id": row.id, "remote_data": record.remote_data, "remote_hash": remote_hash}
+                    {
+                        "_id": row.id,
+                        "remote_data": record.remote_data,
+                        "remote_hash": remote_hash,
+                        "version": version,
+                    }
                 )
             continue
         seq += 1
@@ -330,6 +386,7 @@ def save_records(
                 "remote_data": record.remote_data,
                 "content_hash": payload_hash,
                 "remote_hash": remote_hash,
+                "version": version,
                 "first_seen_at": first_seen,
                 "last_modified_at": now,
                 "deleted_at": deleted_at,
@@ -358,9 +415,15 @@ def mark_deleted(
     model: str,
     external_ids: Iterable[str],
     now: datetime,
+    pass_began_at_seq: int | None = None,
 ) -> int:
     """Record deletes of records gone from the provider (payload kept). Ids unknown or
-    already deleted are ignored. Returns how many records became deleted."""
+    already deleted are ignored. Returns how many records became deleted.
+
+    A reconciliation (ids missing from a full key list) passes `pass_began_at_seq`, the
+    connection's change sequence when the pass started (`current_change_seq`): records
+    changed after it (created, restored or written back while the pass read) are left
+    alone, since the list that lacks them may predate them."""
     wanted = list(dict.fromkeys(external_ids))
     if not wanted:
         return 0
@@ -370,6 +433,8 @@ def mark_deleted(
     for external_id in wanted:
         row = existing.get(external_id)
         if row is None or row.deleted_at is not None:
+            continue
+        if pass_began_at_seq is not None and row.change_seq > pass_began_at_seq:
             continue
         seq += 1
         updates.append({"_id": row.id, "change_seq": seq})
@@ -476,20 +541,36 @@ def get_record(
     return None if row is None else _stored(row, with_remote)
 
 
+def current_change_seq(conn: Connection, connection_id: str) -> int:
+    """The connection's change sequence now: a reconciliation pass records it when it
+    starts and hands it to `live_external_ids` and `mark_deleted` when it ends."""
+    value = conn.execute(
+        sa.select(connections.c.change_seq).where(connections.c.id == connection_id)
+    ).scalar_one_or_none()
+    if value is None:
+        raise NotFoundError(f"connection {connection_id!r} does not exist")
+    return int(value)
+
+
 def live_external_ids(
-    conn: Connection, *, connection_id: str, model: str, batch_size: int = 10_000
+    conn: Connection,
+    *,
+    connection_id: str,
+    model: str,
+    batch_size: int = 10_000,
+    pass_began_at_seq: int | None = None,
 ) -> Iterator[str]:
-    """Every external id not deleted, streamed (for reconciling against a provider's keys)."""
+    """Every external id not deleted, streamed (for reconciling against a provider's keys).
+    With `pass_began_at_seq`, only records unchanged since then (see `mark_deleted`)."""
+    query = sa.select(records.c.external_id).where(
+        records.c.connection_id == connection_id,
+        records.c.model == model,
+        records.c.deleted_at.is_(None),
+    )
+    if pass_began_at_seq is not None:
+        query = query.where(records.c.change_seq <= pass_began_at_seq)
     # Options on the statement, not the connection: on PostgreSQL a connection-wide
     # stream_results would turn the caller's next UPDATE into a server-side cursor too.
-    result = conn.execute(
-        sa.select(records.c.external_id)
-        .where(
-            records.c.connection_id == connection_id,
-            records.c.model == model,
-            records.c.deleted_at.is_(None),
-        )
-        .execution_options(stream_results=True, yield_per=batch_size)
-    )
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=batch_size))
     for row in result:
         yield row.external_id

@@ -130,7 +130,9 @@ async def test_seed_sync_change_on_intacct_sync_again_exactly_those_changes(
 
     headers = {"Connection-Id": connection_id}
     body = client.get(
-        "/customers", params={"cursor": encode_cursor(last_seq)}, headers=headers
+        "/customers",
+        params={"cursor": encode_cursor(last_seq, connection_id=connection_id, model="Customer")},
+        headers=headers,
     ).json()
     assert body["next_cursor"] is None
     actions = {r["id"]: r["_nango_metadata"]["last_action"] for r in body["records"]}

@@ -45,6 +45,7 @@ def _without_access_token(qbo_connection: QboConnection) -> dict[str, Any]:
 
 
 def test_tokens_refresh_across_a_long_read(qbo_connection: QboConnection) -> None:
+    qbo_connection.configure(refresh_token_single_use=True)  # every refresh rotates
     # One-second access tokens and slow answers: the read outlives many tokens.
     qbo_connection.configure(token_lifetime_s=1, latency_ms=120)
     qbo_connection.seed(300)
@@ -107,6 +108,7 @@ def test_refused_again_after_a_refresh_is_an_auth_error(qbo_connection: QboConne
 
 
 def test_a_refused_refresh_token_needs_reauthorisation(qbo_connection: QboConnection) -> None:
+    qbo_connection.configure(refresh_token_single_use=True)  # a replaced token dies at once
     stored = _without_access_token(qbo_connection)
     # Someone else rotated the refresh token and lost the answer: the stored one is dead.
     rotated = httpx.post(

@@ -72,7 +72,11 @@ async def test_full_sync_then_exactly_the_changes(
 
     headers = {"Connection-Id": qbo.connection_id}
     body = client.get(
-        "/customers", params={"cursor": encode_cursor(last_cursor)}, headers=headers
+        "/customers",
+        params={
+            "cursor": encode_cursor(last_cursor, connection_id=qbo.connection_id, model="Customer")
+        },
+        headers=headers,
     ).json()
     actions = {r["id"]: r["_nango_metadata"]["last_action"] for r in body["records"]}
     assert actions == {

@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from starlette.responses import Response
 
 from ledgerbridge.api.deps import CipherDep, EngineDep, require_api_key
@@ -47,6 +54,11 @@ class ConnectionCreate(BaseModel):
     sync_frequency: int | str = Field(
         default=DEFAULT_SYNC_FREQUENCY_S, description="Seconds, or a duration like '1h'."
     )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Provider-specific sync options, e.g. Intacct's `reconcile_every` (every "
+        "Nth incremental run looks for hard deletes; default 10).",
+    )
 
     @field_validator("provider")
     @classmethod
@@ -70,6 +82,20 @@ class ConnectionCreate(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _settings_known(self) -> ConnectionCreate:
+        model = get_platform(self.provider).settings
+        try:
+            checked = model.model_validate(self.settings)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ValueError(f"settings of a {self.provider} connection: {problems}") from None
+        self.settings = checked.model_dump(exclude_none=True)
+        return self
+
     @field_validator("sync_frequency")
     @classmethod
     def _frequency(cls, value: int | str) -> int:
@@ -84,6 +110,7 @@ class ConnectionPublic(BaseModel):
     status: str
     status_message: str | None
     created_at: datetime
+    settings: dict[str, Any] = Field(description="Provider-specific sync options.")
 
     @classmethod
     def of(cls, info: ConnectionInfo) -> ConnectionPublic:
@@ -95,6 +122,7 @@ class ConnectionPublic(BaseModel):
             status=info.status,
             status_message=info.status_message,
             created_at=info.created_at,
+            settings=info.settings,
         )
 
 
@@ -116,6 +144,7 @@ def post_connection(
             credentials=body.credentials,
             sync_frequency_s=body.sync_frequency,
             now=utcnow(),
+            settings=body.settings,
         )
     return ConnectionPublic.of(info)
 

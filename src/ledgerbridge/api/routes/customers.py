@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from ledgerbridge.api.deps import ConnectionDep, EngineDep, require_api_key
 from ledgerbridge.api.errors import ApiError
+from ledgerbridge.connections import ConnectionInfo
 from ledgerbridge.db import read_transaction
 from ledgerbridge.json import json_response
 from ledgerbridge.sync import write_back
@@ -121,7 +122,30 @@ def _actions(filter_value: str | None) -> set[str] | None:
     return {_FILTERS[part.strip().lower()] for part in filter_value.split(",")}
 
 
-def _public(record: StoredRecord, include_remote: bool) -> dict[str, Any]:
+def _cursor(record: StoredRecord, connection: ConnectionInfo) -> str:
+    return encode_cursor(record.change_seq, connection_id=connection.id, model=MODEL_NAME)
+
+
+def _after_seq(cursor: str | None, connection: ConnectionInfo) -> int | None:
+    """The change sequence a (format-checked) cursor points after, if it is this
+    connection's; a cursor of another connection or model is a 400."""
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor)
+    refusal = position.refusal(connection.id, MODEL_NAME)
+    if refusal is not None:
+        raise ApiError(
+            400,
+            "invalid_query_params",
+            f"The request is invalid: cursor: {refusal}",
+            [{"field": "cursor", "message": refusal}],
+        )
+    return position.change_seq
+
+
+def _public(
+    record: StoredRecord, include_remote: bool, connection: ConnectionInfo
+) -> dict[str, Any]:
     body = dict(record.payload)
     body["id"] = record.external_id
     body["_nango_metadata"] = {
@@ -129,7 +153,7 @@ def _public(record: StoredRecord, include_remote: bool) -> dict[str, Any]:
         "last_modified_at": iso_utc(record.last_modified_at),
         "last_action": record.last_action,
         "deleted_at": None if record.deleted_at is None else iso_utc(record.deleted_at),
-        "cursor": encode_cursor(record.change_seq),
+        "cursor": _cursor(record, connection),
     }
     if include_remote:
         body["remote_data"] = record.remote_data
@@ -146,7 +170,7 @@ def list_customers(
     connection: ConnectionDep,
     query: Annotated[RecordsQuery, Query()],
 ) -> Response:
-    after_seq = None if query.cursor is None else decode_cursor(query.cursor)
+    after_seq = _after_seq(query.cursor, connection)
     with_remote = query.include == "remote_data"
     with read_transaction(engine) as conn:
         page, has_more = list_records(
@@ -161,8 +185,8 @@ def list_customers(
             with_remote=with_remote,
         )
     body = {
-        "records": [_public(record, with_remote) for record in page],
-        "next_cursor": encode_cursor(page[-1].change_seq) if has_more else None,
+        "records": [_public(record, with_remote, connection) for record in page],
+        "next_cursor": _cursor(page[-1], connection) if has_more else None,
     }
     return json_response(body)
 
@@ -188,7 +212,7 @@ def get_customer(
         )
     if record is None:
         raise ApiError(404, "not_found", f"No customer {customer_id!r} in this connection.")
-    return json_response(_public(record, include is not None))
+    return json_response(_public(record, include is not None, connection))
 
 
 class CustomerChanges(BaseModel):
@@ -244,7 +268,7 @@ async def create_customer(
     if not fields:
         raise ApiError(400, "invalid_body", "Send at least one field of the customer.")
     stored = await write_back.create_customer(_sync_env(request), connection, fields)
-    return json_response(_public(stored, False), status=201)
+    return json_response(_public(stored, False, connection), status=201)
 
 
 @router.patch(
@@ -259,4 +283,4 @@ async def update_customer(
     if not changes:
         raise ApiError(400, "invalid_body", "Send at least one field to change.")
     stored = await write_back.update_customer(_sync_env(request), connection, customer_id, changes)
-    return json_response(_public(stored, False))
+    return json_response(_public(stored, False, connection))

@@ -5,10 +5,22 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from ledgerbridge.providers.intacct.connector import LIMITS, IntacctConnector
 from ledgerbridge.providers.intacct.mapper import mapped
 from ledgerbridge.providers.intacct.sandbox import provider as sandbox
-from ledgerbridge.providers.plugin import Platform
+from ledgerbridge.providers.plugin import ConnectionSettings, Platform
+
+
+class IntacctConnectionSettings(ConnectionSettings):
+    reconcile_every: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="Intacct reports no hard deletes: every full run, and every Nth "
+        "incremental run, lists every key to find them. Default 10.",
+    )
 
 
 def _sandbox_credentials(issued: Mapping[str, str], received_at: datetime) -> dict[str, Any]:
@@ -26,4 +38,5 @@ platform = Platform(
     limits=LIMITS,
     sandbox=sandbox,
     sandbox_credentials=_sandbox_credentials,
+    settings=IntacctConnectionSettings,
 )

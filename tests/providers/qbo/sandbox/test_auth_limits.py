@@ -58,6 +58,9 @@ def test_authorization_code_flow_and_rotation(realm: Realm) -> None:
     query = parse_qs(urlparse(approved.headers["location"]).query)
     assert query["state"] == ["xyz"]
     assert query["realmId"] == ["123456789012"]
+    # Every refresh rotates, the old token dying at once (Intuit's default: test_rotation).
+    single_use = {"refresh_token_single_use": True}
+    realm.http.patch("/sandbox/qbo/_admin/tenants/123456789012", json=single_use)
     tokens = realm.http.post(
         "/sandbox/qbo/oauth2/v1/tokens/bearer",
         data={

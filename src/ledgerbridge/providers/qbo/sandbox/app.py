@@ -6,19 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.json import json_response
 from ledgerbridge.providers.qbo import wire
+from ledgerbridge.providers.qbo.sandbox import merge, rules, store
 from ledgerbridge.providers.qbo.sandbox import query as qbo_query
-from ledgerbridge.providers.qbo.sandbox import rules, store
 from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
     PROVIDER,
     default_settings,
@@ -38,6 +39,14 @@ CDC_LOOKBACK = timedelta(days=30)
 CDC_MAX_OBJECTS = 1000
 
 Work = Callable[[tenants.TenantSettings], dict[str, Any]]
+
+
+class MergeRequest(BaseModel):
+    """The admin merge's body: the customer that survives."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    into: int = Field(ge=1, lt=2**31, description="Id of the customer that survives.")
 
 
 class _Unauthorized(Exception):
@@ -86,6 +95,29 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
                 return _fault_response(fault, context.clock(), settings)
             body["time"] = store.response_time(context.clock(), settings.utc_offset)
             return json_response(body)
+
+    @app.post("/_admin/tenants/{realm_id}/customers/{deleted_id}/merge")
+    def merge_customer(
+        realm_id: str, deleted_id: Annotated[int, Path(ge=1, lt=2**31)], body: MergeRequest
+    ) -> Response:
+        """Merge customer `deleted_id` into `body.into`, as a QuickBooks user can in the UI
+        (sandbox only; see `merge.py` for what QuickBooks does)."""
+        with write_transaction(context.engine) as connection:
+            settings = tenants.get_tenant(connection, PROVIDER, realm_id)
+            if settings is None:
+                return json_response({"detail": f"no qbo sandbox tenant {realm_id!r}"}, 404)
+            try:
+                survivor = merge.merge_customers(
+                    connection,
+                    realm_id,
+                    deleted_id=deleted_id,
+                    survivor_id=body.into,
+                    now=context.clock(),
+                )
+            except merge.MergeRefused as refused:
+                return json_response({"detail": refused.message}, refused.status)
+        rendered = store.render(survivor, settings.utc_offset)
+        return json_response({"Customer": rendered, "deletedId": str(deleted_id)})
 
     @app.post("/v3/company/{realm_id}/customer")
     async def write_customer(request: Request, realm_id: str) -> Response:
@@ -239,7 +271,12 @@ def _cdc(
                 .order_by(customers.c.last_updated_time, customers.c.id)
                 .limit(CDC_MAX_OBJECTS)
             ).mappings()
-            rendered = [store.render(r, settings.utc_offset) for r in rows]
+            rendered: list[dict[str, Any]] = [store.render(r, settings.utc_offset) for r in rows]
+            # Deleted objects come after the active ones, within the same object limit.
+            deleted = merge.deleted_since(
+                connection, realm_id, since, CDC_MAX_OBJECTS - len(rendered)
+            )
+            rendered += [merge.render_deleted(r, settings.utc_offset) for r in deleted]
         if rendered:
             results.append({"Customer": rendered, "startPosition": 1, "maxResults": len(rendered)})
     return {"CDCResponse": [{"QueryResponse": results or [{}]}]}

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import html
 import secrets
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -20,7 +22,7 @@ from ledgerbridge.json import json_response
 from ledgerbridge.providers.qbo.sandbox import store
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext
-from ledgerbridge.sandbox.oauth import OAuthError, TokenIssuer, TokenPair
+from ledgerbridge.sandbox.oauth import STRICT, OAuthError, RefreshRotation, TokenIssuer, TokenPair
 
 PROVIDER = "qbo"
 
@@ -58,6 +60,27 @@ def _lifetime(context: SandboxContext) -> Any:
         return (settings or default_settings()).token_lifetime_s
 
     return lifetime
+
+
+def rotation_of(settings: tenants.TenantSettings) -> RefreshRotation:
+    """The realm's refresh-token rotation: Intuit's documented one (the same refresh token
+    for 24 hours, a replaced one valid 24 hours more; see sandbox/oauth.py for the
+    evidence), or strictly single-use when the realm's knob says so."""
+    if settings.refresh_token_single_use:
+        return STRICT
+    return RefreshRotation(
+        period=timedelta(seconds=settings.refresh_token_rotation_s),
+        grace=timedelta(seconds=settings.refresh_token_grace_s),
+    )
+
+
+def _rotation(context: SandboxContext) -> Callable[[str], RefreshRotation]:
+    def rotation(realm_id: str) -> RefreshRotation:
+        with read_transaction(context.engine) as connection:
+            settings = tenants.get_tenant(connection, PROVIDER, realm_id)
+        return rotation_of(settings or default_settings())
+
+    return rotation
 
 
 def _basic(request: Request) -> tuple[str, str] | None:
@@ -208,6 +231,7 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
                         client_id=client_id,
                         lifetime_s=_lifetime(context),
                         now=context.clock(),
+                        rotation=_rotation(context),
                     )
                 raise OAuthError(
                     "unsupported_grant_type", f"grant_type {grant!r} is not supported."

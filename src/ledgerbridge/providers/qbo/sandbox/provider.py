@@ -9,7 +9,7 @@ from ledgerbridge.db import write_transaction
 from ledgerbridge.providers.qbo.sandbox import seed as seeding
 from ledgerbridge.providers.qbo.sandbox.app import create_app
 from ledgerbridge.providers.qbo.sandbox.oauth_routes import PROVIDER, ensure_realm
-from ledgerbridge.providers.qbo.sandbox.tables import companies, customers
+from ledgerbridge.providers.qbo.sandbox.tables import companies, customers, deleted_customers
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
 from ledgerbridge.sandbox.oauth import TokenIssuer
@@ -66,7 +66,7 @@ class QboSandbox:
     def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
         """Forget one realm (customers, company, settings, tokens) or every realm."""
         with write_transaction(context.engine) as connection:
-            for table in (customers, companies):
+            for table in (customers, deleted_customers, companies):
                 query = sa.delete(table)
                 if tenant_id is not None:
                     query = query.where(table.c.realm_id == tenant_id)

@@ -59,3 +59,16 @@ INDEXES = (
 )
 for _name, _columns, _unique in INDEXES:
     sa.Index(_name, *(customers.c[c] for c in _columns), unique=_unique)
+
+# Customers that no longer exist (merged into another), as change data capture reports them:
+# `{"Id", "status": "Deleted", "MetaData": {"LastUpdatedTime"}}`.
+deleted_customers = sa.Table(
+    "qbo_deleted_customers",
+    metadata,
+    sa.Column("realm_id", sa.String(128), primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("deleted_time", UTCDateTime, nullable=False),
+)
+sa.Index(
+    "ix_qbo_deleted_customers_time", deleted_customers.c.realm_id, deleted_customers.c.deleted_time
+)
