@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -163,7 +163,7 @@ def connect(
             server_url=server_url or settings.base_url,
         )
     except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        _refuse(exc)
     finally:
         databases.dispose()
     typer.echo(info.id)
@@ -216,6 +216,12 @@ def _sandbox_context() -> SandboxContext:
     return SandboxContext(engine=open_sandbox_database(settings), base_url=settings.base_url)
 
 
+def _refuse(exc: LookupError) -> NoReturn:
+    """One clear line on stderr (an unknown sandbox tenant), exit status 1."""
+    typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
+    raise typer.Exit(1)
+
+
 def _provider(name: str) -> str:
     if name not in sandbox_names():
         raise typer.BadParameter(f"unknown provider {name!r}; choose from {sandbox_names()}")
@@ -235,11 +241,23 @@ def sandbox_seed(
     console.print(f"{provider} tenant {result.tenant_id}: added {result.customers} customers")
 
 
+@sandbox_app.command("create")
+def sandbox_create(provider: ProviderOption, tenant: TenantOption) -> None:
+    """Create an empty sandbox tenant (a realm, end user or company). Only this and `seed`
+    create tenants: a request for an unknown one is answered as the platform answers it."""
+    get_sandbox(_provider(provider)).create(_sandbox_context(), tenant)
+    console.print(f"{provider} tenant {tenant} ready")
+
+
 @sandbox_app.command("token")
 def sandbox_token(provider: ProviderOption, tenant: TenantOption) -> None:
     """Print what a client needs to call a sandbox tenant now (tokens, keys, ids)."""
     sandbox = get_sandbox(_provider(provider))
-    for key, value in sandbox.credentials(_sandbox_context(), tenant).items():
+    try:
+        issued = sandbox.credentials(_sandbox_context(), tenant)
+    except LookupError as exc:
+        _refuse(exc)
+    for key, value in issued.items():
         typer.echo(f"{key}={value}")
 
 

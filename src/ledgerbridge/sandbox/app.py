@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import migrate
 from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sandbox.envelope import mount_any_path
 from ledgerbridge.sandbox.registry import all_sandboxes
 
 SHARED_MIGRATIONS = "ledgerbridge.sandbox:migrations"
@@ -27,4 +28,4 @@ def migrate_sandbox_database(engine: Engine) -> None:
 
 def mount_sandboxes(app: FastAPI, context: SandboxContext) -> None:
     for provider in all_sandboxes():
-        app.mount(provider.mount_path, provider.create_app(context))
+        mount_any_path(app, provider.mount_path, provider.create_app(context))

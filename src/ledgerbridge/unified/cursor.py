@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from ledgerbridge.parsing import INT64_MAX, ParseError, parse_int
+
 _PREFIX = b"lb1:"
 
 
@@ -19,10 +21,9 @@ def decode_cursor(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         if not raw.startswith(_PREFIX):
             raise ValueError(cursor)
-        value = int(raw[len(_PREFIX) :].decode("ascii"))
-        if value < 0:
-            raise ValueError(cursor)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        # A change sequence is a 64-bit column: a cursor past it names no position.
+        value = parse_int(raw[len(_PREFIX) :].decode("ascii"), minimum=0, maximum=INT64_MAX)
+    except (ParseError, ValueError, binascii.Error, UnicodeDecodeError):
         raise ValueError(
             "not a valid cursor: pass a value from `_nango_metadata.cursor` or "
             "`next_cursor` unchanged"

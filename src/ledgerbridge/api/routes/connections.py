@@ -21,27 +21,34 @@ from ledgerbridge.connections import (
     list_connections,
 )
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.json import dumps
+from ledgerbridge.parsing import check_json, is_ascii_digits, parse_int
 from ledgerbridge.providers.catalog import PROVIDERS
 
 router = APIRouter(tags=["connections"], dependencies=[Depends(require_api_key)])
 
 _DURATION = re.compile(
-    r"^\s*(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$"
+    r"^\s*([0-9]+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$"
 )
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_SYNC_FREQUENCY_S = 60
+MAX_SYNC_FREQUENCY_S = 366 * 86400
+"""A year between syncs at most: past it a connection would never sync (and past 2**31-1
+seconds the 4-byte column refuses it on PostgreSQL)."""
+_BOUNDS: dict[str, Any] = {"minimum": 0, "maximum": MAX_SYNC_FREQUENCY_S, "what": "seconds"}
+MAX_CREDENTIALS_BYTES = 16_384
+"""Credentials are a few tokens and ids; 16 KB leaves room for any platform's JWTs."""
 
 
 def parse_duration(value: int | str) -> int:
     """Seconds in `value`: an integer of seconds, or `90s`, `30m`, `1h`, `1d`."""
-    if isinstance(value, int):
-        return value
-    if value.strip().isdigit():
-        return int(value)
+    if isinstance(value, int) or is_ascii_digits(value.strip()):
+        return parse_int(value if isinstance(value, int) else value.strip(), **_BOUNDS)
     match = _DURATION.match(value.lower())
     if match is None:
         raise ValueError("use seconds or a duration such as '15m', '1h', '1d'")
-    return int(match.group(1)) * _UNIT_S[match.group(2)]
+    seconds = parse_int(match.group(1), **_BOUNDS) * _UNIT_S[match.group(2)]
+    return parse_int(seconds, **_BOUNDS)
 
 
 def sync_frequency_seconds(value: int | str) -> int:
@@ -84,6 +91,14 @@ class ConnectionCreate(BaseModel):
                 f"(non-empty strings); missing: {', '.join(missing)}"
             )
         return self
+
+    @field_validator("credentials")
+    @classmethod
+    def _bounded_credentials(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_json(value, max_depth=8, what="credentials")
+        if len(dumps(value)) > MAX_CREDENTIALS_BYTES:
+            raise ValueError(f"credentials take at most {MAX_CREDENTIALS_BYTES} bytes of JSON")
+        return value
 
     @field_validator("sync_frequency")
     @classmethod
