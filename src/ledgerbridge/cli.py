@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -168,7 +168,7 @@ def connect(
             server_url=server_url or settings.base_url,
         )
     except LookupError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        _refuse(exc)
     finally:
         databases.dispose()
     typer.echo(info.id)
@@ -221,6 +221,12 @@ def _sandbox_context() -> SandboxContext:
     return SandboxContext(engine=open_sandbox_database(settings), base_url=settings.base_url)
 
 
+def _refuse(exc: LookupError) -> NoReturn:
+    """One clear line on stderr (an unknown sandbox tenant), exit status 1."""
+    typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
+    raise typer.Exit(1)
+
+
 def _provider(name: str) -> str:
     """`name` if a platform of that name is registered (read now, not at import)."""
     if name not in platform_names():
@@ -241,11 +247,23 @@ def sandbox_seed(
     console.print(f"{provider} tenant {result.tenant_id}: added {result.customers} customers")
 
 
+@sandbox_app.command("create")
+def sandbox_create(provider: ProviderOption, tenant: TenantOption) -> None:
+    """Create an empty sandbox tenant (a realm, end user or company). Only this and `seed`
+    create tenants: a request for an unknown one is answered as the platform answers it."""
+    get_platform(_provider(provider)).sandbox.create(_sandbox_context(), tenant)
+    console.print(f"{provider} tenant {tenant} ready")
+
+
 @sandbox_app.command("token")
 def sandbox_token(provider: ProviderOption, tenant: TenantOption) -> None:
     """Print what a client needs to call a sandbox tenant now (tokens, keys, ids)."""
     sandbox = get_platform(_provider(provider)).sandbox
-    for key, value in sandbox.credentials(_sandbox_context(), tenant).items():
+    try:
+        issued = sandbox.credentials(_sandbox_context(), tenant)
+    except LookupError as exc:
+        _refuse(exc)
+    for key, value in issued.items():
         typer.echo(f"{key}={value}")
 
 

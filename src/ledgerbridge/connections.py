@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection as DbConnection
 
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.errors import NotFoundError
+from ledgerbridge.parsing import is_ascii_digits, parse_int
 from ledgerbridge.tables import connections, records, sync_runs, sync_state
 
 DEFAULT_SYNC_FREQUENCY_S = 3600
@@ -30,23 +31,26 @@ class ConnectionStatus(StrEnum):
 
 
 _DURATION = re.compile(
-    r"^\s*(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$"
+    r"^\s*([0-9]+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)\s*$"
 )
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_SYNC_FREQUENCY_S = 60
 """Scheduled syncs no more often than once a minute."""
+MAX_SYNC_FREQUENCY_S = 366 * 86400
+"""A year between syncs at most: past it a connection would never sync (and past 2**31-1
+seconds the 4-byte column refuses it on PostgreSQL)."""
+_BOUNDS: dict[str, Any] = {"minimum": 0, "maximum": MAX_SYNC_FREQUENCY_S, "what": "seconds"}
 
 
 def parse_duration(value: int | str) -> int:
     """Seconds in `value`: an integer of seconds, or `90s`, `30m`, `1h`, `1d`."""
-    if isinstance(value, int):
-        return value
-    if value.strip().isdigit():
-        return int(value)
+    if isinstance(value, int) or is_ascii_digits(value.strip()):
+        return parse_int(value if isinstance(value, int) else value.strip(), **_BOUNDS)
     match = _DURATION.match(value.lower())
     if match is None:
         raise ValueError("use seconds or a duration such as '15m', '1h', '1d'")
-    return int(match.group(1)) * _UNIT_S[match.group(2)]
+    seconds = parse_int(match.group(1), **_BOUNDS) * _UNIT_S[match.group(2)]
+    return parse_int(seconds, **_BOUNDS)
 
 
 def sync_frequency_seconds(value: int | str) -> int:

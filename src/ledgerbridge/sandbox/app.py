@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import migrate
 from ledgerbridge.sandbox.base import SandboxContext, SandboxProvider
+from ledgerbridge.sandbox.envelope import mount_any_path
 
 SHARED_MIGRATIONS = "ledgerbridge.sandbox:migrations"
 
@@ -34,4 +35,4 @@ def mount_sandboxes(
     app: FastAPI, context: SandboxContext, sandboxes: Iterable[SandboxProvider]
 ) -> None:
     for sandbox in sandboxes:
-        app.mount(sandbox.mount_path, sandbox.create_app(context))
+        mount_any_path(app, sandbox.mount_path, sandbox.create_app(context))

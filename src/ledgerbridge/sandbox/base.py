@@ -54,6 +54,11 @@ class SandboxProvider(Protocol):
         """The ASGI app serving the platform's API, mounted at `mount_path`."""
         ...
 
+    def create(self, context: SandboxContext, tenant_id: str) -> None:
+        """Create the tenant, empty, if it is new. Tenants are made only by this and by
+        `seed`: a request naming an unknown one gets the platform's own error."""
+        ...
+
     def seed(
         self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
     ) -> SeedResult:
@@ -61,7 +66,8 @@ class SandboxProvider(Protocol):
         ...
 
     def credentials(self, context: SandboxContext, tenant_id: str) -> dict[str, str]:
-        """What a client needs to call the tenant now (tokens, keys, ids), for the CLI."""
+        """What a client needs to call the tenant now (tokens, keys, ids), for the CLI;
+        `LookupError` with a one-line message when the tenant does not exist."""
         ...
 
     def reset(self, context: SandboxContext, tenant_id: str | None) -> None:

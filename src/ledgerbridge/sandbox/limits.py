@@ -51,9 +51,7 @@ class Gate:
     ) -> AsyncIterator[Refusal | None]:
         """Yield None when the request may proceed, else the `Refusal` to answer with."""
         state = self._states.setdefault((provider, tenant_id), _TenantState())
-        if settings.latency_ms:
-            await asyncio.sleep(settings.latency_ms / 1000)
-        refusal = self._count(state, settings)
+        refusal = self._count(state, settings.requests_per_minute)
         if refusal is None and settings.error_rate and self._rng.random() < settings.error_rate:
             refusal = Refusal("injected", self._rng.choice(settings.error_statuses or [500]))
         if refusal is not None:
@@ -62,20 +60,34 @@ class Gate:
         if settings.queue_when_busy:
             # One request at a time, the rest wait their turn (QuickBooks Desktop).
             async with state.turn:
+                await self._latency(settings)
                 yield None
             return
         limit = settings.max_concurrent
         if limit is not None and state.in_flight >= limit:
             yield Refusal("throttled", 429, retry_after=1)
             return
+        # The slot is held for the whole request, the injected latency included, so slow
+        # answers pile up and provoke the concurrency 429 as a loaded platform's would.
         state.in_flight += 1
         try:
+            await self._latency(settings)
             yield None
         finally:
             state.in_flight -= 1
 
-    def _count(self, state: _TenantState, settings: TenantSettings) -> Refusal | None:
-        limit = settings.requests_per_minute
+    @staticmethod
+    async def _latency(settings: TenantSettings) -> None:
+        if settings.latency_ms:
+            await asyncio.sleep(settings.latency_ms / 1000)
+
+    def count_extra(self, key: str, tenant_id: str, per_minute: int) -> bool:
+        """Count one request against a further per-minute limit named `key` (QuickBooks'
+        batch endpoint has its own); False when that limit is already reached."""
+        state = self._states.setdefault((key, tenant_id), _TenantState())
+        return self._count(state, per_minute) is None
+
+    def _count(self, state: _TenantState, limit: int | None) -> Refusal | None:
         if limit is None:
             return None
         now = time.monotonic()

@@ -94,10 +94,11 @@ class TokenIssuer:
     def __init__(
         self,
         provider: str,
-        new_access_token: Callable[[str, datetime], str] | None = None,
+        new_access_token: Callable[[str, datetime, datetime], str] | None = None,
     ) -> None:
+        """`new_access_token(tenant_id, issued_at, expires_at)` shapes an access token."""
         self.provider = provider
-        self._new_access_token = new_access_token or (lambda _tenant, _exp: _random("at"))
+        self._new_access_token = new_access_token or (lambda _t, _iat, _exp: _random("at"))
 
     def ensure_client(self, connection: Connection, now: datetime) -> tuple[str, str]:
         """The sandbox app's (client_id, client_secret), registering it on first use."""
@@ -259,7 +260,7 @@ class TokenIssuer:
         self, connection: Connection, grant: Any, client_id: str, lifetime_s: int, now: datetime
     ) -> str:
         expires_at = now + timedelta(seconds=lifetime_s)
-        access = self._new_access_token(grant.tenant_id, expires_at)
+        access = self._new_access_token(grant.tenant_id, now, expires_at)
         self._store(
             connection, access, "access", grant.tenant_id, client_id, expires_at, now, grant.subject
         )
@@ -278,7 +279,7 @@ class TokenIssuer:
     ) -> TokenPair:
         """A new access and refresh token: of a new grant, or of `family`'s."""
         expires_at = now + timedelta(seconds=lifetime_s)
-        access = self._new_access_token(tenant_id, expires_at)
+        access = self._new_access_token(tenant_id, now, expires_at)
         refresh = _random("rt")
         self._store(connection, access, "access", tenant_id, client_id, expires_at, now, subject)
         self._store(

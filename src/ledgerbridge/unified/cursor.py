@@ -14,9 +14,11 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from ledgerbridge.parsing import INT64_MAX, ParseError, is_ascii_digits, parse_int
+
 _PREFIX = "lb2:"
 _UNBOUND_PREFIX = b"lb1:"
-MAX_CHANGE_SEQ = 2**63 - 1
+MAX_CHANGE_SEQ = INT64_MAX
 """The largest change sequence number a BIGINT column holds."""
 
 _INVALID = (
@@ -68,9 +70,10 @@ def decode_cursor(cursor: str) -> CursorPosition:
     if not text.startswith(_PREFIX) or len(parts) != 3 or not all(parts):
         raise ValueError(_INVALID)
     connection_id, model, number = parts
-    if not (number.isascii() and number.isdigit()):
+    if not is_ascii_digits(number):
         raise ValueError(_INVALID)
-    # Length first: int() refuses strings of thousands of digits with an error of its own.
-    if len(number) > len(str(MAX_CHANGE_SEQ)) or int(number) > MAX_CHANGE_SEQ:
-        raise ValueError(f"{_INVALID} (its position is out of range)")
-    return CursorPosition(connection_id=connection_id, model=model, change_seq=int(number))
+    try:
+        change_seq = parse_int(number, minimum=0, maximum=MAX_CHANGE_SEQ)
+    except ParseError:
+        raise ValueError(f"{_INVALID} (its position is out of range)") from None
+    return CursorPosition(connection_id=connection_id, model=model, change_seq=change_seq)

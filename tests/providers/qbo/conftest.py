@@ -24,6 +24,7 @@ __all__ = ["app_client", "env", "qbo"]
 def realm(app: FastAPI, client: TestClient) -> Realm:
     """An empty realm with the gate's realistic limits and a valid access token."""
     context = app.state.sandbox
+    get_platform("qbo").sandbox.create(context, REALM)
     credentials = get_platform("qbo").sandbox.credentials(context, REALM)
     return Realm(http=client, realm_id=REALM, credentials=credentials)
 
@@ -32,6 +33,7 @@ def realm(app: FastAPI, client: TestClient) -> Realm:
 def qbo_connection(app: FastAPI, live_server: LiveServer) -> QboConnection:
     """A ledgerbridge connection to an empty sandbox realm served over loopback HTTP, with
     the credentials a real QuickBooks connection stores (tokens, app keys, realm id)."""
+    get_platform("qbo").sandbox.create(app.state.sandbox, REALM)
     issued = get_platform("qbo").sandbox.credentials(app.state.sandbox, REALM)
     credentials = {
         "realm_id": REALM,

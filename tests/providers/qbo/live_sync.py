@@ -96,6 +96,7 @@ def seed_realm(app: FastAPI, customers: int) -> None:
 @pytest.fixture
 def qbo(app: FastAPI, live_server: LiveServer) -> Iterator[SyncSetup]:
     """An empty realm (seed it with `seed_realm`) and a connection to it."""
+    get_platform("qbo").sandbox.create(app.state.sandbox, REALM)
     issued = get_platform("qbo").sandbox.credentials(app.state.sandbox, REALM)
     info = connect_sandbox(
         app.state.databases,

@@ -28,9 +28,14 @@ from ledgerbridge.connections import (
     sync_frequency_seconds,
 )
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.json import dumps
+from ledgerbridge.parsing import check_json
 from ledgerbridge.providers.registry import PLATFORMS, get_platform
 
 router = APIRouter(tags=["connections"], dependencies=[Depends(require_api_key)])
+
+MAX_CREDENTIALS_BYTES = 16_384
+"""Credentials are a few tokens and ids; 16 KB leaves room for any platform's JWTs."""
 
 
 class ConnectionCreate(BaseModel):
@@ -95,6 +100,14 @@ class ConnectionCreate(BaseModel):
             raise ValueError(f"settings of a {self.provider} connection: {problems}") from None
         self.settings = checked.model_dump(exclude_none=True)
         return self
+
+    @field_validator("credentials")
+    @classmethod
+    def _bounded_credentials(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_json(value, max_depth=8, what="credentials")
+        if len(dumps(value)) > MAX_CREDENTIALS_BYTES:
+            raise ValueError(f"credentials take at most {MAX_CREDENTIALS_BYTES} bytes of JSON")
+        return value
 
     @field_validator("sync_frequency")
     @classmethod

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.responses import Response
 
 from ledgerbridge.api.deps import ConnectionDep, EngineDep, require_api_key
@@ -21,6 +21,7 @@ from ledgerbridge.api.errors import ApiError
 from ledgerbridge.connections import ConnectionInfo
 from ledgerbridge.db import read_transaction
 from ledgerbridge.json import json_response
+from ledgerbridge.parsing import bounded_moment, check_json, check_text
 from ledgerbridge.sync import write_back
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.unified.cursor import decode_cursor, encode_cursor
@@ -34,6 +35,9 @@ from ledgerbridge.unified.records import (
 router = APIRouter(tags=["customers"], dependencies=[Depends(require_api_key)])
 
 MAX_IDS = 100
+MAX_CENTS = 999_999_999_999_999
+"""Amounts up to 9,999,999,999,999.99: the 13 integer digits QuickBooks keeps."""
+CustomerId = Annotated[str, Path(max_length=255, pattern=r"^[^\x00]+$")]
 _FILTERS = {"added": "ADDED", "updated": "UPDATED", "deleted": "DELETED"}
 
 
@@ -61,8 +65,8 @@ class RecordsQuery(BaseModel):
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+            value = value.replace(tzinfo=UTC)
+        return None if value is None else bounded_moment(value, what="modified_after")
 
     @field_validator("cursor")
     @classmethod
@@ -87,6 +91,8 @@ class RecordsQuery(BaseModel):
     @classmethod
     def _split_ids(cls, value: list[str]) -> list[str]:
         ids = [part.strip() for item in value for part in item.split(",") if part.strip()]
+        for one in ids:
+            check_text(one, max_length=255, what="an id")
         if len(ids) > MAX_IDS:
             raise ValueError(f"at most {MAX_IDS} ids")
         return ids
@@ -199,7 +205,7 @@ def list_customers(
 def get_customer(
     engine: EngineDep,
     connection: ConnectionDep,
-    customer_id: str,
+    customer_id: CustomerId,
     include: Annotated[Literal["remote_data"] | None, Query()] = None,
 ) -> Response:
     with read_transaction(engine) as conn:
@@ -238,7 +244,13 @@ class CustomerChanges(BaseModel):
     parent_id: str | None = Field(default=None, max_length=255)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     notes: str | None = Field(default=None, max_length=4000)
-    credit_limit_cents: int | None = Field(default=None, ge=0)
+    credit_limit_cents: int | None = Field(default=None, ge=0, le=MAX_CENTS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_json(cls, data: Any) -> Any:
+        """No NUL in any text, no nesting past the limit (the platforms refuse both)."""
+        return check_json(data, max_depth=8)
 
     def sent(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -246,7 +258,10 @@ class CustomerChanges(BaseModel):
 
 class CustomerCreate(CustomerChanges):
     balance_cents: int | None = Field(
-        default=None, description="Opening balance in cents (only on create)."
+        default=None,
+        ge=-MAX_CENTS,
+        le=MAX_CENTS,
+        description="Opening balance in cents (only on create).",
     )
 
 
@@ -277,7 +292,7 @@ async def create_customer(
     summary="Change some fields of a customer",
 )
 async def update_customer(
-    request: Request, connection: ConnectionDep, customer_id: str, body: CustomerChanges
+    request: Request, connection: ConnectionDep, customer_id: CustomerId, body: CustomerChanges
 ) -> Response:
     changes = body.sent()
     if not changes:

@@ -25,6 +25,9 @@ NO_NAME = "6080"
 SUB_CUSTOMER_TO_TOP = "6150"
 DUPLICATE_NAME = "6240"
 THROTTLED = "3001"
+AUTHORIZATION_FAILED = "3100"
+UNSUPPORTED_MEDIA_TYPE = "415"
+SYSTEM_FAILURE = "10000"
 
 
 @dataclass
@@ -114,6 +117,27 @@ def unsupported(operation: str) -> QboFault:
     )
 
 
+def system_fault() -> QboFault:
+    return QboFault(
+        SYSTEM_FAILURE,
+        "An application error has occurred while processing your request",
+        "System Failure Error: an unexpected error occurred; the request may be retried",
+        status=500,
+        fault_type="SystemFault",
+    )
+
+
+def throttled() -> QboFault:
+    """A 429 as a fault (the batch limit): the same code and text as `throttle_body`."""
+    return QboFault(
+        THROTTLED,
+        "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+        "The request limit was reached.  Try again later",
+        status=429,
+        fault_type="SERVICE",
+    )
+
+
 def throttle_body() -> dict[str, Any]:
     """The 429 body QuickBooks sends (type `SERVICE`, code 3001)."""
     return {
@@ -165,6 +189,25 @@ def unauthorized_body(detail: str) -> dict[str, Any]:
         "status": None,
         "cdcresponse": [],
     }
+
+
+def forbidden_body() -> dict[str, Any]:
+    """QuickBooks' 403 for a realm the token does not belong to (as recorded by users:
+    frappe/erpnext#29161, minimul/qbo_api#138): the lowercase shape, code 3100."""
+    body = unauthorized_body("")
+    body["fault"] = {
+        "error": [
+            {
+                "message": "message=ApplicationAuthorizationFailed; errorCode=003100; "
+                "statusCode=403",
+                "detail": None,
+                "code": AUTHORIZATION_FAILED,
+                "element": None,
+            }
+        ],
+        "type": "SERVICE",
+    }
+    return body
 
 
 Kind = Literal["str", "bool", "decimal", "date", "ref", "phone", "email", "web", "addr", "any"]

@@ -179,6 +179,7 @@ def test_every_write_is_seen_by_the_next_query(company: Company) -> None:
 
     provider.reset(company.context, company.tenant_id)
     assert _version(company) is None
+    provider.create(company.context, company.tenant_id)  # tenants are created explicitly
     again = provider.credentials(company.context, company.tenant_id)
     company.credentials = again
     assert _count(company) == 0

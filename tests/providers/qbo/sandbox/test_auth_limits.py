@@ -31,7 +31,8 @@ def test_discovery_document_uses_the_request_host(realm: Realm) -> None:
         assert doc[key].startswith("http://testserver/sandbox/qbo")
 
 
-def test_authorization_code_flow_and_rotation(realm: Realm) -> None:
+def test_authorization_code_flow_and_rotation(app: FastAPI, realm: Realm) -> None:
+    get_platform("qbo").sandbox.create(app.state.sandbox, "123456789012")
     page = realm.http.get(
         "/sandbox/qbo/oauth2/v1/authorize",
         params={
@@ -94,7 +95,7 @@ def test_authorization_code_flow_and_rotation(realm: Realm) -> None:
     assert again.json()["error"] == "invalid_grant"
 
 
-def test_token_endpoint_needs_basic_client_auth(realm: Realm) -> None:
+def test_token_endpoint_needs_client_auth(realm: Realm) -> None:
     response = realm.http.post(
         "/sandbox/qbo/oauth2/v1/tokens/bearer",
         data={"grant_type": "refresh_token", "refresh_token": realm.credentials["refresh_token"]},
@@ -115,12 +116,14 @@ def _auth_fault(response: httpx.Response) -> str:
     return code
 
 
-def test_missing_expired_and_foreign_tokens_get_the_401_body(app: FastAPI, realm: Realm) -> None:
+def test_missing_expired_and_foreign_tokens_get_the_auth_faults(app: FastAPI, realm: Realm) -> None:
     url = f"{realm.base}/customer/1"
     assert _auth_fault(realm.http.get(url)) == "3200"
     assert _auth_fault(realm.http.get(url, headers={"Authorization": "Bearer nope"})) == "3200"
+    # A realm the token is not for (unknown or another company): 403 AuthorizationFailed.
     foreign = realm.http.get("/sandbox/qbo/v3/company/555/customer/1", headers=realm.headers())
-    assert _auth_fault(foreign) == "3200"
+    assert foreign.status_code == 403
+    assert foreign.json()["fault"]["error"][0]["code"] == "3100"
     context = app.state.sandbox
     original = context.clock
     context.clock = lambda: original() + timedelta(seconds=3601)

@@ -112,7 +112,7 @@ def test_display_name_equality_like_and_escaped_apostrophe(realm: Realm) -> None
         "SELECT * FROM Customer STARTPOSITION 0",
         "SELECT * FROM Customer MAXRESULTS 0",
         "SELECT * FROM Invoice",
-        "SELECT Id FROM Customer",
+        "SELECT Colour FROM Customer",
         "DELETE FROM Customer",
     ],
 )

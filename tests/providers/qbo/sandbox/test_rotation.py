@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from ledgerbridge.sandbox.registry import get_sandbox
 
 from conftest import LiveServer
+from ledgerbridge.providers.registry import get_platform
 from providers.qbo.qbo_helpers import REALM
 
 HOUR = timedelta(hours=1)
@@ -27,7 +27,7 @@ class Intuit:
         self.started = self.context.clock()
         self.elapsed = timedelta(0)
         self.context.clock = lambda: self.started + self.elapsed
-        self.credentials = get_sandbox("qbo").credentials(self.context, REALM)
+        self.credentials = get_platform("qbo").sandbox.credentials(self.context, REALM)
         self.http = httpx.Client(base_url=f"{server.url}/sandbox/qbo")
 
     def configure(self, **knobs: Any) -> None:

@@ -35,6 +35,10 @@ class IntacctSandbox:
         seed_customers(context.engine, tenant_id, customers, seed or 0, context.clock())
         return SeedResult(tenant_id=tenant_id, customers=customers)
 
+    def create(self, context: SandboxContext, tenant_id: str) -> None:
+        """Create the company, with no customers, if new."""
+        self.ensure_company(context, tenant_id)
+
     def ensure_company(self, context: SandboxContext, tenant_id: str) -> None:
         with write_transaction(context.engine) as connection:
             tenants.ensure_tenant(
@@ -44,7 +48,11 @@ class IntacctSandbox:
 
     def credentials(self, context: SandboxContext, tenant_id: str) -> dict[str, str]:
         """Client credentials, the user of the company and a fresh token pair."""
-        self.ensure_company(context, tenant_id)
+        with write_transaction(context.engine) as connection:
+            if tenants.get_tenant(connection, PROVIDER, tenant_id) is None:
+                raise LookupError(
+                    f"no intacct sandbox company {tenant_id!r}; create or seed it first"
+                )
         username = f"{DEFAULT_USER}@{tenant_id}"
         now = context.clock()
         with write_transaction(context.engine) as connection:

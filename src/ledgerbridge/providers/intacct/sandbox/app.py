@@ -6,15 +6,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.json import json_response
+from ledgerbridge.parsing import INT32_MAX, ParseError, load_json, parse_int
 from ledgerbridge.providers.intacct.sandbox import auth, query, store
 from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER
 from ledgerbridge.providers.intacct.wire import (
@@ -31,6 +29,7 @@ from ledgerbridge.providers.intacct.wire import (
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.admin import admin_router
 from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.oauth import AccessGrant
 
 _WRITE = ("POST", "PATCH", "DELETE")
@@ -45,13 +44,42 @@ def _error_response(error: IntacctError, headers: dict[str, str] | None = None) 
     return json_response(error.to_wire(), error.status, headers)
 
 
-def _parse_json(raw: bytes) -> Any:
+def _parse_json(raw: bytes, content_type: str) -> Any:
+    """The JSON body. Sage's OpenAPI document lists `application/json` as the only request
+    media type of these operations; another one is 415 in Intacct's envelope."""
     if not raw.strip():
         return None
+    if content_type not in ("application/json", ""):
+        raise IntacctError(
+            415,
+            f"Unsupported media type {content_type!r}: send application/json",
+            code=INVALID_REQUEST,
+            error_id="REST-1415",
+            message_id="IA.UNSUPPORTED_MEDIA_TYPE",
+        )
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"The request body is not valid JSON: {exc}", "/") from exc
+        return load_json(raw, what="The request body")
+    except ParseError as exc:
+        raise bad_request(str(exc), "/") from None
+
+
+def _framework_error(status: int, message: str) -> Response:
+    """Unknown paths, wrong methods, oversized bodies and surprises in Intacct's envelope."""
+    if status == 404:
+        error = IntacctError(
+            404, "The requested resource was not found", code=NOT_FOUND, error_id="REST-1001"
+        )
+    elif status >= 500:
+        error = IntacctError(
+            500,
+            "An internal error occurred; the request may be retried",
+            code=OPERATION_FAILED,
+            error_id="REST-1999",
+            message_id="IA.INTERNAL_ERROR",
+        )
+    else:
+        error = IntacctError(status, message, code=INVALID_REQUEST, error_id="REST-1001")
+    return _error_response(error)
 
 
 def create_app(context: SandboxContext) -> FastAPI:
@@ -63,26 +91,14 @@ def create_app(context: SandboxContext) -> FastAPI:
     async def _intacct_error(_request: Request, exc: IntacctError) -> Response:
         return _error_response(exc)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        return _error_response(bad_request(f"The request is not valid: {exc.errors()[0]['msg']}"))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
-        code = NOT_FOUND if exc.status_code == 404 else INVALID_REQUEST
-        message = (
-            "The requested resource was not found" if exc.status_code == 404 else str(exc.detail)
-        )
-        return _error_response(
-            IntacctError(exc.status_code, message, code=code, error_id="REST-1001")
-        )
+    install_envelope(app, _framework_error)
 
     async def serve(
         request: Request, work: Callable[[AccessGrant, Any], Response], *, body: bool = False
     ) -> Response:
         """Authenticate, pass the company's gate (limits, faults), then do `work`."""
         now = context.clock()
-        payload = _parse_json(await request.body()) if body else None
+        raw = await request.body() if body else b""
 
         def authenticate() -> tuple[AccessGrant, tenants.TenantSettings]:
             with read_transaction(context.engine) as connection:
@@ -93,6 +109,8 @@ def create_app(context: SandboxContext) -> FastAPI:
             return grant, settings
 
         grant, settings = await run_in_threadpool(authenticate)
+        # Authenticated first: a request without a valid token is 401 whatever its body.
+        payload = _parse_json(raw, media_type(request)) if body else None
         if request.method in _WRITE and settings.extra.get("read_only"):
             raise IntacctError(
                 403,
@@ -128,8 +146,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     @app.post("/oauth2/token")
     async def token(request: Request) -> Response:
         raw = await request.body()
-        if request.headers.get("content-type", "").startswith("application/json"):
-            parsed = _parse_json(raw)
+        if media_type(request) == "application/json":
+            parsed = _parse_json(raw, "application/json")
             form = {k: str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
         else:
             form = dict(parse_qsl(raw.decode(errors="replace")))
@@ -144,7 +162,7 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     @app.get(OBJECT_PATH)
     async def list_customers(request: Request) -> Response:
-        start = _query_int(request, "start", 1, None)
+        start = _query_int(request, "start", 1, INT32_MAX)
         size = _query_int(request, "size", DEFAULT_PAGE_SIZE, 4000)
 
         def work(grant: AccessGrant, _body: Any) -> Response:
@@ -226,11 +244,12 @@ def _one_success() -> dict[str, int]:
     return {"totalCount": 1, "totalSuccess": 1, "totalError": 0}
 
 
-def _query_int(request: Request, name: str, default: int, high: int | None) -> int:
+def _query_int(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1 or (high is not None and int(raw) > high):
-        limit = f"1 to {high}" if high else "at least 1"
-        raise bad_request(f"{name} must be a whole number {limit}, not {raw!r}", f"/{name}")
-    return int(raw)
+    try:
+        return parse_int(raw, minimum=1, maximum=high, what=name)
+    except ParseError:
+        message = f"{name} must be a whole number from 1 to {high}, not {raw!r}"
+        raise bad_request(message, f"/{name}") from None

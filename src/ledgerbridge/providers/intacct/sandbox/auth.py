@@ -22,11 +22,11 @@ ISSUER = "https://api.intacct.com/ia/api/v1"
 _SIGNING_KEY = OctKey.generate_key(256)
 
 
-def _new_access_token(tenant_id: str, expires_at: datetime) -> str:
+def _new_access_token(tenant_id: str, issued_at: datetime, expires_at: datetime) -> str:
     claims = {
         "iss": ISSUER,
         "cnyId": tenant_id,
-        "iat": int(expires_at.timestamp()) - 1,
+        "iat": int(issued_at.timestamp()),  # RFC 7519: the time the token was issued
         "exp": int(expires_at.timestamp()),
         "jti": secrets.token_hex(16),
     }

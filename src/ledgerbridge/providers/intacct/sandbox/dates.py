@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from ledgerbridge.parsing import MAX_MOMENT, MIN_MOMENT, parse_datetime
+
 MACROS = (
     "today",
     "currentWeek",
@@ -52,6 +54,8 @@ def date_period(raw: str, today: date) -> tuple[date, date]:
     if raw in MACROS:
         return macro_period(raw, today)
     day = date.fromisoformat(raw)
+    if not MIN_MOMENT.date() <= day <= MAX_MOMENT.date():  # 9999-12-31 has no next day
+        raise ValueError(f"{raw} is out of range")
     return day, day + timedelta(days=1)
 
 
@@ -61,10 +65,7 @@ def datetime_period(raw: str, today: date) -> tuple[datetime, datetime]:
     if raw in MACROS or len(raw) == 10:
         start, end = date_period(raw, today)
         return _midnight(start), _midnight(end)
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    moment = parse_datetime(raw, default_zone=UTC).astimezone(UTC)
     return moment, moment + timedelta(microseconds=1)
 
 

@@ -23,12 +23,16 @@ _atom: condition | "(" or_expr ")"
 condition: NUMBER
 _OR: /or\b/i
 _AND: /and\b/i
-NUMBER: /[0-9]+/
+NUMBER: /[0-9]{1,9}/
 %ignore /\s+/
 """
 _PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
 
 T = TypeVar("T")
+MAX_LENGTH = 10_000
+MAX_DEPTH = 32
+"""Past these a `filterExpression` is refused: Sage publishes no figure; these keep the
+parser and the SQL it builds far from recursion and database limits."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,14 @@ def parse_expression(expression: str | None, conditions: int) -> Expression | No
         return AllOf(parts) if text.lower() == "and" else AnyOf(parts)
     if conditions == 0:
         raise _error(text, "there are no filters to combine")
+    if len(text) > MAX_LENGTH:
+        raise _error(text[:40] + "...", f"longer than {MAX_LENGTH} characters")
+    depth = deepest = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        raise _error(text[:40] + "...", f"nested deeper than {MAX_DEPTH} parentheses")
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -17,11 +17,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from ledgerbridge.parsing import INT32_MAX, MAX_MOMENT, MIN_MOMENT, check_text
 from ledgerbridge.providers.intacct.sandbox import cache, dates
 from ledgerbridge.providers.intacct.sandbox.expression import Expression, evaluate, parse_expression
 from ledgerbridge.providers.intacct.sandbox.store import parents
-from ledgerbridge.providers.intacct.sandbox.tables import LIST_SEPARATOR, customers
-from ledgerbridge.providers.intacct.sandbox.values import CENT, parse_cents, to_wire
+from ledgerbridge.providers.intacct.sandbox.tables import LIST_SEPARATOR, STRING_LENGTH, customers
+from ledgerbridge.providers.intacct.sandbox.values import (
+    CENT,
+    parse_cents,
+    parse_number,
+    parse_whole,
+    to_wire,
+)
 from ledgerbridge.providers.intacct.wire import (
     DEFAULT_PAGE_SIZE,
     FIELDS_BY_PATH,
@@ -32,6 +39,9 @@ from ledgerbridge.providers.intacct.wire import (
     bad_request,
     href,
 )
+
+MAX_FILTERS = 200
+MAX_FILTER_VALUES = 1_000
 
 AGGREGATES = ("count", "avg", "sum", "min", "max")
 COMPARISONS = ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte")
@@ -134,8 +144,9 @@ def _integer(body: dict[str, Any], name: str, default: int, low: int, high: int 
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad_request(f"{name} must be an integer", _target(name))
-    if value < low or (high is not None and value > high):
-        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
+    high = INT32_MAX if high is None else high
+    if value < low or value > high:
+        limit = f"between {low} and {high}"
         raise bad_request(f"{name} must be {limit}, not {value}", _target(name))
     return value
 
@@ -167,6 +178,24 @@ def _field_or_aggregate(raw: Any, index: int) -> Column | Aggregate:
     return resolve(raw, target)
 
 
+def _check_size(filters: list[Any]) -> None:
+    """Refuse a query past the limits: Sage publishes none, so these are the sandbox's,
+    far above real queries and below SQLite's own (a tree of 1,000 terms, 32,766 values)."""
+    if len(filters) > MAX_FILTERS:
+        raise bad_request(f"a query takes at most {MAX_FILTERS} filters", "/filters")
+    values = sum(
+        len(operand_value)
+        for item in filters
+        if isinstance(item, dict)
+        for operand in item.values()
+        if isinstance(operand, dict)
+        for operand_value in operand.values()
+        if isinstance(operand_value, list)
+    )
+    if values > MAX_FILTER_VALUES:
+        raise bad_request(f"a query's filters take at most {MAX_FILTER_VALUES} values", "/filters")
+
+
 def parse_request(body: Any) -> QueryRequest:
     """Validate a query body; a 400 envelope names the first thing that is wrong."""
     if not isinstance(body, dict) or not body:
@@ -192,6 +221,7 @@ def parse_request(body: Any) -> QueryRequest:
         item = _field_or_aggregate(raw, index)
         selected.setdefault(item.name if isinstance(item, Aggregate) else item.path, item)
     filters = _list(body, "filters")
+    _check_size(filters)
     expression_text = body.get("filterExpression")
     if expression_text is not None and not isinstance(expression_text, str):
         raise bad_request("filterExpression must be a string", "/filterExpression")
@@ -210,6 +240,12 @@ def parse_request(body: Any) -> QueryRequest:
     if parameters.get("asOfDate") is not None:
         try:
             as_of = date.fromisoformat(str(parameters["asOfDate"]))
+            if not (
+                MIN_MOMENT.date() + timedelta(days=400)
+                < as_of
+                < MAX_MOMENT.date() - timedelta(days=400)
+            ):
+                raise ValueError("out of range")  # macros reach a year or more around it
         except ValueError as exc:
             target = "/filterParameters/asOfDate"
             raise bad_request("asOfDate must be a date (YYYY-MM-DD)", target) from exc
@@ -350,23 +386,17 @@ class _Compiler:
         kind = column.kind
         try:
             if kind == "string" and isinstance(raw, str):
+                check_text(raw, max_length=STRING_LENGTH)
                 return raw if self.request.case_sensitive else raw.lower()
             if kind == "boolean":
                 if isinstance(raw, bool):
                     return raw
                 if raw in ("true", "false"):
                     return raw == "true"
-            whole = (isinstance(raw, int) and not isinstance(raw, bool)) or (
-                isinstance(raw, str) and raw.isdigit()
-            )
-            if kind in ("integer", "key") and whole:
-                return int(raw)
-            if (
-                kind == "number"
-                and not isinstance(raw, bool)
-                and isinstance(raw, int | float | str)
-            ):
-                return float(raw)
+            if kind in ("integer", "key"):
+                return parse_whole(raw, kind)
+            if kind == "number":
+                return parse_number(raw)
             if kind in ("money", "decimal"):
                 return parse_cents(raw)
         except ValueError:

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ledgerbridge.parsing import parse_id
 from ledgerbridge.providers.intacct.sandbox import cache
 from ledgerbridge.providers.intacct.sandbox.tables import customers
 from ledgerbridge.providers.intacct.sandbox.values import from_wire, to_wire
@@ -99,10 +100,11 @@ def get_row(connection: Connection, tenant_id: str, key: int) -> sa.Row[Any] | N
 
 
 def parse_key(raw: str) -> int:
-    """The integer key of a path segment; 404 when it cannot be a key."""
-    if not raw.isdigit() or len(raw) > 18:
+    """The integer key of a path segment; 404 when it cannot be a key (`"²"`, 10**20)."""
+    key = parse_id(raw)
+    if key is None:
         raise not_found(raw)
-    return int(raw)
+    return key
 
 
 def not_found(key: object) -> IntacctError:
@@ -189,8 +191,8 @@ def _resolve_parent(
     if not reference:
         return None
     if "key" in reference:
-        key = str(reference["key"])
-        row = get_row(connection, tenant_id, int(key)) if key.isdigit() else None
+        key = parse_id(str(reference["key"]))
+        row = None if key is None else get_row(connection, tenant_id, key)
     else:
         row = connection.execute(
             sa.select(customers).where(

@@ -14,12 +14,16 @@ metadata = sa.MetaData()
 # A list field is stored as one string with the separator around every item
 # ("\x1fDallas\x1fReno\x1f"), so `$has` is a parameterised LIKE on both databases.
 LIST_SEPARATOR = "\x1f"
+STRING_LENGTH = 1000
+"""A text field holds at most this many characters, on both databases (checked before
+writing, so PostgreSQL never refuses what SQLite would keep). Sage's OpenAPI document gives
+no maxLength for customer text fields; this is the sandbox's one figure."""
 
 
 def column_type(field: Field) -> sa.types.TypeEngine[Any]:
     """The SQL type of a field: money as exact integer cents, times as UTC timestamps."""
     kinds: dict[str, sa.types.TypeEngine[Any]] = {
-        "string": sa.String(1000),
+        "string": sa.String(STRING_LENGTH),
         "string_list": sa.Text(),
         "boolean": sa.Boolean(),
         "integer": sa.BigInteger(),

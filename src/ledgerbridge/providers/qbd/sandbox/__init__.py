@@ -25,6 +25,13 @@ class ConductorSandbox:
         """The Conductor API app."""
         return app.create_app(context)
 
+    def create(self, context: SandboxContext, tenant_id: str) -> None:
+        """Create the end user (an empty company file) if new."""
+        now = context.clock()
+        with write_transaction(context.engine) as connection:
+            store.secret_key(connection, now)
+            tenants.ensure_tenant(connection, self.name, tenant_id, app.default_settings(), now)
+
     def seed(
         self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
     ) -> SeedResult:
@@ -41,7 +48,7 @@ class ConductorSandbox:
         with read_transaction(context.engine) as connection:
             known = tenants.get_tenant(connection, self.name, tenant_id) is not None
         if not known:
-            raise LookupError(f"no qbd sandbox end user {tenant_id!r}; seed it first")
+            raise LookupError(f"no qbd sandbox end user {tenant_id!r}; create or seed it first")
         with write_transaction(context.engine) as connection:
             key = store.secret_key(connection, context.clock())
         return {

@@ -12,15 +12,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.json import json_response
+from ledgerbridge.parsing import ParseError, load_json
 from ledgerbridge.providers.qbd import wire
 from ledgerbridge.providers.qbd.sandbox import query, rules, store
 from ledgerbridge.providers.qbd.sandbox.paging import (
@@ -33,6 +31,7 @@ from ledgerbridge.providers.qbd.sandbox.tables import deleted_customers
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.admin import admin_router
 from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
 
 log = logging.getLogger(__name__)
@@ -87,15 +86,24 @@ def _refusal_error(refusal: Refusal) -> wire.ConductorError:
     )
 
 
-def _json_body(raw: bytes) -> Any:
+def _json_body(raw: bytes, content_type: str) -> Any:
+    """The JSON body; Conductor's API takes `application/json` only (its OpenAPI document
+    lists no other request media type)."""
+    if content_type not in ("application/json", ""):
+        raise wire.ConductorError(
+            415,
+            wire.INVALID_REQUEST_ERROR,
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"Unsupported Content-Type {content_type!r}: send application/json.",
+        )
     try:
-        return orjson.loads(raw or b"null")
-    except orjson.JSONDecodeError:
-        raise wire.invalid_request("Invalid request body: not valid JSON.") from None
+        return load_json(raw or b"null", what="request body")
+    except ParseError as exc:
+        raise wire.invalid_request(f"Invalid {exc}.") from None
 
 
 def _check_id(customer_id: str) -> None:
-    if len(customer_id) > 36:
+    if len(customer_id) > 36 or "\x00" in customer_id:
         raise wire.invalid_request(
             f"Invalid path parameter `id`: must be at most 36 characters, got {customer_id!r}."
         )
@@ -209,10 +217,11 @@ def create_app(context: SandboxContext) -> FastAPI:
     @app.post("/quickbooks-desktop/customers")
     async def create_customer(request: Request) -> Response:
         raw = await request.body()
+        content_type = media_type(request)
 
         def work(end_user_id: str, settings: tenants.TenantSettings) -> dict[str, Any]:
             _no_query(request)
-            body = _json_body(raw)
+            body = _json_body(raw, content_type)
             rules.validate(body, rules.body_schema(rules.CREATE_PATH))
             zone = wire.parse_offset(settings.utc_offset)
             with write_transaction(context.engine) as connection:
@@ -235,11 +244,12 @@ def create_app(context: SandboxContext) -> FastAPI:
     @app.post("/quickbooks-desktop/customers/{customer_id}")
     async def update_customer(request: Request, customer_id: str) -> Response:
         raw = await request.body()
+        content_type = media_type(request)
 
         def work(end_user_id: str, settings: tenants.TenantSettings) -> dict[str, Any]:
             _no_query(request)
             _check_id(customer_id)
-            body = _json_body(raw)
+            body = _json_body(raw, content_type)
             rules.validate(body, rules.body_schema(rules.UPDATE_PATH))
             zone = wire.parse_offset(settings.utc_offset)
             with write_transaction(context.engine) as connection:
@@ -276,7 +286,7 @@ def create_app(context: SandboxContext) -> FastAPI:
             return json_response(exc.body(request_id), exc.status, headers)
         return Response(status_code=204)
 
-    _install_error_handlers(app)
+    install_envelope(app, _framework_error)
     return app
 
 
@@ -328,36 +338,16 @@ def _deleted(
     return {"objectType": "list", "url": wire.DELETED_LIST_URL, "data": data}
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    """No framework-shaped error leaves the sandbox: unknown paths, wrong methods and any
-    surprise get Conductor's envelope too."""
-
-    def envelope(error: wire.ConductorError) -> Response:
-        request_id = wire.new_request_id()
-        return json_response(
-            error.body(request_id), error.status, {"Conductor-Request-Id": request_id}
+def _framework_error(status: int, message: str) -> Response:
+    """Unknown paths, wrong methods, oversized bodies and any surprise in Conductor's
+    envelope too, with a `Conductor-Request-Id`."""
+    if status == 404:
+        error = wire.resource_missing("Unrecognized request URL.")
+    elif status >= 500:
+        error = wire.ConductorError(
+            500, wire.INTERNAL_ERROR, "INTERNAL_SERVER_ERROR", "An internal error occurred."
         )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            return envelope(wire.resource_missing("Unrecognized request URL."))
-        detail = exc.detail if isinstance(exc.detail, str) else orjson.dumps(exc.detail).decode()
-        return envelope(
-            wire.ConductorError(
-                exc.status_code, wire.INVALID_REQUEST_ERROR, "INVALID_REQUEST", detail
-            )
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        return envelope(wire.invalid_request(f"Invalid request: {exc.errors()!r}"))
-
-    @app.exception_handler(Exception)
-    async def internal_error(_request: Request, exc: Exception) -> Response:
-        log.exception("conductor sandbox failed", exc_info=exc)
-        return envelope(
-            wire.ConductorError(
-                500, wire.INTERNAL_ERROR, "INTERNAL_SERVER_ERROR", "An internal error occurred."
-            )
-        )
+    else:
+        error = wire.ConductorError(status, wire.INVALID_REQUEST_ERROR, "INVALID_REQUEST", message)
+    request_id = wire.new_request_id()
+    return json_response(error.body(request_id), error.status, {"Conductor-Request-Id": request_id})

@@ -3,16 +3,22 @@ and the customers they select, in QuickBooks' order."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from starlette.datastructures import QueryParams
 
+from ledgerbridge.parsing import (
+    ParseError,
+    check_text,
+    parse_datetime,
+    parse_decimal,
+    parse_int,
+)
 from ledgerbridge.providers.qbd import wire
 from ledgerbridge.providers.qbd.sandbox.tables import customers
 
@@ -29,7 +35,12 @@ SCALAR_PARAMS = (
     "limit", "cursor", "status", "updatedAfter", "updatedBefore", *NAME_MATCHES, "nameFrom",
     "nameTo", *BALANCE_FILTERS, "excludeAlternateShippingAddresses",
 )  # fmt: skip
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_AMOUNT = Decimal("9999999999999.99")
+"""The largest amount QuickBooks Desktop keeps (13 integer digits, 2 decimals)."""
+MAX_TEXT = 1_000
+MAX_ARRAY = 1_000
+"""Values of an array filter (`ids`): Conductor publishes no figure; past SQLite's and any
+URL's comfort, and far past a page of 150."""
 
 
 @dataclass(frozen=True)
@@ -52,34 +63,38 @@ class CustomerQuery:
     exclude_alternate_shipping: bool = False
 
 
+def _text(name: str, value: str) -> str:
+    try:
+        return check_text(value, max_length=MAX_TEXT, what=f"query parameter `{name}`")
+    except ParseError as exc:
+        raise wire.invalid_request(f"Invalid {exc}.") from None
+
+
 def array_param(params: QueryParams, name: str) -> list[str]:
     # Current SDKs repeat the parameter (`ids=a&ids=b`); older ones comma-join it.
     values = [part.strip() for raw in params.getlist(name) for part in raw.split(",")]
-    return [value for value in values if value]
+    found = [_text(name, value) for value in values if value]
+    if len(found) > MAX_ARRAY:
+        raise wire.invalid_request(
+            f"Invalid query parameter `{name}`: at most {MAX_ARRAY} values, got {len(found)}."
+        )
+    return found
 
 
 def single_param(params: QueryParams, name: str) -> str | None:
     values = params.getlist(name)
     if len(values) > 1:
         raise wire.invalid_request(f"Invalid query parameter `{name}`: given more than once.")
-    return values[0] if values else None
+    return _text(name, values[0]) if values else None
 
 
 def local_moment(text: str, zone: timezone, *, end_of_day: bool, name: str) -> datetime:
     """A date means the start (or end) of that day on the company's clock; a datetime
     without an offset is on that clock too; one with an offset is read in it."""
     try:
-        if _DATE_ONLY.match(text):
-            day = date.fromisoformat(text)
-            if end_of_day:
-                return datetime.combine(day, time(23, 59, 59), zone)
-            return datetime.combine(day, time(0, 0), zone)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise wire.invalid_request(
-            f"Invalid query parameter `{name}`: {text!r} is not an ISO 8601 date or datetime."
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+        return parse_datetime(text, default_zone=zone, end_of_day=end_of_day, what=name)
+    except ParseError as exc:
+        raise wire.invalid_request(f"Invalid query parameter `{name}`: {exc}.") from None
 
 
 def parse(params: QueryParams, zone: timezone) -> CustomerQuery:
@@ -96,12 +111,13 @@ def parse(params: QueryParams, zone: timezone) -> CustomerQuery:
     }
     limit = single_param(params, "limit")
     if limit is not None:
-        if not limit.isdigit() or not 1 <= int(limit) <= wire.PAGE_LIMIT_MAX:
+        try:
+            values["limit"] = parse_int(limit, minimum=1, maximum=wire.PAGE_LIMIT_MAX)
+        except ParseError:
             raise wire.invalid_request(
                 f"Invalid query parameter `limit`: must be an integer from 1 to "
                 f"{wire.PAGE_LIMIT_MAX}, got {limit!r}."
-            )
-        values["limit"] = int(limit)
+            ) from None
     status = single_param(params, "status")
     if status is not None:
         if status not in ("active", "inactive", "all"):
@@ -131,11 +147,11 @@ def parse(params: QueryParams, zone: timezone) -> CustomerQuery:
     if balances:
         text = str(single_param(params, balances[0]))
         try:
-            values["total_balance"] = (balances[0], Decimal(text))
-        except InvalidOperation:
-            raise wire.invalid_request(
-                f"Invalid query parameter `{balances[0]}`: {text!r} is not a decimal string."
-            ) from None
+            # A decimal string, as the schema says: NaN, Infinity and 1e999999 are not.
+            amount = parse_decimal(text, max_abs=MAX_AMOUNT, what=f"`{balances[0]}`")
+        except ParseError as exc:
+            raise wire.invalid_request(f"Invalid query parameter {exc}.") from None
+        values["total_balance"] = (balances[0], amount)
     exclude = single_param(params, "excludeAlternateShippingAddresses")
     if exclude is not None:
         if exclude not in ("true", "false"):

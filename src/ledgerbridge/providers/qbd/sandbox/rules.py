@@ -20,7 +20,7 @@ from ledgerbridge.providers.qbd.sandbox.catalog import CATALOG, reference
 
 CREATE_PATH = "/quickbooks-desktop/customers"
 UPDATE_PATH = "/quickbooks-desktop/customers/{id}"
-_AMOUNT = re.compile(r"^-?\d{1,13}(\.\d{1,2})?$")
+_AMOUNT = re.compile(r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$")
 
 
 @cache

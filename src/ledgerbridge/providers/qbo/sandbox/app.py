@@ -4,11 +4,11 @@ and injected faults through the shared `Gate`, and the admin API."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-import orjson
 import sqlalchemy as sa
 from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.json import json_response
+from ledgerbridge.parsing import ParseError, load_json, parse_datetime, parse_id
 from ledgerbridge.providers.qbo import wire
 from ledgerbridge.providers.qbo.sandbox import merge, rules, store
 from ledgerbridge.providers.qbo.sandbox import query as qbo_query
@@ -31,10 +32,21 @@ from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.admin import admin_router
 from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
 from ledgerbridge.sandbox.oauth import OAuthError, TokenIssuer
 
+log = logging.getLogger(__name__)
+
 MAX_BATCH_ITEMS = 30
+BATCH_REQUESTS_PER_MINUTE = 40
+"""Intuit: "Max 40 batch requests per minute per realmId", on top of the 500 a minute that
+every request counts against (IntuitDeveloper/SampleApp-Batch-Java, docs/batch-tutorial.md).
+The same page says 50 items a batch where Intuit's API reference says 30; 30 is kept."""
+BATCH_LIMIT_KNOB = "batch_requests_per_minute"
+JSON_TYPES = ("application/json", "")
+QUERY_TYPES = ("application/text", "text/plain", "")
+XML_TYPES = ("application/xml", "text/xml")
 CDC_LOOKBACK = timedelta(days=30)
 CDC_MAX_OBJECTS = 1000
 
@@ -50,13 +62,17 @@ class MergeRequest(BaseModel):
 
 
 class _Unauthorized(Exception):
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, status: int = 401) -> None:
         self.detail = detail
+        self.status = status
 
 
 def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     """The sandbox's ASGI app."""
-    app = FastAPI(title="QuickBooks Online sandbox", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="QuickBooks Online sandbox", openapi_url=None, docs_url=None, redoc_url=None
+    )
+    install_envelope(app, lambda status, text: _framework_fault(status, text, context))
     app.include_router(oauth_router(context, issuer))
     app.include_router(
         admin_router(PROVIDER, context, default_settings, lambda realm: _company(context, realm))
@@ -72,17 +88,19 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
                 grant = issuer.verify_access(connection, token.strip(), context.clock())
             except OAuthError as exc:
                 raise _Unauthorized(f"Token invalid or expired: {exc.description}") from None
-            if grant.tenant_id != realm_id:
-                raise _Unauthorized(f"Token is not valid for realm {realm_id}")
             settings = tenants.get_tenant(connection, PROVIDER, realm_id)
-        if settings is None:
-            raise _Unauthorized(f"No company for realm {realm_id}")
+        # A realm the token was not issued for, an unknown one included, is QuickBooks'
+        # 403 AuthorizationFailed 3100 (as users report it: erpnext#29161, qbo_api#138).
+        if grant.tenant_id != realm_id or settings is None:
+            raise _Unauthorized(f"Token is not valid for realm {realm_id}", status=403)
         return settings
 
     async def serve(request: Request, realm_id: str, work: Work) -> Response:
         try:
             settings = await run_in_threadpool(authorize, request, realm_id)
         except _Unauthorized as exc:
+            if exc.status == 403:
+                return json_response(wire.forbidden_body(), 403)
             return json_response(
                 wire.unauthorized_body(exc.detail), 401, {"WWW-Authenticate": "Bearer"}
             )
@@ -123,11 +141,12 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     async def write_customer(request: Request, realm_id: str) -> Response:
         raw = await request.body()
         operation = request.query_params.get("operation", "")
+        content_type = media_type(request)
 
         def work(settings: tenants.TenantSettings) -> dict[str, Any]:
             if operation.lower() == "delete":
                 raise wire.unsupported("Delete")
-            body = _parse_json(raw)
+            body = _parse_json(raw, content_type)
             with write_transaction(context.engine) as connection:
                 row = _save(connection, realm_id, body, settings, context.clock())
             return {"Customer": store.render(row, settings.utc_offset)}
@@ -138,11 +157,8 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     async def read_customer(request: Request, realm_id: str, customer_id: str) -> Response:
         def work(settings: tenants.TenantSettings) -> dict[str, Any]:
             with read_transaction(context.engine) as connection:
-                row = (
-                    store.get_customer(connection, realm_id, int(customer_id))
-                    if customer_id.isdigit() and len(customer_id) < 10
-                    else None
-                )
+                number = parse_id(customer_id)
+                row = None if number is None else store.get_customer(connection, realm_id, number)
             if row is None:
                 raise wire.not_found(customer_id)
             return {"Customer": store.render(row, settings.utc_offset)}
@@ -152,10 +168,13 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     @app.api_route("/v3/company/{realm_id}/query", methods=["GET", "POST"])
     async def run_query(request: Request, realm_id: str) -> Response:
         text = request.query_params.get("query")
+        content_type = media_type(request)
         if text is None and request.method == "POST":
             text = (await request.body()).decode("utf-8", errors="replace")
 
         def work(settings: tenants.TenantSettings) -> dict[str, Any]:
+            if text is not None and request.query_params.get("query") is None:
+                _check_media(content_type, QUERY_TYPES)
             parsed = qbo_query.parse_query(text or "", settings.utc_offset)
             with read_transaction(context.engine) as connection:
                 return {"QueryResponse": _query_response(connection, realm_id, parsed, settings)}
@@ -175,9 +194,13 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     @app.post("/v3/company/{realm_id}/batch")
     async def batch(request: Request, realm_id: str) -> Response:
         raw = await request.body()
+        content_type = media_type(request)
 
         def work(settings: tenants.TenantSettings) -> dict[str, Any]:
-            return _batch(context, realm_id, _parse_json(raw), settings)
+            limit = int(settings.extra.get(BATCH_LIMIT_KNOB, BATCH_REQUESTS_PER_MINUTE))
+            if not context.gate.count_extra(PROVIDER + ":batch", realm_id, limit):
+                raise wire.throttled()
+            return _batch(context, realm_id, _parse_json(raw, content_type), settings)
 
         return await serve(request, realm_id, work)
 
@@ -199,14 +222,26 @@ def _company(context: SandboxContext, realm_id: str) -> None:
     ensure_realm(context, realm_id)
 
 
-def _parse_json(raw: bytes) -> Any:
+def _check_media(content_type: str, accepted: tuple[str, ...]) -> None:
+    """QuickBooks takes JSON or XML entities and `application/text` queries. XML bodies are
+    not modelled here (JSON is what every current SDK sends); they get a 415 fault saying
+    so, in QuickBooks' envelope, as does any other media type."""
+    if content_type in accepted:
+        return
+    if content_type in XML_TYPES:
+        detail = "XML request bodies are not served by this sandbox; send application/json"
+    else:
+        detail = f"Content-Type {content_type!r} is not supported here"
+    raise QboFault(wire.UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type", detail, status=415)
+
+
+def _parse_json(raw: bytes, content_type: str) -> Any:
+    _check_media(content_type, JSON_TYPES)
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return load_json(raw, what="Request body")
+    except ParseError as exc:
         raise QboFault(
-            wire.INVALID_PROPERTY,
-            "Request has invalid or unsupported property",
-            f"Request body is not valid JSON: {exc}",
+            wire.INVALID_PROPERTY, "Request has invalid or unsupported property", str(exc)
         ) from None
 
 
@@ -233,6 +268,8 @@ def _query_response(
         return {"totalCount": int(total)}
     statement = qbo_query.rows_statement(parsed, realm_id, connection.dialect.name)
     rows = [store.render(r, settings.utc_offset) for r in connection.execute(statement).mappings()]
+    if parsed.properties is not None:
+        rows = [qbo_query.project(row, parsed.properties) for row in rows]
     if not rows:
         return {}
     return {"Customer": rows, "startPosition": parsed.start_position, "maxResults": len(rows)}
@@ -250,11 +287,14 @@ def _cdc(
     if not changed_since:
         raise wire.required_missing("changedSince")
     try:
-        since = datetime.fromisoformat(changed_since.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise wire.invalid_property("changedSince", "expected an ISO-8601 date-time") from None
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=store.company_zone(settings.utc_offset))
+        # A `+` in a URL's query is a space unless encoded; a client that forgot reads back.
+        since = parse_datetime(
+            changed_since.replace(" ", "+"),
+            default_zone=store.company_zone(settings.utc_offset),
+            what="changedSince",
+        )
+    except ParseError as exc:
+        raise wire.invalid_property("changedSince", str(exc)) from None
     now = context.clock()
     if since < now - CDC_LOOKBACK:
         raise wire.business(
@@ -301,6 +341,11 @@ def _batch(
             answers.append({"bId": bid, **_batch_item(context, realm_id, item, settings)})
         except QboFault as fault:
             answers.append({"bId": bid, "Fault": fault.fault()})
+        except Exception:
+            # Items are independent (Intuit's batch docs): one that fails unexpectedly is
+            # answered with a SystemFault of its own, never a 500 for the whole batch.
+            log.exception("qbo sandbox batch item failed")
+            answers.append({"bId": bid, "Fault": wire.system_fault().fault()})
     return {"BatchItemResponse": answers}
 
 
@@ -356,9 +401,24 @@ def _company_info(company: sa.RowMapping, settings: tenants.TenantSettings) -> d
     }
 
 
+def _framework_fault(status: int, message: str, context: SandboxContext) -> Response:
+    """404, 405, 413, 500 and malformed requests in QuickBooks' `Fault` envelope."""
+    if status >= 500:
+        fault = wire.system_fault()
+    elif status == 404:
+        fault = QboFault(wire.UNSUPPORTED_OPERATION, "Unsupported Operation", message, status=404)
+    elif status == 405:
+        fault = QboFault(wire.UNSUPPORTED_OPERATION, "Unsupported Operation", message, status=405)
+    else:
+        fault = QboFault(wire.INVALID_PROPERTY, "Request is not valid", message, status=status)
+    body = {"Fault": fault.fault(), "time": store.response_time(context.clock(), "+00:00")}
+    return json_response(body, fault.status)
+
+
 def _fault_response(fault: QboFault, now: datetime, settings: tenants.TenantSettings) -> Response:
     body = {"Fault": fault.fault(), "time": store.response_time(now, settings.utc_offset)}
-    return json_response(body, fault.status)
+    headers = {"Retry-After": "60"} if fault.status == 429 else None
+    return json_response(body, fault.status, headers)
 
 
 def _refused(refusal: Refusal, settings: tenants.TenantSettings) -> Response:

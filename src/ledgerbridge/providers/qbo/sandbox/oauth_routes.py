@@ -1,6 +1,6 @@
 """Intuit-style OAuth 2.0 for the sandbox: discovery document, approval page, token
-endpoint (authorization_code and refresh_token grants, HTTP Basic client auth, rotating
-refresh tokens), revocation and userinfo."""
+endpoint (authorization_code and refresh_token grants, client authentication by HTTP Basic
+or in the form body, rotating refresh tokens), revocation and userinfo."""
 
 from __future__ import annotations
 
@@ -33,8 +33,15 @@ def default_settings() -> tenants.TenantSettings:
     return tenants.TenantSettings(requests_per_minute=500, max_concurrent=10)
 
 
+def realm_settings(context: SandboxContext, realm_id: str) -> tenants.TenantSettings | None:
+    """The realm's settings, or None when no such company was created."""
+    with read_transaction(context.engine) as connection:
+        return tenants.get_tenant(connection, PROVIDER, realm_id)
+
+
 def ensure_realm(context: SandboxContext, realm_id: str) -> tenants.TenantSettings:
-    """The realm's settings, creating the tenant and its company on first use."""
+    """The realm's settings, creating the tenant and its company if new (only `sandbox
+    seed`, `sandbox create` and the admin API create companies)."""
     with write_transaction(context.engine) as connection:
         now = context.clock()
         settings = tenants.ensure_tenant(connection, PROVIDER, realm_id, default_settings(), now)
@@ -81,6 +88,19 @@ def _rotation(context: SandboxContext) -> Callable[[str], RefreshRotation]:
         return rotation_of(settings or default_settings())
 
     return rotation
+
+
+def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, str] | None:
+    """The client's id and secret by either method Intuit's discovery document lists
+    (`token_endpoint_auth_methods_supported: ["client_secret_post",
+    "client_secret_basic"]`): HTTP Basic first, else `client_id` and `client_secret` in the
+    form body, as widely used open-source connectors send them."""
+    basic = _basic(request)
+    if basic is not None:
+        return basic
+    if form.get("client_id") and "client_secret" in form:
+        return form["client_id"], form["client_secret"]
+    return None
 
 
 def _basic(request: Request) -> tuple[str, str] | None:
@@ -131,7 +151,10 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
                     "profile",
                     "com.intuit.quickbooks.accounting",
                 ],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "client_secret_basic",
+                ],
                 "grant_types_supported": ["authorization_code", "refresh_token"],
             }
         )
@@ -182,7 +205,14 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
             )
 
         def issue() -> str:
-            ensure_realm(context, realm_id)
+            if realm_settings(context, realm_id) is None:
+                # Intuit's consent page only offers companies the user has; a sandbox
+                # company is made by `ledgerbridge sandbox create` or `seed` first.
+                raise OAuthError(
+                    "invalid_request",
+                    f"No QuickBooks company {realm_id} in this sandbox; create it first "
+                    f"(ledgerbridge sandbox create --provider qbo --tenant {realm_id}).",
+                )
             with write_transaction(context.engine) as connection:
                 known = issuer.ensure_client(connection, context.clock())
                 if client_id != known[0]:
@@ -206,9 +236,15 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
     @router.post("/oauth2/v1/tokens/bearer")
     async def token(request: Request) -> Response:
         form = await _form(request)
-        credentials = _basic(request)
+        credentials = _client_credentials(request, form)
         if credentials is None:
-            return _oauth_error(OAuthError("invalid_client", "HTTP Basic client auth required."))
+            return _oauth_error(
+                OAuthError(
+                    "invalid_client",
+                    "Client authentication required: HTTP Basic, or client_id and "
+                    "client_secret in the form body.",
+                )
+            )
         client_id, secret = credentials
         grant = str(form.get("grant_type", ""))
 

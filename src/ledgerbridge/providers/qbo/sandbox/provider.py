@@ -8,7 +8,11 @@ from fastapi import FastAPI
 from ledgerbridge.db import write_transaction
 from ledgerbridge.providers.qbo.sandbox import seed as seeding
 from ledgerbridge.providers.qbo.sandbox.app import create_app
-from ledgerbridge.providers.qbo.sandbox.oauth_routes import PROVIDER, ensure_realm
+from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
+    PROVIDER,
+    ensure_realm,
+    realm_settings,
+)
 from ledgerbridge.providers.qbo.sandbox.tables import companies, customers, deleted_customers
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
@@ -28,6 +32,10 @@ class QboSandbox:
     def create_app(self, context: SandboxContext) -> FastAPI:
         return create_app(context, self.issuer)
 
+    def create(self, context: SandboxContext, tenant_id: str) -> None:
+        """Create the realm (a company with no customers) if new."""
+        ensure_realm(context, tenant_id)
+
     def seed(
         self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
     ) -> SeedResult:
@@ -38,7 +46,9 @@ class QboSandbox:
 
     def credentials(self, context: SandboxContext, tenant_id: str) -> dict[str, str]:
         """A fresh token pair for the realm, the app's keys and the URLs to point clients at."""
-        settings = ensure_realm(context, tenant_id)
+        settings = realm_settings(context, tenant_id)
+        if settings is None:
+            raise LookupError(f"no qbo sandbox company {tenant_id!r}; create or seed it first")
         with write_transaction(context.engine) as connection:
             now = context.clock()
             client_id, client_secret = self.issuer.ensure_client(connection, now)

@@ -8,18 +8,29 @@ changes nothing (the caller's transaction is rolled back on any fault as well).
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from ledgerbridge.parsing import ParseError, cents, parse_decimal, parse_id
 from ledgerbridge.providers.qbo import wire
 from ledgerbridge.providers.qbo.sandbox import store
 from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox.tenants import TenantSettings
-from ledgerbridge.unified.customer import to_cents
+
+MAX_AMOUNT = Decimal("9999999999999.99")
+"""QuickBooks amounts have 13 integer digits and 2 decimals (its UI and API refuse more)."""
+CUSTOM_FIELD_PROPERTIES = {
+    "DefinitionId": ("str", 100),
+    "Name": ("str", 100),
+    "Type": ("str", 30),
+    "StringValue": ("str", 100),
+}
+"""Intuit documents `CustomField` as an array of CustomField objects (DefinitionId, Name,
+Type, StringValue); anything else is refused with 2010 instead of being echoed back."""
 
 # Kept in columns, not in the JSON body.
 _COLUMN_PROPERTIES = ("Active", "Job", "ParentRef", "Balance", "DisplayName")
@@ -49,12 +60,9 @@ def _decimal(name: str, value: Any) -> Decimal | None:
     if value == "":
         return None
     try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise wire.invalid_property(name, "expected a decimal number") from None
-    if not number.is_finite() or abs(number) >= Decimal("1e13"):
-        raise wire.invalid_property(name, "the amount is out of range")
-    return number
+        return parse_decimal(value, max_abs=MAX_AMOUNT, what=name)
+    except ParseError as exc:
+        raise wire.invalid_property(name, str(exc)) from None
 
 
 def _inner(name: str, value: Any, fields: dict[str, int]) -> dict[str, str] | None:
@@ -104,7 +112,29 @@ def _clean_value(name: str, kind: wire.Kind, maximum: int, value: Any) -> Any:
         return _inner(name, value, {"URI": maximum})
     if kind == "addr":
         return _inner(name, value, wire.ADDRESS_FIELDS)
-    return value  # "any": kept as sent
+    if name == "CustomField":
+        return _custom_fields(value)
+    return value  # "any": kept as sent (bounded in depth and size by the body's parser)
+
+
+def _custom_fields(value: Any) -> list[dict[str, str]] | None:
+    if not isinstance(value, list):
+        raise wire.invalid_property("CustomField", "expected an array of CustomField objects")
+    fields: list[dict[str, str]] = []
+    for index, item in enumerate(value):
+        name = f"CustomField[{index}]"
+        if not isinstance(item, dict):
+            raise wire.invalid_property(name, "expected a CustomField object")
+        field = {}
+        for key, inner in item.items():
+            spec = CUSTOM_FIELD_PROPERTIES.get(key)
+            if spec is None:
+                raise wire.invalid_property(f"{name}.{key}", "unknown property")
+            text = None if inner is None else _string(f"{name}.{key}", inner, spec[1])
+            if text is not None:
+                field[key] = text
+        fields.append(field)
+    return fields or None
 
 
 def clean(body: Any) -> dict[str, Any]:
@@ -176,7 +206,8 @@ def _check_unique(
 
 def _parent(connection: Connection, realm_id: str, ref: dict[str, str]) -> RowMapping:
     value = ref.get("value", "")
-    row = store.get_customer(connection, realm_id, int(value)) if value.isdigit() else None
+    parent_id = parse_id(value)
+    row = None if parent_id is None else store.get_customer(connection, realm_id, parent_id)
     if row is None or not row["active"]:
         raise QboFault(
             wire.INVALID_REFERENCE,
@@ -196,7 +227,7 @@ def _check_fqn(name: str, fully_qualified_name: str) -> None:
 def _body(data: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in data.items() if k not in _COLUMN_PROPERTIES}
     if "CreditLimit" in body:
-        body["CreditLimit"] = store.money(to_cents(body["CreditLimit"]) or 0)
+        body["CreditLimit"] = store.money(cents(body["CreditLimit"]))
     return body
 
 
@@ -231,6 +262,7 @@ def create_customer(
     now: datetime,
 ) -> RowMapping:
     """Create a customer from a request body; the stored row is returned."""
+    now = store.to_second(now)
     data = clean(raw)
     display_name = _display_name(data)
     _check_content(data, display_name, settings)
@@ -246,7 +278,7 @@ def create_customer(
     fqn = display_name if parent is None else f"{parent['fully_qualified_name']}:{display_name}"
     _check_fqn("FullyQualifiedName", fqn)
     _check_unique(connection, realm_id, display_name, None)
-    balance_cents = to_cents(data.get("Balance")) or 0
+    balance_cents = cents(data["Balance"]) if "Balance" in data else 0
     customer_id = store.allocate_ids(connection, realm_id, 1)
     values = {
         "realm_id": realm_id,
@@ -299,14 +331,14 @@ def update_customer(
 ) -> RowMapping:
     """Full (`sparse` false or absent) or sparse update; needs `Id` and the current
     `SyncToken`. Balance and OpenBalanceDate are only taken on create."""
+    now = store.to_second(now)
     if not isinstance(raw, dict):
         raise wire.invalid_property("Customer", "expected a JSON object")
     raw_id = raw.get("Id")
     if raw_id in (None, ""):
         raise wire.required_missing("Id")
-    if not str(raw_id).isdigit():
-        raise wire.not_found(str(raw_id))
-    row = store.get_customer(connection, realm_id, int(str(raw_id)))
+    customer_id = parse_id(str(raw_id)) if isinstance(raw_id, str | int) else None
+    row = None if customer_id is None else store.get_customer(connection, realm_id, customer_id)
     if row is None:
         raise wire.not_found(str(raw_id))
     token = raw.get("SyncToken")
@@ -373,6 +405,8 @@ def update_customer(
     new_parent_id = None if parent is None else parent["id"]
     if fqn != row["fully_qualified_name"] or level != row["level"]:
         _rename_subtree(connection, realm_id, row, subtree, fqn, level, now)
+    if row["active"] and not active:
+        _deactivate(connection, realm_id, subtree, now)
     if new_parent_id != row["parent_id"]:
         _add_to_ancestors(connection, realm_id, row["parent_id"], -row["balance_with_jobs_cents"])
         _add_to_ancestors(connection, realm_id, new_parent_id, row["balance_with_jobs_cents"])
@@ -396,6 +430,23 @@ def update_customer(
     updated = store.get_customer(connection, realm_id, row["id"])
     assert updated is not None
     return updated
+
+
+def _deactivate(
+    connection: Connection, realm_id: str, subtree: list[RowMapping], now: datetime
+) -> None:
+    """Making a customer inactive makes its sub-customers inactive too, as QuickBooks does
+    ("when you delete a parent customer, the sub-customers are also deleted": Intuit's
+    "Manage your customer list"; deleting is making inactive in QuickBooks Online). The
+    open-balance rule above already covered them: `BalanceWithJobs` sums the subtree, so
+    any sub-customer's balance refuses the whole change and nothing is written."""
+    for child in subtree:
+        if child["active"]:
+            connection.execute(
+                sa.update(customers)
+                .where(customers.c.realm_id == realm_id, customers.c.id == child["id"])
+                .values(active=False, sync_token=child["sync_token"] + 1, last_updated_time=now)
+            )
 
 
 def _rename_subtree(

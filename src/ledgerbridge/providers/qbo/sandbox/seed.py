@@ -151,8 +151,8 @@ def _rows(
             "balance_cents": balance,
             "balance_with_jobs_cents": balance,
             "v4id": "002098" + f"{rng.getrandbits(128):032x}",
-            "create_time": created,
-            "last_updated_time": updated,
+            "create_time": store.to_second(created),
+            "last_updated_time": store.to_second(updated),
             "body": body,
         }
 

@@ -24,6 +24,13 @@ def company_zone(utc_offset: str) -> timezone:
     return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
 
 
+def to_second(moment: datetime) -> datetime:
+    """Times are kept to the second, the precision QuickBooks shows in `MetaData`: a query
+    bound copied from a printed `LastUpdatedTime` then compares as the platform's does
+    (`>` excludes that customer, `=` finds it)."""
+    return moment.replace(microsecond=0)
+
+
 def format_time(moment: datetime, utc_offset: str) -> str:
     """`2026-03-31T16:49:28-07:00`: seconds, the company's offset (QuickBooks' MetaData)."""
     return moment.astimezone(company_zone(utc_offset)).isoformat(timespec="seconds")

@@ -1,0 +1,51 @@
+"""Tenants are created only by `sandbox create` (or the admin API's PUT) and `sandbox seed`:
+an unknown one is refused with one clear line, and each platform answers it its own way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ledgerbridge.cli import app as cli
+from ledgerbridge.config import Settings, get_settings
+from ledgerbridge.providers.registry import get_platform, platform_names
+
+
+@pytest.mark.parametrize("provider", platform_names())
+def test_credentials_of_an_unknown_tenant_are_refused(app: FastAPI, provider: str) -> None:
+    sandbox = get_platform(provider).sandbox
+    with pytest.raises(LookupError, match="create or seed it first"):
+        sandbox.credentials(app.state.sandbox, "typo_tenant")
+    sandbox.create(app.state.sandbox, "typo_tenant")
+    assert sandbox.credentials(app.state.sandbox, "typo_tenant")
+
+
+@pytest.mark.parametrize("provider", platform_names())
+def test_cli_create_then_token(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, provider: str
+) -> None:
+    monkeypatch.setenv("LEDGERBRIDGE_SANDBOX_DATABASE_URL", settings.sandbox_database_url)
+    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    monkeypatch.setattr("ledgerbridge.cli.get_settings", get_settings)
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["sandbox", "token", "--provider", provider, "--tenant", "T1"])
+    assert refused.exit_code == 1
+    assert refused.output.strip().count("\n") == 0  # one line
+    assert "create or seed it first" in refused.output
+    created = runner.invoke(cli, ["sandbox", "create", "--provider", provider, "--tenant", "T1"])
+    assert created.exit_code == 0, created.output
+    issued = runner.invoke(cli, ["sandbox", "token", "--provider", provider, "--tenant", "T1"])
+    assert issued.exit_code == 0, issued.output
+    get_settings.cache_clear()
+
+
+def test_the_admin_api_creates_a_tenant(client: TestClient) -> None:
+    created = client.put("/sandbox/qbo/_admin/tenants/4242", json={})
+    assert created.status_code == 200
+    assert client.get("/sandbox/qbo/_admin/tenants/4242").status_code == 200
