@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,17 @@ class Settings(BaseSettings):
         default="", description="Where this server is reachable; default http://host:port."
     )
     scheduler: bool = Field(default=True, description="Run the sync scheduler inside `serve`.")
+    sandboxes: bool = Field(
+        default=True,
+        description="Serve the local sandboxes under /sandbox (the demo); false in production.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level logged; `debug` adds each provider request."
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console",
+        description="`console` for people, `json` (one object a line) for log shippers.",
+    )
     sync_page_size: int | None = Field(
         default=None, ge=1, description="Customers per request; default each platform's maximum."
     )
@@ -66,6 +78,16 @@ class Settings(BaseSettings):
             if url.get_backend_name() not in {"sqlite", "postgresql"}:
                 raise ValueError("only sqlite:// and postgresql:// databases are supported")
         return value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        """Only this machine can reach the server (its sandbox admin APIs stay open)."""
+        return self.host in {"127.0.0.1", "::1", "localhost"} or self.host.startswith("127.")
 
     @property
     def main_database_url(self) -> str:

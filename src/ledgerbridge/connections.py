@@ -29,6 +29,9 @@ class ConnectionInfo:
     status: str
     status_message: str | None
     created_at: datetime
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_error_at: datetime | None = None
 
 
 def _info(row: Any) -> ConnectionInfo:
@@ -43,6 +46,9 @@ _PUBLIC = [
     connections.c.status,
     connections.c.status_message,
     connections.c.created_at,
+    connections.c.consecutive_failures,
+    connections.c.last_error,
+    connections.c.last_error_at,
 ]
 
 
@@ -114,13 +120,16 @@ def write_credentials(
     )
 
 
-ACTIVE, NEEDS_REAUTH = "active", "needs_reauth"
+ACTIVE, ERROR, NEEDS_REAUTH = "active", "error", "needs_reauth"
+SCHEDULABLE = (ACTIVE, ERROR)
+"""Statuses whose connections are synced on schedule (`error` ones with back-off)."""
 
 
 def set_status(
     conn: DbConnection, connection_id: str, status: str, message: str | None = None
 ) -> None:
-    """`active`, or `needs_reauth` with a message saying what a person must do."""
+    """`active`, `error` (syncs keep failing, see `sync/health.py`) or `needs_reauth`, with
+    a message saying what is wrong."""
     conn.execute(
         sa.update(connections)
         .where(connections.c.id == connection_id)

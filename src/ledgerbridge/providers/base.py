@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from ledgerbridge.errors import LedgerBridgeError
+from ledgerbridge.observability import metrics
 from ledgerbridge.unified.customer import UnifiedCustomer
 
 T = TypeVar("T")
@@ -228,6 +229,14 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
+async def _wait_before_retry(
+    exc: ProviderError, reason: str, seconds: float, sleep: Callable[[float], Awaitable[None]]
+) -> None:
+    metrics.PROVIDER_RETRIES.labels(exc.provider, reason).inc()
+    metrics.PROVIDER_WAIT.labels(exc.provider, reason).inc(seconds)
+    await sleep(seconds)
+
+
 async def call_with_retries(
     call: Callable[[], Awaitable[T]],
     *,
@@ -249,11 +258,13 @@ async def call_with_retries(
                 raise
             if budget is not None:
                 budget.slow_down()
-            await sleep(min(exc.retry_after, policy.max_throttle_wait))
-        except RetriableError:
+            await _wait_before_retry(
+                exc, "throttled", min(exc.retry_after, policy.max_throttle_wait), sleep
+            )
+        except RetriableError as exc:
             if attempt == policy.attempts - 1:
                 raise
-            await sleep(policy.delay(attempt))
+            await _wait_before_retry(exc, "retriable", policy.delay(attempt), sleep)
     raise AssertionError("unreachable: the loop returns or raises")
 
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import httpx
 import sqlalchemy as sa
+import structlog
 from anyio import to_thread
 from sqlalchemy.engine import Engine
 
@@ -39,7 +40,7 @@ from ledgerbridge.providers.base import (
     CustomerPage,
 )
 from ledgerbridge.providers.registry import connector_factory
-from ledgerbridge.sync import leases, runs
+from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.tables import sync_state
@@ -94,7 +95,9 @@ class SyncEnvironment:
 
 
 def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
-    """The connector of a stored connection."""
+    """The connector of a stored connection. Its provider and connection are bound to the
+    logging context, so its requests are logged and counted under them."""
+    structlog.contextvars.bind_contextvars(connection_id=info.id, provider=info.provider)
     factory = connector_factory(info.provider)
     return factory(
         base_url=info.base_url,
@@ -237,14 +240,20 @@ def _finish(
     with write_transaction(env.engine) as conn:
         if error is None:
             runs.update_run(conn, run_id, status=runs.SUCCEEDED, finished_at=now)
+            health.run_succeeded(conn, info.id)
             wait = timedelta(seconds=info.sync_frequency_s)
         else:
-            if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
+            stopped = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
+            if stopped:
                 message = "cancelled: the process stopped; the next run resumes from here"
             else:
                 message = str(error) or type(error).__name__
             runs.update_run(conn, run_id, status=runs.FAILED, finished_at=now, error=message[:4000])
-            wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
+            if stopped or isinstance(error, LeaseLostError):
+                # Not the connection's fault: no failure counted, resume soon.
+                wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
+            else:
+                wait = health.run_failed(conn, info.id, message[:4000], now)
             if isinstance(error, AuthError):
                 current = get_connection(conn, info.id)
                 if current.status != NEEDS_REAUTH:
@@ -256,7 +265,9 @@ def _finish(
                 .values(next_run_at=now + wait)
             )
             leases.release(conn, info.id, env.owner)
-        return runs.get_run(conn, run_id)
+        finished = runs.get_run(conn, run_id)
+    report.run_finished(finished, info.provider)
+    return finished
 
 
 async def _keep_lease(env: SyncEnvironment, connection_id: str) -> None:
@@ -289,21 +300,24 @@ async def run_sync(
     )
     if progress is not None:
         progress.begin(run)
-    keeper = asyncio.create_task(_keep_lease(env, connection_id))
-    error: BaseException | None = None
-    total: int | None = None
-    try:
-        connector = open_connector(env, info)
-        async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
-            counts = await to_thread.run_sync(_save_page, env, run, connector, page)
-            total = page.total if page.total is not None else total
-            if progress is not None:
-                progress.advance(records=len(page.customers), total=total, counts=counts)
-    except Exception as exc:  # every failure ends the run as failed, with its reason
-        error = exc
-    except BaseException as exc:  # cancelled or interrupted: record it, then go on stopping
-        _finish(env, info, run.id, exc)
-        raise
-    finally:
-        keeper.cancel()
-    return await to_thread.run_sync(_finish, env, info, run.id, error)
+    with structlog.contextvars.bound_contextvars(
+        run_id=run.id, connection_id=info.id, provider=info.provider
+    ):
+        keeper = asyncio.create_task(_keep_lease(env, connection_id))
+        error: BaseException | None = None
+        total: int | None = None
+        try:
+            connector = open_connector(env, info)
+            async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
+                counts = await to_thread.run_sync(_save_page, env, run, connector, page)
+                total = page.total if page.total is not None else total
+                if progress is not None:
+                    progress.advance(records=len(page.customers), total=total, counts=counts)
+        except Exception as exc:  # every failure ends the run as failed, with its reason
+            error = exc
+        except BaseException as exc:  # cancelled or interrupted: record it, then go on
+            _finish(env, info, run.id, exc)
+            raise
+        finally:
+            keeper.cancel()
+        return await to_thread.run_sync(_finish, env, info, run.id, error)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ledgerbridge import __version__
 from ledgerbridge.crypto import CredentialCipher
+from ledgerbridge.observability.provider_http import ReportingTransport
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.sync.scheduler import Scheduler
@@ -22,10 +23,14 @@ HTTP_TIMEOUT = httpx.Timeout(120.0, connect=15.0)
 
 
 def new_http_client() -> httpx.AsyncClient:
-    """The one HTTP client connectors share (the transport seam)."""
+    """The one HTTP client connectors share (the transport seam); every request through it
+    is logged and counted (`observability/provider_http.py`)."""
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    )
     return httpx.AsyncClient(
         timeout=HTTP_TIMEOUT,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        transport=ReportingTransport(transport),
         headers={"User-Agent": f"ledgerbridge/{__version__}"},
     )
 
