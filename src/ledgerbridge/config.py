@@ -6,12 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from ledgerbridge.errors import ConfigurationError
 from ledgerbridge.providers.base import ConnectorSettings
+
+_URL_FORMS = "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db"
 
 
 class Settings(BaseSettings):
@@ -74,9 +77,9 @@ class Settings(BaseSettings):
             try:
                 url = make_url(value)
             except ArgumentError as exc:
-                raise ValueError(f"not a database URL: {value!r}") from exc
+                raise ValueError(f"{value!r} is not a database URL; {_URL_FORMS}") from exc
             if url.get_backend_name() not in {"sqlite", "postgresql"}:
-                raise ValueError("only sqlite:// and postgresql:// databases are supported")
+                raise ValueError(f"only SQLite and PostgreSQL are supported; {_URL_FORMS}")
         return value
 
     @field_validator("log_level", "log_format", mode="before")
@@ -107,5 +110,18 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (tests build their own `Settings` instead)."""
-    return Settings()
+    """The process-wide settings (tests build their own `Settings` instead). A bad value
+    is a `ConfigurationError` naming each variable at fault and what it should be."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(_settings_problems(exc)) from None
+
+
+def _settings_problems(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"LEDGERBRIDGE_{field.upper()}: {message}")
+    return "; ".join(problems)
