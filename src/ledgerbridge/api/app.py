@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from ledgerbridge import __version__
 from ledgerbridge.api.docs import install_docs
 from ledgerbridge.api.errors import install_error_handlers
+from ledgerbridge.api.openapi import install_openapi
 from ledgerbridge.api.routes import authorize, connections, customers, health, metrics, syncs
 from ledgerbridge.config import Settings
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
@@ -63,6 +64,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     install_error_handlers(app)
     app.add_middleware(AccessLogMiddleware)
     install_docs(app)
+    install_openapi(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(authorize.router)
