@@ -37,32 +37,39 @@ CHECKS = [
 EXAMPLES_PER_OPERATION = 12
 
 
+def _fuzz_operation(operation: Any, base_url: str, headers: dict[str, str]) -> set[int]:
+    """`EXAMPLES_PER_OPERATION` cases of one operation; the statuses it answered."""
+    answered: set[int] = set()
+
+    @given(case=operation.as_strategy(), known=st.booleans())
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case: Any, known: bool) -> None:
+        # Half the cases name the real connection, so answers are records, not 404s.
+        sent = {**(case.headers or {}), "Authorization": headers["Authorization"]}
+        if known and "Connection-Id" in sent:
+            sent["Connection-Id"] = headers["Connection-Id"]
+        case.headers = sent
+        response = case.call_and_validate(base_url=base_url, checks=CHECKS)
+        answered.add(response.status_code)
+
+    check()
+    return answered
+
+
 def _fuzz(base_url: str, headers: dict[str, str]) -> dict[str, set[int]]:
-    """Every operation, `EXAMPLES_PER_OPERATION` cases each; the statuses each answered."""
+    """Every operation of the document; the statuses each answered."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
-    answered: dict[str, set[int]] = {}
+    answered = {}
     for result in schema.get_all_operations():
         operation = result.ok()
-
-        @given(case=operation.as_strategy(), known=st.booleans())
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case: Any, known: bool) -> None:
-            # Half the cases name the real connection, so answers are records, not 404s.
-            sent = {**(case.headers or {}), "Authorization": headers["Authorization"]}
-            if known and "Connection-Id" in sent:
-                sent["Connection-Id"] = headers["Connection-Id"]
-            case.headers = sent
-            response = case.call_and_validate(base_url=base_url, checks=CHECKS)
-            answered.setdefault(name, set()).add(response.status_code)
-
         name = f"{operation.method.upper()} {operation.path}"
-        check()
+        answered[name] = _fuzz_operation(operation, base_url, headers)
     return answered
 
 
