@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import Processor
@@ -68,15 +68,17 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _renderer(fmt: LogFormat) -> Processor:
+def _renderer(fmt: LogFormat, stream: TextIO) -> Processor:
     if fmt == "json":
         return structlog.processors.JSONRenderer()
-    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    return structlog.dev.ConsoleRenderer(colors=stream.isatty())
 
 
-def configure_logging(level: str = "info", fmt: LogFormat = "console") -> None:
-    """Send every log line, ours and the libraries', through one handler on stderr in
-    `fmt`, dropping lines below `level`. Safe to call again (tests, the CLI)."""
+def configure_logging(
+    level: str = "info", fmt: LogFormat = "console", stream: TextIO | None = None
+) -> None:
+    """Send every log line, ours and the libraries', through one handler on `stream`
+    (stderr) in `fmt`, dropping lines below `level`. Safe to call again (tests, the CLI)."""
     numeric = logging.getLevelNamesMapping().get(level.upper())
     if numeric is None:
         raise ValueError(f"unknown log level {level!r}; use debug, info, warning or error")
@@ -90,14 +92,15 @@ def configure_logging(level: str = "info", fmt: LogFormat = "console") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+    stream = stream or sys.stderr
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            _renderer(fmt),
+            _renderer(fmt, stream),
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]

@@ -90,6 +90,7 @@ class ReportingTransport(httpx.AsyncBaseTransport):
             metrics.PROVIDER_REQUESTS.labels(provider, request.method, "error").inc()
             log.debug(
                 "provider request failed",
+                provider=provider,
                 method=request.method,
                 url=loggable_url(request.url),
                 error=f"{type(exc).__name__}: {exc}",
@@ -103,11 +104,12 @@ class ReportingTransport(httpx.AsyncBaseTransport):
             metrics.PROVIDER_THROTTLES.labels(provider).inc()
         log.debug(
             "provider request",
+            provider=provider,
             method=request.method,
             url=loggable_url(request.url),
             status=status,
             duration_ms=round(elapsed * 1000, 1),
-            request_id=await request_id_of(response),
+            provider_request_id=await request_id_of(response),
         )
         return response
 

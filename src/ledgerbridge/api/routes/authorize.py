@@ -19,6 +19,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 import httpx
+import structlog
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -141,6 +142,7 @@ async def callback(
     realmId: str = "",
     error: str = "",
 ) -> Response:
+    structlog.contextvars.bind_contextvars(provider="qbo")  # its token request is logged
     try:
         request_state = cipher.decrypt(state, ttl=STATE_TTL_S)
     except (ConfigurationError, ValueError):

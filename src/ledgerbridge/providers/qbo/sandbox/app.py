@@ -4,6 +4,7 @@ and injected faults through the shared `Gate`, and the admin API."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +49,15 @@ class _Unauthorized(Exception):
 def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     """The sandbox's ASGI app."""
     app = FastAPI(title="QuickBooks Online sandbox", docs_url=None, redoc_url=None)
+
+    @app.middleware("http")
+    async def intuit_tid(request: Request, call_next: Callable[..., Any]) -> Response:
+        # Intuit answers every API request with an `intuit_tid` header, the id its support
+        # asks for (SDKs read it: python-quickbooks, apigrate/quickbooks 4.3).
+        response: Response = await call_next(request)
+        response.headers["intuit_tid"] = f"1-{secrets.token_hex(4)}-{secrets.token_hex(12)}"
+        return response
+
     app.include_router(oauth_router(context, issuer))
     app.include_router(
         admin_router(PROVIDER, context, default_settings, lambda realm: _company(context, realm))
