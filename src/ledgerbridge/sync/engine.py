@@ -39,6 +39,7 @@ from ledgerbridge.providers.base import (
     ConnectorSettings,
     CustomerPage,
 )
+from ledgerbridge.observability import metrics
 from ledgerbridge.providers.registry import connector_factory
 from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
@@ -300,8 +301,12 @@ async def run_sync(
     )
     if progress is not None:
         progress.begin(run)
-    with structlog.contextvars.bound_contextvars(
-        run_id=run.id, connection_id=info.id, provider=info.provider
+    in_progress = metrics.SYNC_RUNS_IN_PROGRESS.labels(info.provider)
+    with (
+        structlog.contextvars.bound_contextvars(
+            run_id=run.id, connection_id=info.id, provider=info.provider
+        ),
+        in_progress.track_inprogress(),
     ):
         keeper = asyncio.create_task(_keep_lease(env, connection_id))
         error: BaseException | None = None
