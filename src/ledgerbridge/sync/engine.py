@@ -33,13 +33,13 @@ from ledgerbridge.connections import NEEDS_REAUTH, ConnectionInfo, get_connectio
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import LedgerBridgeError
+from ledgerbridge.observability import metrics
 from ledgerbridge.providers.base import (
     AuthError,
     Connector,
     ConnectorSettings,
     CustomerPage,
 )
-from ledgerbridge.observability import metrics
 from ledgerbridge.providers.registry import connector_factory
 from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
