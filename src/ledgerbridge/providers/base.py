@@ -23,9 +23,11 @@ import httpx
 
 from ledgerbridge.errors import LedgerBridgeError
 from ledgerbridge.observability import metrics
+from ledgerbridge.observability.logs import get_logger
 from ledgerbridge.unified.customer import UnifiedCustomer
 
 T = TypeVar("T")
+log = get_logger(__name__)
 
 
 class ProviderError(LedgerBridgeError):
@@ -234,6 +236,13 @@ async def _wait_before_retry(
 ) -> None:
     metrics.PROVIDER_RETRIES.labels(exc.provider, reason).inc()
     metrics.PROVIDER_WAIT.labels(exc.provider, reason).inc(seconds)
+    log.info(
+        "provider request retried",
+        provider=exc.provider,
+        reason=reason,
+        wait_s=round(seconds, 3),
+        error=str(exc),
+    )
     await sleep(seconds)
 
 
@@ -269,8 +278,13 @@ async def call_with_retries(
 
 
 def transport_error(provider: str, exc: httpx.TransportError) -> RetriableError:
-    """A connection failure or timeout, as a retriable provider error."""
-    return RetriableError(f"{type(exc).__name__}: {exc}", provider=provider)
+    """A connection failure or timeout, as a retriable provider error naming the URL (a
+    bare "All connection attempts failed" does not say which server is down)."""
+    try:
+        where = f" ({exc.request.method} {exc.request.url.copy_with(query=None)})"
+    except RuntimeError:  # no request attached
+        where = ""
+    return RetriableError(f"{type(exc).__name__}: {exc}{where}", provider=provider)
 
 
 class Connector(Protocol):
