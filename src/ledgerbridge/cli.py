@@ -97,6 +97,7 @@ def serve(
 
     from ledgerbridge import serving
     from ledgerbridge.api.app import create_app
+    from ledgerbridge.observability import metrics
 
     settings = _settings(host, port)
     sock = serving.bind(settings.host, settings.port)
@@ -112,6 +113,7 @@ def serve(
         serving.server(application).run(sockets=[sock])
     finally:
         sock.close()
+        metrics.process_exiting()
 
 
 ConnectionArgument = Annotated[str, typer.Argument(help="The connection id (conn_...).")]
@@ -181,6 +183,7 @@ def worker() -> None:
     their leases released; a second signal stops at once."""
     import asyncio
 
+    from ledgerbridge.observability import metrics
     from ledgerbridge.runtime import open_databases
     from ledgerbridge.sync.worker import run_worker
 
@@ -192,6 +195,7 @@ def worker() -> None:
         asyncio.run(run_worker(databases.main, _cipher(settings), settings.connector_settings()))
     finally:
         databases.dispose()
+        metrics.process_exiting()
     console.print("stopped")
 
 

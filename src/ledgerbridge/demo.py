@@ -188,4 +188,8 @@ def print_welcome(
     console.print(f'  curl -s {auth} "{base}/customers?limit=100&cursor={cursor}"', soft_wrap=True)
     console.print("Customers deleted (inactive) in QuickBooks:")
     console.print(f'  curl -s {auth} "{base}/customers?filter=deleted"', soft_wrap=True)
+    console.print(
+        "\nThe CLI: `ledgerbridge --help` (run `source .venv/bin/activate` in the repository "
+        "first, or call `.venv/bin/ledgerbridge`)."
+    )
     console.print("\nServing until Ctrl+C.")

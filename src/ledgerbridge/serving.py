@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -45,10 +46,19 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, where a second SIGTERM (not only a second Ctrl+C) stops at once."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        super().handle_exit(sig, frame)
+
+
 def server(app: Any) -> uvicorn.Server:
     """A uvicorn server for `app` whose lines go through our logging (no access log of
     its own: `observability/access.py` writes one with durations)."""
-    return uvicorn.Server(
+    return _Server(
         uvicorn.Config(
             app,
             log_config=None,
