@@ -1,3 +1,3 @@
-from ledgerbridge.cli import app
+from ledgerbridge.cli import main
 
-app(prog_name="ledgerbridge")
+main()

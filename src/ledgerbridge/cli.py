@@ -1,37 +1,32 @@
-"""The `ledgerbridge` command."""
+"""The `ledgerbridge` command.
+
+Imports of the product (FastAPI, SQLAlchemy, uvicorn, the providers) happen inside the
+commands, so `ledgerbridge --help` answers at once. A mistake in the set-up (a bad
+setting, a database that cannot be reached, a port in use, an unknown tenant) is printed
+as one line saying what is wrong and what to do, and the command exits with status 1;
+`main` is the entry point that does this.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-import uvicorn
-from pydantic import ValidationError
-from rich.console import Console
-from sqlalchemy.engine import Engine
 
-from ledgerbridge.config import Settings, get_settings
-from ledgerbridge.crypto import CredentialCipher, load_or_create_key
-from ledgerbridge.db import utcnow, write_transaction
-from ledgerbridge.errors import NotFoundError
-from ledgerbridge.keys import create_api_key
-from ledgerbridge.providers.base import ConnectorSettings
-from ledgerbridge.providers.registry import PLATFORMS, get_platform, platform_names
-from ledgerbridge.runtime import (
-    connector_settings,
-    open_databases,
-    open_main_database,
-    open_sandbox_database,
-)
-from ledgerbridge.sandbox.base import SandboxContext
-from ledgerbridge.sandbox.tenants import update_tenant
-from ledgerbridge.sync.runs import SyncRunInfo
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy.engine import Engine
+
+    from ledgerbridge.config import Settings
+    from ledgerbridge.crypto import CredentialCipher
+    from ledgerbridge.providers.base import ConnectorSettings
+    from ledgerbridge.sandbox.base import SandboxContext
+    from ledgerbridge.sync.runs import SyncRunInfo
 
 app = typer.Typer(
-    help="ledgerbridge: a unified Customers API for accounting platforms.", no_args_is_help=True
+    help="ledgerbridge: a unified Customers API for accounting platforms.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 sandbox_app = typer.Typer(
     help="Local sandboxes of QuickBooks Online, Conductor and Intacct.", no_args_is_help=True
@@ -39,18 +34,56 @@ sandbox_app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 keys_app = typer.Typer(help="API keys of the unified API.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console()
 
-ProviderOption = Annotated[str, typer.Option("--provider", help=f"One of: {', '.join(PLATFORMS)}.")]
+ProviderOption = Annotated[
+    str, typer.Option("--provider", help="A registered platform: qbo, qbd, intacct, …")
+]
 TenantOption = Annotated[str, typer.Option("--tenant", help="Realm, end user or company id.")]
+ServerUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Where the server runs; default the URL of the last `serve` from this folder, "
+        "else LEDGERBRIDGE_PUBLIC_URL or http://HOST:PORT."
+    ),
+]
 
 
-def _listening_settings(host: str | None, port: int | None) -> Settings:
-    """The process settings with `--host`/`--port` applied over the environment's."""
-    settings = get_settings()
-    return settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
-    )
+def main() -> None:
+    """The entry point: runs the command; a set-up mistake is one line on stderr, exit 1."""
+    from ledgerbridge.errors import ConfigurationError
+
+    try:
+        app(prog_name="ledgerbridge")
+    except ConfigurationError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"ledgerbridge: error: {message}", err=True)
+    raise SystemExit(1)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _settings(host: str | None = None, port: int | None = None) -> Settings:
+    """The process settings (`--host`/`--port` over the environment's), logging set up."""
+    from ledgerbridge.config import get_settings
+    from ledgerbridge.observability.logs import configure_logging
+
+    given = {"host": host, "port": port}
+    settings = get_settings().model_copy(update={k: v for k, v in given.items() if v})
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _cipher(settings: Settings) -> CredentialCipher:
+    from ledgerbridge.crypto import CredentialCipher, load_or_create_key
+
+    return CredentialCipher(load_or_create_key(settings))
 
 
 @app.command()
@@ -58,16 +91,30 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Serve the unified API and the sandboxes."""
-    from ledgerbridge.api.app import create_app
+    """Serve the unified API, the sandboxes (unless LEDGERBRIDGE_SANDBOXES=false) and the
+    sync scheduler. Stops cleanly on SIGTERM or Ctrl+C; a second signal stops at once."""
+    import signal
+    import sys
 
-    settings = _listening_settings(host, port)
+    from ledgerbridge import serving
+    from ledgerbridge.api.app import create_app
+    from ledgerbridge.observability import metrics
+
+    settings = _settings(host, port)
+    sock = serving.bind(settings.host, settings.port)
     application = create_app(settings)
-    console.print(
+    _console().print(
         f"ledgerbridge listening on [bold]{settings.base_url}[/bold] "
         f"(API docs at {settings.base_url}/docs)"
     )
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    serving.remember_url(settings)
+    # uvicorn shuts down on SIGTERM, then raises it again: end with status 0, not -15.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        serving.server(application).run(sockets=[sock])
+    finally:
+        sock.close()
+        metrics.process_exiting()
 
 
 ConnectionArgument = Annotated[str, typer.Argument(help="The connection id (conn_...).")]
@@ -79,19 +126,29 @@ def sync(
     full: Annotated[bool, typer.Option("--full", help="Read every customer again.")] = False,
 ) -> None:
     """Run one sync of a connection now, in the foreground, with a progress bar."""
+    import asyncio
+
+    from ledgerbridge.errors import NotFoundError
+    from ledgerbridge.runtime import connector_settings, open_databases
     from ledgerbridge.sync.engine import SyncBusyError
     from ledgerbridge.sync.progress import run_table
 
-    settings = get_settings()
+    settings = _settings()
     databases = open_databases(settings)
-    cipher = CredentialCipher(load_or_create_key(settings))
+    console = _console()
     try:
         run = asyncio.run(
-            _sync_now(databases.main, cipher, connector_settings(settings), connection, full)
+            _sync_now(
+                databases.main,
+                _cipher(settings),
+                connector_settings(settings),
+                connection,
+                full,
+                console,
+            )
         )
     except (SyncBusyError, NotFoundError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+        _fail(str(exc))
     finally:
         databases.dispose()
     console.print(run_table(run))
@@ -106,34 +163,41 @@ async def _sync_now(
     connector_settings: ConnectorSettings,
     connection_id: str,
     full: bool,
+    console: Console,
 ) -> SyncRunInfo:
     from ledgerbridge.sync.engine import SyncEnvironment, run_sync
-    from ledgerbridge.sync.progress import RichSyncProgress
+    from ledgerbridge.sync.progress import sync_progress
     from ledgerbridge.sync.worker import new_http_client
 
     async with new_http_client() as http:
         env = SyncEnvironment(
             engine=engine, cipher=cipher, http=http, connector_settings=connector_settings
         )
-        with RichSyncProgress(console) as progress:
+        with sync_progress(console) as progress:
             return await run_sync(env, connection_id, full=full, trigger="cli", progress=progress)
 
 
 @app.command()
 def worker() -> None:
-    """Run only the sync scheduler (any number of workers may run against one database)."""
+    """Run only the sync scheduler (any number of workers may run against one database).
+    Stops cleanly on SIGTERM or Ctrl+C: runs in flight are recorded as interrupted and
+    their leases released; a second signal stops at once."""
+    import asyncio
+
+    from ledgerbridge.observability import metrics
+    from ledgerbridge.runtime import connector_settings, open_databases
     from ledgerbridge.sync.worker import run_worker
 
-    settings = get_settings()
+    settings = _settings()
     databases = open_databases(settings)
-    cipher = CredentialCipher(load_or_create_key(settings))
-    console.print("ledgerbridge worker: running due syncs (Ctrl+C to stop)")
+    console = _console()
+    console.print("ledgerbridge worker: running due syncs (Ctrl+C or SIGTERM to stop)")
     try:
-        asyncio.run(run_worker(databases.main, cipher, connector_settings(settings)))
-    except KeyboardInterrupt:
-        console.print("stopped")
+        asyncio.run(run_worker(databases.main, _cipher(settings), connector_settings(settings)))
     finally:
         databases.dispose()
+        metrics.process_exiting()
+    console.print("stopped")
 
 
 @app.command()
@@ -143,13 +207,12 @@ def connect(
     sandbox: Annotated[
         bool, typer.Option("--sandbox", help="Connect to this server's local sandbox.")
     ] = False,
-    server_url: Annotated[
-        str | None,
-        typer.Option(help="Where the sandbox is served; default this server's URL."),
-    ] = None,
+    server_url: ServerUrlOption = None,
 ) -> None:
     """Create a connection to a sandbox tenant and print its id."""
     from ledgerbridge.connect import connect_sandbox
+    from ledgerbridge.runtime import open_databases
+    from ledgerbridge.serving import last_url
 
     if not sandbox:
         raise typer.BadParameter(
@@ -157,18 +220,18 @@ def connect(
             "company through GET /connections/qbo/authorize, or POST /connections",
             param_hint="--sandbox",
         )
-    settings = get_settings()
+    settings = _settings()
     databases = open_databases(settings)
     try:
         info = connect_sandbox(
             databases,
-            CredentialCipher(load_or_create_key(settings)),
+            _cipher(settings),
             provider=_provider(provider),
             tenant=tenant,
-            server_url=server_url or settings.base_url,
+            server_url=server_url or last_url(settings),
         )
     except LookupError as exc:
-        _refuse(exc)
+        _fail(str(exc).strip("'\""))
     finally:
         databases.dispose()
     typer.echo(info.id)
@@ -179,7 +242,11 @@ def keys_create(
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
 ) -> None:
     """Create an API key for the unified API and print it (it is shown only once)."""
-    engine = open_main_database(get_settings())
+    from ledgerbridge.db import utcnow, write_transaction
+    from ledgerbridge.keys import create_api_key
+    from ledgerbridge.runtime import open_main_database
+
+    engine = open_main_database(_settings())
     with write_transaction(engine) as conn:
         key = create_api_key(conn, name=name, now=utcnow())
     engine.dispose()
@@ -192,14 +259,24 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
     """Seed three sandbox companies, connect and sync them, and keep serving the API."""
-    from ledgerbridge import demo as demo_module
-    from ledgerbridge.api.app import create_app
+    import signal
+    import time
 
-    settings = _listening_settings(host, port)
+    from ledgerbridge import demo as demo_module
+    from ledgerbridge import serving
+    from ledgerbridge.api.app import create_app
+    from ledgerbridge.runtime import open_databases
+
+    settings = _settings(host, port)
+    sock = serving.bind(settings.host, settings.port)
     databases = open_databases(settings)
     state = demo_module.prepare(settings, databases)
     application = create_app(settings, databases)
-    server = demo_module.start_server(settings, application)
+    server = demo_module.start_server(settings, application, sock)
+    serving.remember_url(settings)
+    console = _console()
+    # The server runs in a thread, so this thread turns SIGTERM into Ctrl+C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         state = demo_module.connect_companies(
             settings, databases, application.state.cipher, console
@@ -214,23 +291,28 @@ def demo(
         server.should_exit = True
         time.sleep(0.5)
         databases.dispose()
+        sock.close()
 
 
-def _sandbox_context() -> SandboxContext:
-    settings = get_settings()
-    return SandboxContext(engine=open_sandbox_database(settings), base_url=settings.base_url)
+def _sandbox_context(server_url: str | None = None) -> SandboxContext:
+    from ledgerbridge.runtime import open_sandbox_database
+    from ledgerbridge.sandbox.base import SandboxContext
+    from ledgerbridge.serving import last_url
 
-
-def _refuse(exc: LookupError) -> NoReturn:
-    """One clear line on stderr (an unknown sandbox tenant), exit status 1."""
-    typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
-    raise typer.Exit(1)
+    settings = _settings()
+    return SandboxContext(
+        engine=open_sandbox_database(settings), base_url=server_url or last_url(settings)
+    )
 
 
 def _provider(name: str) -> str:
     """`name` if a platform of that name is registered (read now, not at import)."""
+    from ledgerbridge.providers.registry import platform_names
+
     if name not in platform_names():
-        raise typer.BadParameter(f"unknown provider {name!r}; choose from {platform_names()}")
+        raise typer.BadParameter(
+            f"unknown provider {name!r}; choose from {', '.join(platform_names())}"
+        )
     return name
 
 
@@ -242,72 +324,100 @@ def sandbox_seed(
     seed: Annotated[int | None, typer.Option(help="Random seed for repeatable data.")] = None,
 ) -> None:
     """Create a sandbox tenant (if new) and fill it with realistic customers."""
+    from ledgerbridge.providers.registry import get_platform
+    from ledgerbridge.sync.progress import counting_progress
+
     sandbox = get_platform(_provider(provider)).sandbox
-    result = sandbox.seed(_sandbox_context(), tenant, customers, seed)
-    console.print(f"{provider} tenant {result.tenant_id}: added {result.customers} customers")
+    context = _sandbox_context()
+    console = _console()
+    added = 0
+    # In batches, so a large seed shows its progress; batch i uses seed + i, so the same
+    # --seed and --customers give the same data.
+    with counting_progress(console, f"seeding {provider} tenant {tenant}", customers) as bar:
+        for index, start in enumerate(range(0, customers, SEED_BATCH) or [0]):
+            count = min(SEED_BATCH, customers - start)
+            result = sandbox.seed(context, tenant, count, None if seed is None else seed + index)
+            added += result.customers
+            bar.advance(result.customers)
+    console.print(f"{provider} tenant {tenant}: added {added} customers")
+
+
+SEED_BATCH = 2_000
 
 
 @sandbox_app.command("create")
 def sandbox_create(provider: ProviderOption, tenant: TenantOption) -> None:
     """Create an empty sandbox tenant (a realm, end user or company). Only this and `seed`
     create tenants: a request for an unknown one is answered as the platform answers it."""
+    from ledgerbridge.providers.registry import get_platform
+
     get_platform(_provider(provider)).sandbox.create(_sandbox_context(), tenant)
-    console.print(f"{provider} tenant {tenant} ready")
+    _console().print(f"{provider} tenant {tenant} ready")
 
 
 @sandbox_app.command("token")
-def sandbox_token(provider: ProviderOption, tenant: TenantOption) -> None:
-    """Print what a client needs to call a sandbox tenant now (tokens, keys, ids)."""
+def sandbox_token(
+    provider: ProviderOption, tenant: TenantOption, server_url: ServerUrlOption = None
+) -> None:
+    """Print what a client needs to call a sandbox tenant now (tokens, keys, ids, URLs)."""
+    from ledgerbridge.providers.registry import get_platform
+
     sandbox = get_platform(_provider(provider)).sandbox
     try:
-        issued = sandbox.credentials(_sandbox_context(), tenant)
-    except LookupError as exc:
-        _refuse(exc)
-    for key, value in issued.items():
+        credentials = sandbox.credentials(_sandbox_context(server_url), tenant)
+    except (LookupError, KeyError) as exc:
+        _fail(str(exc).strip("'\""))
+    for key, value in credentials.items():
         typer.echo(f"{key}={value}")
 
 
-@sandbox_app.command("configure")
+CONFIGURE_HELP = """KEY=VALUE pairs. Keys: requests_per_minute, max_concurrent (a number, or
+none to turn the limit off), queue_when_busy (true: over max_concurrent, wait for a turn
+instead of a 429), error_rate (0 to 1), error_statuses (e.g. [500,503]), latency_ms,
+throttle_as_xml, token_lifetime_s, address_required, utc_offset (e.g. -07:00), extra (a
+JSON object of provider-specific knobs)."""
+
+
+@sandbox_app.command("configure", help=f"Change a sandbox tenant's knobs.\n\n{CONFIGURE_HELP}")
 def sandbox_configure(
     provider: ProviderOption,
     tenant: TenantOption,
-    values: Annotated[
-        list[str], typer.Argument(help="KEY=VALUE pairs, e.g. error_rate=0.1 latency_ms=50.")
-    ],
+    values: Annotated[list[str], typer.Argument(help=CONFIGURE_HELP, show_default=False)],
 ) -> None:
-    """Change a sandbox tenant's knobs (limits, injected faults, latency, token lifetime)."""
-    changes: dict[str, object] = {}
-    for pair in values:
-        key, sep, raw = pair.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
-        changes[key] = None if raw.lower() in ("none", "null", "off") else _parse_value(raw)
-    context = _sandbox_context()
-    with write_transaction(context.engine) as connection:
-        try:
-            settings = update_tenant(connection, _provider(provider), tenant, changes)
-        except KeyError:
-            raise typer.BadParameter(f"no {provider} tenant {tenant!r}; seed it first") from None
-        except ValidationError as exc:
-            raise typer.BadParameter(str(exc)) from None
-    console.print_json(data=settings.model_dump(mode="json"))
+    from ledgerbridge.sandbox.configure import TenantChangeError, configure_tenant
 
-
-def _parse_value(raw: str) -> object:
     try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+        settings = configure_tenant(_sandbox_context().engine, _provider(provider), tenant, values)
+    except TenantChangeError as exc:
+        _fail(str(exc))
+    _console().print_json(data=settings.model_dump(mode="json"))
 
 
 @sandbox_app.command("reset")
 def sandbox_reset(
     provider: Annotated[str | None, typer.Option("--provider", help="Only this one.")] = None,
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete sandbox data: one tenant, one provider's, or everything."""
+    """Delete sandbox data: one tenant, one provider's, or everything (asks first)."""
+    from ledgerbridge.db import read_transaction
+    from ledgerbridge.providers.registry import get_platform, platform_names
+    from ledgerbridge.sandbox.tenants import list_tenants
+
     context = _sandbox_context()
     names = [_provider(provider)] if provider else platform_names()
+    with read_transaction(context.engine) as connection:
+        found = [
+            (name, tenant_id)
+            for name, tenant_id in list_tenants(connection)
+            if name in names and tenant in (None, tenant_id)
+        ]
+    if tenant is not None and not found:
+        where = f"{provider} " if provider else ""
+        _fail(f"there is no {where}sandbox tenant {tenant!r}; nothing to delete")
+    what = ", ".join(f"{name} {tenant_id}" for name, tenant_id in found) or "no tenants"
+    if not yes and not typer.confirm(f"Delete the sandbox data of {what}?"):
+        raise typer.Abort()
     for name in names:
         get_platform(name).sandbox.reset(context, tenant)
-    console.print("sandbox data deleted")
+    _console().print(f"deleted the sandbox data of {what}")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from ledgerbridge.errors import ConfigurationError
+
+_URL_FORMS = "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db"
 
 
 class Settings(BaseSettings):
@@ -36,6 +41,17 @@ class Settings(BaseSettings):
         default="", description="Where this server is reachable; default http://host:port."
     )
     scheduler: bool = Field(default=True, description="Run the sync scheduler inside `serve`.")
+    sandboxes: bool = Field(
+        default=True,
+        description="Serve the local sandboxes under /sandbox (the demo); false in production.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level logged; `debug` adds each provider request."
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console",
+        description="`console` for people, `json` (one object a line) for log shippers.",
+    )
     sync_page_size: int | None = Field(
         default=None, ge=1, description="Customers per request; default each platform's maximum."
     )
@@ -60,10 +76,20 @@ class Settings(BaseSettings):
             try:
                 url = make_url(value)
             except ArgumentError as exc:
-                raise ValueError(f"not a database URL: {value!r}") from exc
+                raise ValueError(f"{value!r} is not a database URL; {_URL_FORMS}") from exc
             if url.get_backend_name() not in {"sqlite", "postgresql"}:
-                raise ValueError("only sqlite:// and postgresql:// databases are supported")
+                raise ValueError(f"only SQLite and PostgreSQL are supported; {_URL_FORMS}")
         return value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        """Only this machine can reach the server (its sandbox admin APIs stay open)."""
+        return self.host in {"127.0.0.1", "::1", "localhost"} or self.host.startswith("127.")
 
     @property
     def main_database_url(self) -> str:
@@ -80,5 +106,18 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (tests build their own `Settings` instead)."""
-    return Settings()
+    """The process-wide settings (tests build their own `Settings` instead). A bad value
+    is a `ConfigurationError` naming each variable at fault and what it should be."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(_settings_problems(exc)) from None
+
+
+def _settings_problems(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"LEDGERBRIDGE_{field.upper()}: {message}")
+    return "; ".join(problems)

@@ -23,10 +23,12 @@ DEFAULT_SYNC_FREQUENCY_S = 3600
 
 
 class ConnectionStatus(StrEnum):
-    """Whether a connection syncs: `active`, or `needs_reauth` until a person re-authorises
-    it (the platform refused its credentials; syncs stop retrying)."""
+    """Whether a connection syncs: `active`; `error` after several failed syncs in a row
+    (they go on, backing off; see `sync/health.py`); or `needs_reauth` until a person
+    re-authorises it (the platform refused its credentials; syncs stop retrying)."""
 
     ACTIVE = "active"
+    ERROR = "error"
     NEEDS_REAUTH = "needs_reauth"
 
 
@@ -74,6 +76,9 @@ class ConnectionInfo:
     created_at: datetime
     settings: dict[str, Any] = field(default_factory=dict)
     """Provider-specific sync options (validated by the provider's `settings` model)."""
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_error_at: datetime | None = None
 
 
 def _info(row: Any) -> ConnectionInfo:
@@ -91,6 +96,9 @@ _PUBLIC = [
     connections.c.status_message,
     connections.c.created_at,
     connections.c.settings,
+    connections.c.consecutive_failures,
+    connections.c.last_error,
+    connections.c.last_error_at,
 ]
 
 
@@ -164,10 +172,15 @@ def write_credentials(
     )
 
 
+SCHEDULABLE = (ConnectionStatus.ACTIVE, ConnectionStatus.ERROR)
+"""Statuses whose connections are synced on schedule (`error` ones with back-off)."""
+
+
 def set_status(
     conn: DbConnection, connection_id: str, status: ConnectionStatus, message: str | None = None
 ) -> None:
-    """`active`, or `needs_reauth` with a message saying what a person must do."""
+    """`active`, `error` (syncs keep failing, see `sync/health.py`) or `needs_reauth`, with
+    a message saying what is wrong."""
     conn.execute(
         sa.update(connections)
         .where(connections.c.id == connection_id)

@@ -11,6 +11,7 @@ same folder reuses all of it and only syncs what changed.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import orjson
 import uvicorn
 from rich.console import Console
 
+from ledgerbridge import serving
 from ledgerbridge.config import Settings
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.connections import get_connection
@@ -33,7 +35,7 @@ from ledgerbridge.runtime import Databases
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync import runs
 from ledgerbridge.sync.engine import SyncBusyError, SyncEnvironment, run_sync
-from ledgerbridge.sync.progress import RichSyncProgress, run_table
+from ledgerbridge.sync.progress import run_table, sync_progress
 from ledgerbridge.sync.runs import RunStatus, SyncRunInfo
 from ledgerbridge.sync.worker import new_http_client
 from ledgerbridge.unified.cursor import encode_cursor
@@ -125,7 +127,7 @@ async def _sync(
     async with new_http_client() as http:
         env = SyncEnvironment(engine=databases.main, cipher=cipher, http=http)
         try:
-            with RichSyncProgress(console) as progress:
+            with sync_progress(console) as progress:
                 return await run_sync(env, connection_id, trigger="cli", progress=progress)
         except SyncBusyError:
             # The server's scheduler got there first: wait for its run instead.
@@ -149,12 +151,13 @@ def sync_all(
             console.print(f"[red]{run.error}[/red]")
 
 
-def start_server(settings: Settings, app: Any) -> uvicorn.Server:
-    """The API and the sandboxes on `settings.base_url`, in a background thread."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+def start_server(settings: Settings, app: Any, sock: socket.socket) -> uvicorn.Server:
+    """The API and the sandboxes on `sock` (bound to `settings.base_url`), in a background
+    thread."""
+    server = serving.server(app)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="ledgerbridge-server", daemon=True
     )
-    thread = threading.Thread(target=server.run, name="ledgerbridge-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
@@ -187,4 +190,8 @@ def print_welcome(
     console.print(f'  curl -s {auth} "{base}/customers?limit=100&cursor={cursor}"', soft_wrap=True)
     console.print("Customers deleted (inactive) in QuickBooks:")
     console.print(f'  curl -s {auth} "{base}/customers?filter=deleted"', soft_wrap=True)
+    console.print(
+        "\nThe CLI: `ledgerbridge --help` (run `source .venv/bin/activate` in the repository "
+        "first, or call `.venv/bin/ledgerbridge`)."
+    )
     console.print("\nServing until Ctrl+C.")

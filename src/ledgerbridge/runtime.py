@@ -1,13 +1,25 @@
-"""Opening the databases a process needs, migrated and ready."""
+"""Opening the databases a process needs, migrated and ready.
+
+A database that cannot be opened is a `ConfigurationError` whose message says which one,
+where, and what to do, so the CLI prints one line instead of a driver's traceback: a
+SQLite file in a folder that does not exist is refused (not created: a typo in a path
+must not silently make an empty database elsewhere), and an unreachable server is named
+by host and port.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledgerbridge.config import Settings
 from ledgerbridge.db import create_engine, migrate
+from ledgerbridge.errors import ConfigurationError
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.sandbox.app import migrate_sandboxes
@@ -25,9 +37,23 @@ class Databases:
         self.sandbox.dispose()
 
 
-def open_main_database(settings: Settings) -> Engine:
-    engine = create_engine(settings.main_database_url)
-    migrate(engine, MAIN_MIGRATIONS)
+def _open(url: str, setting: str, prepare: Callable[[Engine], None]) -> Engine:
+    """An engine for `url`, migrated by `prepare`, or a `ConfigurationError` naming
+    `setting` (the variable to fix)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise ConfigurationError(
+                f"the folder {folder} of the SQLite database {parsed.database} does not exist: "
+                f"create it, or point {setting} (or LEDGERBRIDGE_DATA_DIR) elsewhere"
+            )
+    engine = create_engine(url)
+    try:
+        prepare(engine)
+    except (OperationalError, DBAPIError) as exc:
+        engine.dispose()
+        raise ConfigurationError(_unreachable(parsed, setting, exc)) from exc
     return engine
 
 
@@ -41,12 +67,36 @@ def migrate_sandbox_database(engine: Engine) -> None:
     migrate_sandboxes(engine, (platform.sandbox for platform in all_platforms()))
 
 
+def _unreachable(url: sa.engine.URL, setting: str, exc: DBAPIError) -> str:
+    reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else ""
+    if url.get_backend_name() == "sqlite":
+        return f"cannot open the SQLite database {url.database} ({reason}); check {setting}"
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    return (
+        f"cannot connect to the PostgreSQL database {url.database!r} at {where} ({reason}); "
+        f"start the server or fix {setting}"
+    )
+
+
+def open_main_database(settings: Settings) -> Engine:
+    return _open(
+        settings.main_database_url,
+        "LEDGERBRIDGE_DATABASE_URL",
+        lambda engine: migrate(engine, MAIN_MIGRATIONS),
+    )
+
+
 def open_sandbox_database(settings: Settings) -> Engine:
-    engine = create_engine(settings.sandbox_url)
-    migrate_sandbox_database(engine)
-    return engine
+    return _open(
+        settings.sandbox_url, "LEDGERBRIDGE_SANDBOX_DATABASE_URL", migrate_sandbox_database
+    )
 
 
 def open_databases(settings: Settings) -> Databases:
     """Both engines, with every migration applied (Alembic, on start)."""
-    return Databases(main=open_main_database(settings), sandbox=open_sandbox_database(settings))
+    main = open_main_database(settings)
+    try:
+        return Databases(main=main, sandbox=open_sandbox_database(settings))
+    except ConfigurationError:
+        main.dispose()
+        raise

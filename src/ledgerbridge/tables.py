@@ -33,6 +33,10 @@ connections = sa.Table(
     sa.Column("change_seq", sa.BigInteger, nullable=False, server_default="0"),
     # Provider-specific sync options (e.g. Intacct's reconcile_every), checked by the plugin.
     sa.Column("settings", sa.JSON, nullable=False, server_default="{}"),
+    # Health: failed runs in a row, and the latest failure (see sync/health.py).
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_error_at", UTCDateTime, nullable=True),
 )
 
 records = sa.Table(
@@ -117,5 +121,7 @@ sync_runs = sa.Table(
     sa.Column("total", sa.Integer, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("owner", sa.String(200), nullable=True),
+    # Run ids are never reused, even after a connection and its runs are deleted.
+    sqlite_autoincrement=True,
 )
 sa.Index("ix_sync_runs_connection", sync_runs.c.connection_id, sync_runs.c.id)

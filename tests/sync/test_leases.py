@@ -165,11 +165,13 @@ def test_two_worker_processes_run_a_due_connection_once(qbo: SyncSetup, settings
             assert time.monotonic() < deadline, "no worker ran the sync"
             time.sleep(0.1)
         time.sleep(1.0)  # room for a second run, if the lease let one through
+        for worker in workers:  # what systemd, Docker and Kubernetes send
+            worker.send_signal(signal.SIGTERM)
+        assert [worker.wait(timeout=20) for worker in workers] == [0, 0]
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGINT)
-        for worker in workers:
-            worker.wait(timeout=20)
+        for worker in workers:  # never leave one running, whatever happened
+            worker.kill()
+            worker.wait()
     assert [(r.status, r.kind) for r in _runs(qbo.app, qbo.connection_id)] == [
         ("succeeded", "full")
     ]
@@ -203,3 +205,39 @@ async def test_a_cancelled_run_is_recorded_releases_its_lease_and_resumes(
     resumed = await run_sync(env, qbo.connection_id)
     assert (resumed.status, resumed.kind) == ("succeeded", "full")
     assert len(qbo.records()) == 300
+
+
+@pytest.mark.parametrize("ignore_sigint", [False, True], ids=["plain", "nohup"])
+def test_sigterm_stops_a_worker_mid_run_and_records_it_interrupted(
+    qbo: SyncSetup, settings: Settings, ignore_sigint: bool
+) -> None:
+    seed_realm(qbo.app, 600)  # 30 pages of 20
+    qbo.realm.configure(latency_ms=200)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "ledgerbridge", "worker"],
+        env=_cli_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # As under `nohup`: SIGINT ignored, which Ctrl+C handling alone cannot stop.
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if ignore_sigint
+        else None,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := _runs(qbo.app, qbo.connection_id)) or found[0].pages < 2:
+            assert worker.poll() is None, "the worker died"
+            assert time.monotonic() < deadline, "the worker never saved a page"
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        worker.kill()
+        worker.wait()
+    (stopped,) = _runs(qbo.app, qbo.connection_id)
+    assert stopped.status == "failed"
+    assert stopped.pages < 30
+    with read_transaction(qbo.app.state.databases.main) as conn:
+        error = conn.execute(sa.select(sync_runs.c.error)).scalar_one()
+        assert leases.holder(conn, qbo.connection_id, now=utcnow()) is None
+    assert error.startswith("cancelled")

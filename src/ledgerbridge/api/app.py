@@ -1,18 +1,25 @@
-"""Assembles the server: the unified API, the sandboxes under /sandbox, and error handling."""
+"""Assembles the server: the unified API, the sandboxes under /sandbox (unless
+`LEDGERBRIDGE_SANDBOXES=false`), docs, health, metrics, access logs and error handling."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from ledgerbridge import __version__
+from ledgerbridge.api.docs import install_docs
 from ledgerbridge.api.errors import install_error_handlers
-from ledgerbridge.api.routes import authorize, connections, customers, health, syncs
+from ledgerbridge.api.openapi import install_openapi
+from ledgerbridge.api.routes import authorize, connections, customers, health, metrics, syncs
 from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
+from ledgerbridge.db import read_transaction
+from ledgerbridge.keys import is_valid_api_key
+from ledgerbridge.observability.access import AccessLogMiddleware
 from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.runtime import Databases, connector_settings, open_databases
 from ledgerbridge.sandbox.app import mount_sandboxes
@@ -43,20 +50,44 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
         version=__version__,
         summary="A unified Customers API for QuickBooks Online, QuickBooks Desktop and Sage "
         "Intacct, with local sandboxes of all three.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.databases = databases
     app.state.cipher = cipher
-    app.state.sandbox = SandboxContext(engine=databases.sandbox, base_url=settings.base_url)
+    app.state.sandbox = SandboxContext(
+        engine=databases.sandbox,
+        base_url=settings.base_url,
+        admin_key_check=None
+        if settings.listens_on_loopback
+        else lambda key: _is_server_api_key(settings, databases, key),
+    )
     install_error_handlers(app)
+    app.add_middleware(AccessLogMiddleware)
+    install_docs(app)
+    install_openapi(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(authorize.router)
     app.include_router(connections.router)
     app.include_router(customers.router)
     app.include_router(syncs.router)
-    mount_sandboxes(app, app.state.sandbox, (p.sandbox for p in all_platforms()))
+    platforms = all_platforms()
+    if settings.sandboxes:
+        mount_sandboxes(app, app.state.sandbox, (p.sandbox for p in platforms))
     app.add_middleware(
         RefuseUnstorableText,
-        skip_prefixes=tuple(p.sandbox.mount_path for p in all_platforms()),
+        skip_prefixes=tuple(p.sandbox.mount_path for p in platforms),
     )
     return app
+
+
+def _is_server_api_key(settings: Settings, databases: Databases, key: str) -> bool:
+    """The sandbox admin APIs, reachable beyond loopback, take the unified API's keys."""
+    if not key:
+        return False
+    if settings.api_key and secrets.compare_digest(key.encode(), settings.api_key.encode()):
+        return True
+    with read_transaction(databases.main) as conn:
+        return is_valid_api_key(conn, key)

@@ -7,6 +7,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.api.errors import ApiError
@@ -38,15 +39,22 @@ CipherDep = Annotated[CredentialCipher, Depends(get_cipher)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key: `ledgerbridge keys create`, or LEDGERBRIDGE_API_KEY.",
+)
+
+
 def require_api_key(
     engine: EngineDep,
     settings: SettingsDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> None:
-    """Every unified endpoint needs `Authorization: Bearer <api key>`."""
-    scheme, _, key = (authorization or "").partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
+    """Every unified endpoint needs `Authorization: Bearer <api key>` (declared as the
+    OpenAPI `bearer` security scheme; a missing key is our 401, not FastAPI's)."""
+    key = bearer.credentials.strip() if bearer is not None else ""
+    if not key:
         raise ApiError(
             401,
             "unauthorized",

@@ -29,14 +29,19 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ledgerbridge.observability import metrics
+from ledgerbridge.observability.logs import get_logger
 from ledgerbridge.providers.base import (
     AuthError,
     ConnectorSettings,
+    ProviderError,
     RetriableError,
     RetryPolicy,
     ThrottledError,
 )
 from ledgerbridge.providers.tokens import AccessTokens
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -123,6 +128,21 @@ class RequestBudget:
         self._slow_until = self.clock() + seconds
 
 
+async def _wait_before_retry(
+    exc: ProviderError, reason: str, seconds: float, sleep: Callable[[float], Awaitable[None]]
+) -> None:
+    metrics.PROVIDER_RETRIES.labels(exc.provider, reason).inc()
+    metrics.PROVIDER_WAIT.labels(exc.provider, reason).inc(seconds)
+    log.info(
+        "provider request retried",
+        provider=exc.provider,
+        reason=reason,
+        wait_s=round(seconds, 3),
+        error=str(exc),
+    )
+    await sleep(seconds)
+
+
 async def call_with_retries(
     call: Callable[[], Awaitable[T]],
     *,
@@ -132,7 +152,8 @@ async def call_with_retries(
 ) -> T:
     """Run `call` (one classified request) until it succeeds or fails for good: retriable
     errors back off exponentially, throttles wait as told (and slow the budget down);
-    anything else, or the last attempt's error, is raised."""
+    anything else, or the last attempt's error, is raised. Each wait is logged and
+    counted (`ledgerbridge_provider_retries_total`, `..._retry_wait_seconds_total`)."""
     for attempt in range(policy.attempts):
         try:
             if budget is None:
@@ -144,17 +165,24 @@ async def call_with_retries(
                 raise
             if budget is not None:
                 budget.slow_down()
-            await sleep(min(exc.retry_after, policy.max_throttle_wait))
-        except RetriableError:
+            await _wait_before_retry(
+                exc, "throttled", min(exc.retry_after, policy.max_throttle_wait), sleep
+            )
+        except RetriableError as exc:
             if attempt == policy.attempts - 1:
                 raise
-            await sleep(policy.delay(attempt))
+            await _wait_before_retry(exc, "retriable", policy.delay(attempt), sleep)
     raise AssertionError("unreachable: the loop returns or raises")
 
 
 def transport_error(provider: str, exc: httpx.TransportError) -> RetriableError:
-    """A connection failure or timeout, as a retriable provider error."""
-    return RetriableError(f"{type(exc).__name__}: {exc}", provider=provider)
+    """A connection failure or timeout, as a retriable provider error naming the URL (a
+    bare "All connection attempts failed" does not say which server is down)."""
+    try:
+        where = f" ({exc.request.method} {exc.request.url.copy_with(query=None)})"
+    except RuntimeError:  # no request attached
+        where = ""
+    return RetriableError(f"{type(exc).__name__}: {exc}{where}", provider=provider)
 
 
 def refused_with_401(response: httpx.Response) -> bool:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledgerbridge.db import utcnow
+from ledgerbridge.observability import metrics
 from ledgerbridge.providers.base import AuthError, CredentialStore, FatalError
 
 Grant = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -108,6 +109,20 @@ class AccessTokens:
                 return str(token)
             return await self._rotate(used=used)
 
+    async def _granted(self, current: dict[str, Any]) -> dict[str, Any]:
+        """The token endpoint's answer, counted by outcome."""
+        refreshes = metrics.TOKEN_REFRESHES
+        try:
+            credentials = await self._grant(current)
+        except AuthError:
+            refreshes.labels(self._provider, "refused").inc()
+            raise
+        except Exception:
+            refreshes.labels(self._provider, "error").inc()
+            raise
+        refreshes.labels(self._provider, "ok").inc()
+        return credentials
+
     async def _rotate(self, used: str | None) -> str:
         try:
             async with self._store.rotating() as rotation:
@@ -115,7 +130,7 @@ class AccessTokens:
                 if current.get("access_token") != used and self._fresh(current):
                     credentials = current  # another refresher stored it while we waited
                 else:
-                    credentials = await self._grant(current)
+                    credentials = await self._granted(current)
                     await rotation.save(credentials)
         except AuthError as refused:
             # Outside the rotation: its transaction holds the connection row's lock.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import ValidationError
 
 from ledgerbridge.db import read_transaction, write_transaction
@@ -22,7 +22,23 @@ def admin_router(
 ) -> APIRouter:
     """Routes for one provider. `on_create(tenant_id)` runs after a tenant is first made
     (a provider may need rows of its own, like a QuickBooks company record)."""
-    router = APIRouter(prefix="/_admin", tags=["sandbox admin"])
+
+    def require_admin_key(request: Request) -> None:
+        """Open on loopback (the demo); beyond it, only with an API key of the server."""
+        if context.admin_key_check is None:
+            return
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not context.admin_key_check(key.strip()):
+            raise HTTPException(
+                401,
+                "the sandbox admin API needs `Authorization: Bearer <api key>` when the "
+                "server listens beyond loopback",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    router = APIRouter(
+        prefix="/_admin", tags=["sandbox admin"], dependencies=[Depends(require_admin_key)]
+    )
 
     @router.get("/tenants")
     def list_tenants() -> dict[str, Any]:

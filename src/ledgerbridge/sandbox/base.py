@@ -17,12 +17,16 @@ from ledgerbridge.sandbox.limits import Gate
 @dataclass
 class SandboxContext:
     """What a provider sandbox is built from: the sandbox database, the limiter, a clock
-    (tests move it to expire tokens) and the public URL the sandboxes are served under."""
+    (tests move it to expire tokens), the public URL the sandboxes are served under, and
+    who may use the admin APIs."""
 
     engine: Engine
     base_url: str = "http://127.0.0.1:8000"
     gate: Gate = field(default_factory=Gate)
     clock: Callable[[], datetime] = utcnow
+    admin_key_check: Callable[[str], bool] | None = None
+    """When set, the admin APIs (`{mount}/_admin`) answer only requests bearing a key it
+    accepts: the server set it when it listens beyond loopback."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
+import structlog
 from anyio import to_thread
 from sqlalchemy.engine import Engine
 
@@ -31,6 +32,7 @@ from ledgerbridge.connections import ConnectionInfo, ConnectionStatus, get_conne
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import LedgerBridgeError
+from ledgerbridge.observability import metrics
 from ledgerbridge.providers.base import (
     AuthError,
     Connector,
@@ -39,7 +41,7 @@ from ledgerbridge.providers.base import (
     MappedCustomer,
 )
 from ledgerbridge.providers.registry import get_platform
-from ledgerbridge.sync import leases, runs
+from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.sync.runs import RunKind, RunStatus, SyncRunInfo
 from ledgerbridge.unified.customer import MODEL_NAME
@@ -94,7 +96,10 @@ class SyncEnvironment:
 
 def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
     """The connector of a stored connection; the connection's own settings (e.g. Intacct's
-    `reconcile_every`) override the process-wide `extra` options."""
+    `reconcile_every`) override the process-wide `extra` options. Its provider and
+    connection are bound to the logging context, so its requests are logged and counted
+    under them."""
+    structlog.contextvars.bind_contextvars(connection_id=info.id, provider=info.provider)
     settings = env.connector_settings
     if info.settings:
         settings = replace(settings, extra={**settings.extra, **info.settings})
@@ -225,16 +230,22 @@ def _finish(
     with write_transaction(env.engine) as conn:
         if error is None:
             runs.update_run(conn, run_id, status=RunStatus.SUCCEEDED, finished_at=now)
+            health.run_succeeded(conn, info.id)
             wait = timedelta(seconds=info.sync_frequency_s)
         else:
-            if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
+            stopped = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
+            if stopped:
                 message = "cancelled: the process stopped; the next run resumes from here"
             else:
                 message = str(error) or type(error).__name__
             runs.update_run(
                 conn, run_id, status=RunStatus.FAILED, finished_at=now, error=message[:4000]
             )
-            wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
+            if stopped or isinstance(error, LeaseLostError):
+                # Not the connection's fault: no failure counted, resume soon.
+                wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
+            else:
+                wait = health.run_failed(conn, info.id, message[:4000], now)
             if isinstance(error, AuthError):
                 current = get_connection(conn, info.id)
                 if current.status != ConnectionStatus.NEEDS_REAUTH:
@@ -247,7 +258,9 @@ def _finish(
         if not isinstance(error, LeaseLostError):
             leases.schedule(conn, info.id, now + wait)
             leases.release(conn, info.id, env.owner)
-        return runs.get_run(conn, run_id)
+        finished = runs.get_run(conn, run_id)
+    report.run_finished(finished, info.provider)
+    return finished
 
 
 async def _keep_lease(env: SyncEnvironment, connection_id: str) -> None:
@@ -280,21 +293,28 @@ async def run_sync(
     )
     if progress is not None:
         progress.begin(run)
-    keeper = asyncio.create_task(_keep_lease(env, connection_id))
-    error: BaseException | None = None
-    total: int | None = None
-    try:
-        connector = open_connector(env, info)
-        async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
-            counts = await to_thread.run_sync(_save_page, env, run, page)
-            total = page.total if page.total is not None else total
-            if progress is not None:
-                progress.advance(records=len(page.records), total=total, counts=counts)
-    except Exception as exc:  # every failure ends the run as failed, with its reason
-        error = exc
-    except BaseException as exc:  # cancelled or interrupted: record it, then go on stopping
-        _finish(env, info, run.id, exc)
-        raise
-    finally:
-        keeper.cancel()
-    return await to_thread.run_sync(_finish, env, info, run.id, error)
+    in_progress = metrics.SYNC_RUNS_IN_PROGRESS.labels(info.provider)
+    with (
+        structlog.contextvars.bound_contextvars(
+            run_id=run.id, connection_id=info.id, provider=info.provider
+        ),
+        in_progress.track_inprogress(),
+    ):
+        keeper = asyncio.create_task(_keep_lease(env, connection_id))
+        error: BaseException | None = None
+        total: int | None = None
+        try:
+            connector = open_connector(env, info)
+            async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
+                counts = await to_thread.run_sync(_save_page, env, run, page)
+                total = page.total if page.total is not None else total
+                if progress is not None:
+                    progress.advance(records=len(page.records), total=total, counts=counts)
+        except Exception as exc:  # every failure ends the run as failed, with its reason
+            error = exc
+        except BaseException as exc:  # cancelled or interrupted: record it, then go on
+            _finish(env, info, run.id, exc)
+            raise
+        finally:
+            keeper.cancel()
+        return await to_thread.run_sync(_finish, env, info, run.id, error)

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledgerbridge.connections import ConnectionStatus
+from ledgerbridge.connections import SCHEDULABLE
 from ledgerbridge.db import is_sqlite
 from ledgerbridge.sync.runs import RunStatus
 from ledgerbridge.tables import connections, sync_runs, sync_state
@@ -106,7 +106,8 @@ def claim_due(
     conn: Connection, owner: str, *, now: datetime, ttl: timedelta, limit: int
 ) -> list[str]:
     """Lease up to `limit` connections that are due: a run was asked for, or their
-    `next_run_at` has come. Connections needing re-authorisation are never due."""
+    `next_run_at` has come. Connections needing re-authorisation are never due; those in
+    `error` are, on their back-off schedule."""
     queued = sa.exists().where(
         sync_runs.c.connection_id == sync_state.c.connection_id,
         sync_runs.c.status == RunStatus.QUEUED,
@@ -115,7 +116,7 @@ def claim_due(
         sa.select(sync_state.c.connection_id)
         .join(connections, connections.c.id == sync_state.c.connection_id)
         .where(
-            connections.c.status == ConnectionStatus.ACTIVE,
+            connections.c.status.in_(SCHEDULABLE),
             _free(now),
             sa.or_(queued, sync_state.c.next_run_at.is_(None), sync_state.c.next_run_at <= now),
         )
@@ -126,3 +127,23 @@ def claim_due(
         query = query.with_for_update(of=sync_state, skip_locked=True)
     candidates = list(conn.execute(query).scalars())
     return [c for c in candidates if claim(conn, c, owner, now=now, ttl=ttl)]
+
+
+def reclaim_expired(conn: Connection, *, now: datetime) -> list[str]:
+    """Free every lease that has expired (its holder died, or stalled past renewing) and
+    return those connections. Their holders, if alive, find the lease lost at their next
+    page and stop without writing."""
+    expired = list(
+        conn.execute(
+            sa.select(sync_state.c.connection_id).where(
+                sync_state.c.lease_owner.is_not(None), sync_state.c.lease_expires_at < now
+            )
+        ).scalars()
+    )
+    if expired:
+        conn.execute(
+            sa.update(sync_state)
+            .where(sync_state.c.connection_id.in_(expired), sync_state.c.lease_expires_at < now)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+    return expired

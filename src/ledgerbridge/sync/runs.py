@@ -114,17 +114,23 @@ def next_queued(conn: Connection, connection_id: str) -> SyncRunInfo | None:
     return None if row is None else _info(row)
 
 
-def fail_interrupted(conn: Connection, connection_id: str, *, now: datetime) -> int:
+INTERRUPTED = (
+    "interrupted: its process stopped before the run finished; "
+    "the next run resumes from its last saved page"
+)
+
+
+def fail_interrupted(conn: Connection, *connection_ids: str, now: datetime) -> int:
     """Runs left `running` by a process that died: failed, and resumed by the next run."""
+    if not connection_ids:
+        return 0
     result = conn.execute(
         sa.update(sync_runs)
-        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == RunStatus.RUNNING)
-        .values(
-            status=RunStatus.FAILED,
-            finished_at=now,
-            error="interrupted: its process stopped before the run finished; "
-            "the next run resumed from its last saved page",
+        .where(
+            sync_runs.c.connection_id.in_(connection_ids),
+            sync_runs.c.status == RunStatus.RUNNING,
         )
+        .values(status=RunStatus.FAILED, finished_at=now, error=INTERRUPTED)
     )
     return result.rowcount
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 
 from anyio import to_thread
+from sqlalchemy.engine import Connection
 
 from ledgerbridge.db import write_transaction
-from ledgerbridge.sync import leases
+from ledgerbridge.observability import metrics
+from ledgerbridge.observability.logs import get_logger
+from ledgerbridge.sync import leases, runs
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.runs import SyncRunInfo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class Scheduler:
@@ -40,9 +42,26 @@ class Scheduler:
     def _claim(self, limit: int) -> list[str]:
         env = self.env
         with write_transaction(env.engine) as conn:
+            self._reclaim_expired(conn)
             return leases.claim_due(
                 conn, env.owner, now=env.clock(), ttl=env.lease_ttl, limit=limit
             )
+
+    def _reclaim_expired(self, conn: Connection) -> None:
+        """Runs whose process died hold a lease nobody renews: once it expires, free it
+        and mark those runs failed (interrupted) now, not at the connection's next run."""
+        now = self.env.clock()
+        expired = leases.reclaim_expired(conn, now=now)
+        if not expired:
+            return
+        interrupted = runs.fail_interrupted(conn, *expired, now=now)
+        metrics.LEASE_TAKEOVERS.inc(len(expired))
+        metrics.INTERRUPTED_RUNS.inc(interrupted)
+        log.warning(
+            "expired leases reclaimed",
+            connections=expired,
+            interrupted_runs=interrupted,
+        )
 
     async def tick(self) -> list[asyncio.Task[SyncRunInfo]]:
         """Start every due run there is room for; returns their tasks."""
@@ -65,10 +84,7 @@ class Scheduler:
         if task.cancelled():
             return
         if (error := task.exception()) is not None:
-            log.error("sync of %s crashed: %s", connection_id, error, exc_info=error)
-        else:
-            run = task.result()
-            log.info("sync of %s %s: %s", connection_id, run.status, run.error or "")
+            log.error("sync crashed", connection_id=connection_id, exc_info=error)
         self._wake.set()  # room for another run
 
     async def run_forever(self) -> None:

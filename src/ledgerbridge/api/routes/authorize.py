@@ -20,6 +20,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 import httpx
+import structlog
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -123,6 +124,7 @@ async def callback(
 ) -> Response:
     oauth = _oauth(provider)
     tenant = request.query_params.get(oauth.tenant_param, "")
+    structlog.contextvars.bind_contextvars(provider=provider)  # its token request is logged
     try:
         request_state = cipher.decrypt(state, ttl=STATE_TTL_S)
     except (ConfigurationError, ValueError):

@@ -120,10 +120,16 @@ class ConnectionPublic(BaseModel):
     provider: str
     base_url: str
     sync_frequency: int = Field(description="Seconds between scheduled syncs.")
-    status: str
+    status: str = Field(
+        description="`active`; `error` after several failed syncs in a row (they go on, "
+        "backing off); `needs_reauth` when the platform refused the credentials."
+    )
     status_message: str | None
     created_at: datetime
     settings: dict[str, Any] = Field(description="Provider-specific sync options.")
+    consecutive_failures: int = Field(description="Syncs failed in a row (0 after a success).")
+    last_error: str | None = Field(description="Why the latest failed sync failed.")
+    last_error_at: datetime | None = Field(description="When the latest failed sync ended.")
 
     @classmethod
     def of(cls, info: ConnectionInfo) -> ConnectionPublic:
@@ -136,6 +142,9 @@ class ConnectionPublic(BaseModel):
             status_message=info.status_message,
             created_at=info.created_at,
             settings=info.settings,
+            consecutive_failures=info.consecutive_failures,
+            last_error=info.last_error,
+            last_error_at=info.last_error_at,
         )
 
 

@@ -5,6 +5,7 @@ and injected faults through the shared `Gate`, and the admin API."""
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -73,6 +74,15 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
         title="QuickBooks Online sandbox", openapi_url=None, docs_url=None, redoc_url=None
     )
     install_envelope(app, lambda status, text: _framework_fault(status, text, context))
+
+    @app.middleware("http")
+    async def intuit_tid(request: Request, call_next: Callable[..., Any]) -> Response:
+        # Intuit answers every API request with an `intuit_tid` header, the id its support
+        # asks for (SDKs read it: python-quickbooks, apigrate/quickbooks 4.3).
+        response: Response = await call_next(request)
+        response.headers["intuit_tid"] = f"1-{secrets.token_hex(4)}-{secrets.token_hex(12)}"
+        return response
+
     app.include_router(oauth_router(context, issuer))
     app.include_router(
         admin_router(PROVIDER, context, default_settings, lambda realm: _company(context, realm))

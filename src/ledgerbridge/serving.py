@@ -1,0 +1,86 @@
+"""Serving the ASGI app with uvicorn on a socket we bind ourselves.
+
+Binding first means a port in use is found before anything says "listening", and is
+reported as one `ConfigurationError` suggesting `--port` / `LEDGERBRIDGE_PORT`. uvicorn
+then stops on SIGTERM as on SIGINT (what systemd, Docker and Kubernetes send): it stops
+accepting, lets requests in flight finish for up to `GRACEFUL_SHUTDOWN_S`, and runs the
+app's shutdown, which stops the scheduler and records runs in flight as interrupted; a
+second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from ledgerbridge.config import Settings
+from ledgerbridge.errors import ConfigurationError
+
+GRACEFUL_SHUTDOWN_S = 10
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a `ConfigurationError` saying what to change."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigurationError(
+                f"port {port} on {host} is already in use; stop what is using it, or pass "
+                f"--port (or set LEDGERBRIDGE_PORT) to listen on another"
+            ) from None
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); check --host/--port "
+            f"(LEDGERBRIDGE_HOST, LEDGERBRIDGE_PORT)"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, where a second SIGTERM (not only a second Ctrl+C) stops at once."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        super().handle_exit(sig, frame)
+
+
+def server(app: Any) -> uvicorn.Server:
+    """A uvicorn server for `app` whose lines go through our logging (no access log of
+    its own: `observability/access.py` writes one with durations)."""
+    return _Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        )
+    )
+
+
+_URL_FILE = "ledgerbridge-serving.url"
+
+
+def remember_url(settings: Settings) -> None:
+    """Note where this server listens, in the data folder, so the CLI's `sandbox token`
+    and `connect` print and use URLs with the port it really runs on."""
+    (settings.data_dir / _URL_FILE).write_text(settings.base_url + "\n")
+
+
+def last_url(settings: Settings) -> str:
+    """The URL of the server run from this data folder last; else the settings' own."""
+    explicit = settings.public_url or "port" in settings.model_fields_set
+    noted = settings.data_dir / _URL_FILE
+    if not explicit and noted.is_file():
+        return noted.read_text().strip() or settings.base_url
+    return settings.base_url
