@@ -33,6 +33,7 @@ from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import LedgerBridgeError
 from ledgerbridge.observability import metrics
+from ledgerbridge.parsing import is_ascii_digits
 from ledgerbridge.providers.base import (
     AuthError,
     Connector,
@@ -50,6 +51,7 @@ from ledgerbridge.unified.records import (
     WriteCounts,
     live_external_ids,
     mark_deleted,
+    record_version,
     save_records,
 )
 
@@ -112,12 +114,16 @@ def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
 
 
 def incoming_record(record: MappedCustomer) -> IncomingRecord:
-    """A mapped customer as the record store takes it."""
+    """A mapped customer as the record store takes it, with its platform version, so a
+    page read before a write-back can never put the older version back."""
+    token = record.version.token
+    counter = token if token is not None and is_ascii_digits(token) and len(token) <= 20 else None
     return IncomingRecord(
         external_id=record.external_id,
         payload=record.payload,
         remote_data=record.native,
         deleted=record.deleted,
+        version=record_version(record.version.modified_at, counter),
     )
 
 
