@@ -12,16 +12,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.responses import Response
 
-from ledgerbridge.api.deps import ConnectionDep, EngineDep, require_api_key
+from ledgerbridge.api.deps import ConnectionDep, EngineDep, SyncDep, require_api_key
 from ledgerbridge.api.errors import ApiError
 from ledgerbridge.db import read_transaction
 from ledgerbridge.json import json_response
 from ledgerbridge.sync import write_back
-from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.unified.cursor import decode_cursor, encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME, Address, UnifiedCustomer, iso_utc
 from ledgerbridge.unified.records import (
@@ -226,11 +225,6 @@ class CustomerCreate(CustomerChanges):
     )
 
 
-def _sync_env(request: Request) -> SyncEnvironment:
-    env: SyncEnvironment = request.app.state.sync.env
-    return env
-
-
 @router.post(
     "/customers",
     status_code=201,
@@ -238,12 +232,12 @@ def _sync_env(request: Request) -> SyncEnvironment:
     summary="Create a customer in the platform",
 )
 async def create_customer(
-    request: Request, connection: ConnectionDep, body: CustomerCreate
+    sync: SyncDep, connection: ConnectionDep, body: CustomerCreate
 ) -> Response:
     fields = body.sent()
     if not fields:
         raise ApiError(400, "invalid_body", "Send at least one field of the customer.")
-    stored = await write_back.create_customer(_sync_env(request), connection, fields)
+    stored = await write_back.create_customer(sync.env, connection, fields)
     return json_response(_public(stored, False), status=201)
 
 
@@ -253,10 +247,10 @@ async def create_customer(
     summary="Change some fields of a customer",
 )
 async def update_customer(
-    request: Request, connection: ConnectionDep, customer_id: str, body: CustomerChanges
+    sync: SyncDep, connection: ConnectionDep, customer_id: str, body: CustomerChanges
 ) -> Response:
     changes = body.sent()
     if not changes:
         raise ApiError(400, "invalid_body", "Send at least one field to change.")
-    stored = await write_back.update_customer(_sync_env(request), connection, customer_id, changes)
+    stored = await write_back.update_customer(sync.env, connection, customer_id, changes)
     return json_response(_public(stored, False))

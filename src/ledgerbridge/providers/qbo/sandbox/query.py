@@ -23,9 +23,9 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
 from ledgerbridge.providers.qbo import wire
+from ledgerbridge.providers.qbo.sandbox.store import cents as to_cents
 from ledgerbridge.providers.qbo.sandbox.store import company_zone
 from ledgerbridge.providers.qbo.sandbox.tables import customers
-from ledgerbridge.unified.customer import to_cents
 
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS_CAP = 1000

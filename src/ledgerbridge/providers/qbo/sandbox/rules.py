@@ -19,7 +19,6 @@ from ledgerbridge.providers.qbo.sandbox import store
 from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox.tenants import TenantSettings
-from ledgerbridge.unified.customer import to_cents
 
 # Kept in columns, not in the JSON body.
 _COLUMN_PROPERTIES = ("Active", "Job", "ParentRef", "Balance", "DisplayName")
@@ -196,7 +195,7 @@ def _check_fqn(name: str, fully_qualified_name: str) -> None:
 def _body(data: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in data.items() if k not in _COLUMN_PROPERTIES}
     if "CreditLimit" in body:
-        body["CreditLimit"] = store.money(to_cents(body["CreditLimit"]) or 0)
+        body["CreditLimit"] = store.money(store.cents(body["CreditLimit"]) or 0)
     return body
 
 
@@ -246,7 +245,7 @@ def create_customer(
     fqn = display_name if parent is None else f"{parent['fully_qualified_name']}:{display_name}"
     _check_fqn("FullyQualifiedName", fqn)
     _check_unique(connection, realm_id, display_name, None)
-    balance_cents = to_cents(data.get("Balance")) or 0
+    balance_cents = store.cents(data.get("Balance")) or 0
     customer_id = store.allocate_ids(connection, realm_id, 1)
     values = {
         "realm_id": realm_id,
