@@ -31,6 +31,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix src tests bench
@@ -40,4 +41,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,5 +1,6 @@
-"""Dependencies shared by the routes: the database, the credential cipher, API-key auth
-and the `Connection-Id` header."""
+"""Dependencies shared by the routes: the database, the credential cipher, the sync
+service, the sandbox context, API-key auth and the `Connection-Id` header. Routes reach
+process state only through these."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.keys import is_valid_api_key
+from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sync.worker import SyncService
 
 
 def get_engine(request: Request) -> Engine:
@@ -34,7 +37,20 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
+def get_sync_service(request: Request) -> SyncService:
+    """The process's sync service (its HTTP client, environment and scheduler)."""
+    service: SyncService = request.app.state.sync
+    return service
+
+
+def get_sandbox_context(request: Request) -> SandboxContext:
+    context: SandboxContext = request.app.state.sandbox
+    return context
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
+SyncDep = Annotated[SyncService, Depends(get_sync_service)]
+SandboxDep = Annotated[SandboxContext, Depends(get_sandbox_context)]
 CipherDep = Annotated[CredentialCipher, Depends(get_cipher)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 

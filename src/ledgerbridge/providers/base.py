@@ -1,5 +1,5 @@
-"""What every connector shares: the provider error tree, the paging guard, and the
-`Connector` protocol the sync engine drives.
+"""What every connector shares: the provider error tree, the pages of mapped records it
+yields, the settings it honours, and the `Connector` protocol the sync engine drives.
 
 A connector receives an `httpx.AsyncClient` (the one transport seam: tests bind it to a
 sandbox, production to the internet), yields pages of mapped customers since a
@@ -14,13 +14,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
 
 from ledgerbridge.errors import LedgerBridgeError
-
-T = TypeVar("T")
 
 
 class ProviderError(LedgerBridgeError):

@@ -44,6 +44,13 @@ def to_cents(amount: Decimal | str | int | float | None) -> int | None:
     return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
+def optional_text(value: Any) -> str | None:
+    """A text field as the unified model keeps it, the one rule every mapper follows: None
+    when nothing was entered (not a string, empty, or only whitespace, which QuickBooks
+    prints for unused address lines); otherwise the text exactly as the platform has it."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
 class Address(BaseModel):
     """A postal address (`BillAddr` in the seed)."""
 

@@ -35,7 +35,6 @@ from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import connections, records
 
 ADDED, UPDATED, DELETED = "ADDED", "UPDATED", "DELETED"
-ACTIONS = (ADDED, UPDATED, DELETED)
 _LOOKUP_CHUNK = 1000
 
 

@@ -25,7 +25,14 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from ledgerbridge.api.deps import CipherDep, EngineDep, SettingsDep, require_api_key
+from ledgerbridge.api.deps import (
+    CipherDep,
+    EngineDep,
+    SandboxDep,
+    SettingsDep,
+    SyncDep,
+    require_api_key,
+)
 from ledgerbridge.api.errors import ApiError
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import (
@@ -73,6 +80,7 @@ async def authorize(
     provider: ProviderPath,
     settings: SettingsDep,
     cipher: CipherDep,
+    sandbox: SandboxDep,
     redirect_uri: Annotated[
         str, Query(pattern=r"^https?://\S+$", max_length=2000, description="Where to go after.")
     ],
@@ -86,7 +94,7 @@ async def authorize(
         raise ApiError(400, "invalid_query_params", f"sync_frequency: {exc}") from None
     oauth = _oauth(provider)
     public_base = _public_base(request, settings)
-    app = await to_thread.run_sync(oauth.app, settings, request.app.state.sandbox, public_base)
+    app = await to_thread.run_sync(oauth.app, settings, sandbox, public_base)
     state = cipher.encrypt(
         {"redirect_uri": redirect_uri, "sync_frequency_s": frequency, "n": secrets.token_hex(8)}
     )
@@ -118,6 +126,8 @@ async def callback(
     settings: SettingsDep,
     cipher: CipherDep,
     engine: EngineDep,
+    sandbox: SandboxDep,
+    sync: SyncDep,
     state: str = "",
     code: str = "",
     error: str = "",
@@ -135,8 +145,8 @@ async def callback(
     if error or not code or not tenant:
         return _back(redirect_uri, error=error or f"missing code or {oauth.tenant_param}")
     public_base = _public_base(request, settings)
-    app = await to_thread.run_sync(oauth.app, settings, request.app.state.sandbox, public_base)
-    http: httpx.AsyncClient = request.app.state.sync.env.http
+    app = await to_thread.run_sync(oauth.app, settings, sandbox, public_base)
+    http = sync.env.http
     try:
         answer = await http.post(
             app.token_url,
@@ -167,5 +177,5 @@ async def callback(
             ).id
 
     connection_id = await to_thread.run_sync(store)
-    request.app.state.sync.scheduler.wake()
+    sync.scheduler.wake()
     return _back(redirect_uri, connection_id=connection_id)

@@ -12,18 +12,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.responses import Response
 
-from ledgerbridge.api.deps import ConnectionDep, EngineDep, require_api_key
+from ledgerbridge.api.deps import ConnectionDep, EngineDep, SyncDep, require_api_key
 from ledgerbridge.api.errors import ApiError
 from ledgerbridge.connections import ConnectionInfo
 from ledgerbridge.db import read_transaction
 from ledgerbridge.json import json_response
 from ledgerbridge.parsing import bounded_moment, check_json, check_text
 from ledgerbridge.sync import write_back
-from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.unified.cursor import decode_cursor, encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME, Address, UnifiedCustomer, iso_utc
 from ledgerbridge.unified.records import (
@@ -265,11 +264,6 @@ class CustomerCreate(CustomerChanges):
     )
 
 
-def _sync_env(request: Request) -> SyncEnvironment:
-    env: SyncEnvironment = request.app.state.sync.env
-    return env
-
-
 @router.post(
     "/customers",
     status_code=201,
@@ -277,12 +271,12 @@ def _sync_env(request: Request) -> SyncEnvironment:
     summary="Create a customer in the platform",
 )
 async def create_customer(
-    request: Request, connection: ConnectionDep, body: CustomerCreate
+    sync: SyncDep, connection: ConnectionDep, body: CustomerCreate
 ) -> Response:
     fields = body.sent()
     if not fields:
         raise ApiError(400, "invalid_body", "Send at least one field of the customer.")
-    stored = await write_back.create_customer(_sync_env(request), connection, fields)
+    stored = await write_back.create_customer(sync.env, connection, fields)
     return json_response(_public(stored, False, connection), status=201)
 
 
@@ -292,10 +286,10 @@ async def create_customer(
     summary="Change some fields of a customer",
 )
 async def update_customer(
-    request: Request, connection: ConnectionDep, customer_id: CustomerId, body: CustomerChanges
+    sync: SyncDep, connection: ConnectionDep, customer_id: CustomerId, body: CustomerChanges
 ) -> Response:
     changes = body.sent()
     if not changes:
         raise ApiError(400, "invalid_body", "Send at least one field to change.")
-    stored = await write_back.update_customer(_sync_env(request), connection, customer_id, changes)
+    stored = await write_back.update_customer(sync.env, connection, customer_id, changes)
     return json_response(_public(stored, False, connection))

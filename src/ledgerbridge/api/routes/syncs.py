@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledgerbridge.api.deps import EngineDep, require_api_key
+from ledgerbridge.api.deps import EngineDep, SyncDep, require_api_key
 from ledgerbridge.api.errors import ApiError
 from ledgerbridge.connections import ConnectionStatus, get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
@@ -60,7 +60,7 @@ class SyncRunList(BaseModel):
 def request_sync(
     connection_id: str,
     engine: EngineDep,
-    request: Request,
+    sync: SyncDep,
     body: Annotated[SyncRequest | None, Body()] = None,
 ) -> SyncRunPublic:
     full = body.full if body is not None else False
@@ -71,7 +71,7 @@ def request_sync(
                 409, "needs_reauth", connection.status_message or "Re-authorise this connection."
             )
         run = enqueue(conn, connection_id, full=full, trigger="api", now=utcnow())
-    request.app.state.sync.scheduler.wake()
+    sync.scheduler.wake()
     return SyncRunPublic.of(run)
 
 

@@ -2,7 +2,8 @@
 an incremental read of customers through the query service; a reconciliation of the full
 key list to find hard deletes; create and update through the object endpoints.
 
-How a run reads (the checkpoint is `IntacctCheckpoint`, stored by the engine after each page):
+How a run reads (the checkpoint is `IntacctCheckpoint`, stored by the engine after each
+page):
 
 1. Changes: `POST /services/core/query` on `accounts-receivable/customer`, filtered by
    `audit.modifiedDateTime >= since` (a closed start), ordered by that time then `key`, and
@@ -15,7 +16,7 @@ How a run reads (the checkpoint is `IntacctCheckpoint`, stored by the engine aft
    pages of the maximum size; the last page carries them all as `present_ids`, and the
    engine records each stored live customer not among them as deleted.
 
-Customers set `inactive` are deleted in the unified model (`is_deleted`), and undeleted
+Customers set `inactive` are deleted in the unified model (`mapper.mapped`), and undeleted
 when they come back: a status change moves `audit.modifiedDateTime`, so the change read
 finds both.
 """

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.providers.base import MappedCustomer, RecordVersion
-from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
+from ledgerbridge.unified.customer import Address, UnifiedCustomer, optional_text, to_cents
 
 
 def _parse_time(raw: str) -> datetime:
@@ -20,21 +20,17 @@ def _parse_time(raw: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
 def _address(raw: Any) -> Address | None:
     if not isinstance(raw, dict):
         return None
     address = Address(
-        line1=_text(raw.get("addressLine1")),
-        line2=_text(raw.get("addressLine2")),
-        line3=_text(raw.get("addressLine3")),
-        city=_text(raw.get("city")),
-        state=_text(raw.get("state")),
-        postal_code=_text(raw.get("postCode")),
-        country=_text(raw.get("country")),
+        line1=optional_text(raw.get("addressLine1")),
+        line2=optional_text(raw.get("addressLine2")),
+        line3=optional_text(raw.get("addressLine3")),
+        city=optional_text(raw.get("city")),
+        state=optional_text(raw.get("state")),
+        postal_code=optional_text(raw.get("postCode")),
+        country=optional_text(raw.get("country")),
     )
     return address if any(address.model_dump().values()) else None
 
@@ -121,24 +117,24 @@ def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
         id=str(customer["key"]),
         created_at=_parse_time(audit["createdDateTime"]),
         updated_at=_parse_time(audit["modifiedDateTime"]),
-        display_name=_text(customer.get("name")),
-        given_name=_text(contact.get("firstName")),
-        family_name=_text(contact.get("lastName")),
-        middle_name=_text(contact.get("middleName")),
-        company_name=_text(contact.get("companyName")),
-        fully_qualified_name=_text(customer.get("name")),
+        display_name=optional_text(customer.get("name")),
+        given_name=optional_text(contact.get("firstName")),
+        family_name=optional_text(contact.get("lastName")),
+        middle_name=optional_text(contact.get("middleName")),
+        company_name=optional_text(contact.get("companyName")),
+        fully_qualified_name=optional_text(customer.get("name")),
         active=customer.get("status", "active") != "inactive",
         # totalDue is a decimal string; Decimal keeps it exact.
         balance_cents=to_cents(Decimal(str(total_due))) or 0 if total_due is not None else 0,
         taxable=bool(tax.get("isTaxable", False)),
-        primary_email=_text(contact.get("email1")),
-        primary_phone=_text(contact.get("phone1")),
-        mobile_phone=_text(contact.get("mobile")),
+        primary_email=optional_text(contact.get("email1")),
+        primary_phone=optional_text(contact.get("phone1")),
+        mobile_phone=optional_text(contact.get("mobile")),
         bill_address=address,
         ship_address=None,
         parent_id=str(parent["key"]) if parent.get("key") else None,
-        currency=_text(customer.get("currency")),
-        notes=_text(customer.get("notes")),
+        currency=optional_text(customer.get("currency")),
+        notes=optional_text(customer.get("notes")),
         credit_limit_cents=to_cents(credit_limit) if credit_limit is not None else None,
     )
 

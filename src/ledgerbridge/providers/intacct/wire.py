@@ -129,14 +129,6 @@ FIELDS: tuple[Field, ...] = (
 )
 FIELDS_BY_PATH: dict[str, Field] = {field.path: field for field in FIELDS}
 
-# Read-only fields computed from others: readable and queryable, never stored.
-DERIVED_FIELDS: dict[str, FieldKind] = {
-    "href": "string",
-    "parent.id": "string",
-    "parent.name": "string",
-    "parent.href": "string",
-}
-
 
 def href(key: int | str) -> str:
     return f"{OBJECT_PATH}/{key}"

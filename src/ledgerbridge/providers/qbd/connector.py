@@ -13,7 +13,7 @@ The lag window is read again by every pass, so the checkpoint also keeps the rev
 holds (`boundary`); a pass drops what it already delivered and, when nothing changed,
 yields nothing at all.
 
-Deletes. Inactive customers are listed (`status=all`) and reported through `is_deleted`;
+Deletes. Inactive customers are listed (`status=all`) and mapped as deleted;
 customers deleted outright come from `deleted-list-objects`, which QuickBooks keeps for 90
 days: a checkpoint last checked longer ago than that cannot be continued, so the pass is
 made full, and a full pass's last page carries every id that exists (`present_ids`).

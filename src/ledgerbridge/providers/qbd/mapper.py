@@ -12,7 +12,7 @@ from typing import Any
 
 from ledgerbridge.providers.base import MappedCustomer, RecordVersion
 from ledgerbridge.providers.qbd.wire import NAME_MAX, parse_time
-from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
+from ledgerbridge.unified.customer import Address, UnifiedCustomer, optional_text, to_cents
 
 # QuickBooks Desktop names its currencies in words; the seed's example uses ISO codes.
 CURRENCY_CODES: dict[str, str] = {
@@ -28,22 +28,17 @@ MOBILE_FIELD = "Mobile"
 """QuickBooks Desktop keeps a mobile number as the contact field named "Mobile"."""
 
 
-def _text(value: Any) -> str | None:
-    # QuickBooks prints unused address lines as "", which means nothing was entered.
-    return value if isinstance(value, str) and value != "" else None
-
-
 def _address(native: Mapping[str, Any] | None) -> Address | None:
     if not native:
         return None
     address = Address(
-        line1=_text(native.get("line1")),
-        line2=_text(native.get("line2")),
-        line3=_text(native.get("line3")),
-        city=_text(native.get("city")),
-        state=_text(native.get("state")),
-        postal_code=_text(native.get("postalCode")),
-        country=_text(native.get("country")),
+        line1=optional_text(native.get("line1")),
+        line2=optional_text(native.get("line2")),
+        line3=optional_text(native.get("line3")),
+        city=optional_text(native.get("city")),
+        state=optional_text(native.get("state")),
+        postal_code=optional_text(native.get("postalCode")),
+        country=optional_text(native.get("country")),
     )
     return None if address == Address() else address
 
@@ -58,13 +53,13 @@ def currency_code(full_name: str | None) -> str | None:
 
 
 def _reference_id(reference: Mapping[str, Any] | None) -> str | None:
-    return None if not reference else _text(reference.get("id"))
+    return None if not reference else optional_text(reference.get("id"))
 
 
 def _mobile(fields: Any) -> str | None:
     for field in fields or ():
         if str(field.get("name", "")).strip().lower() == MOBILE_FIELD.lower():
-            return _text(field.get("value"))
+            return optional_text(field.get("value"))
     return None
 
 
@@ -82,23 +77,23 @@ def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
         id=customer["id"],
         created_at=parse_time(customer["createdAt"]),
         updated_at=parse_time(customer["updatedAt"]),
-        given_name=_text(customer.get("firstName")),
-        middle_name=_text(customer.get("middleName")),
-        family_name=_text(customer.get("lastName")),
-        display_name=_text(customer.get("name")),
-        company_name=_text(customer.get("companyName")),
-        fully_qualified_name=_text(customer.get("fullName")),
+        given_name=optional_text(customer.get("firstName")),
+        middle_name=optional_text(customer.get("middleName")),
+        family_name=optional_text(customer.get("lastName")),
+        display_name=optional_text(customer.get("name")),
+        company_name=optional_text(customer.get("companyName")),
+        fully_qualified_name=optional_text(customer.get("fullName")),
         parent_id=_reference_id(customer.get("parent")),
         active=bool(customer.get("isActive", True)),
         balance_cents=to_cents(customer.get("balance")) or 0,
         taxable=_taxable(customer.get("salesTaxCode")),
-        primary_email=_text(customer.get("email")),
-        primary_phone=_text(customer.get("phone")),
+        primary_email=optional_text(customer.get("email")),
+        primary_phone=optional_text(customer.get("phone")),
         mobile_phone=_mobile(customer.get("customContactFields")),
         bill_address=_address(customer.get("billingAddress")),
         ship_address=_address(customer.get("shippingAddress")),
         currency=currency_code(currency.get("fullName")),
-        notes=_text(customer.get("note")),
+        notes=optional_text(customer.get("note")),
         credit_limit_cents=to_cents(customer.get("creditLimit")),
     )
 

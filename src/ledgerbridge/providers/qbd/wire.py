@@ -65,7 +65,6 @@ REFERENCE_FIELDS: dict[str, str] = {
 
 JOB_STATUSES = ("awarded", "closed", "in_progress", "none", "not_awarded", "pending")
 DELIVERY_METHODS = ("email", "mail", "none")
-SALES_TAX_COUNTRIES = ("australia", "canada", "uk", "us")
 NAME_MAX = 41
 MAX_SUBLEVEL = 5
 """QuickBooks Desktop nests jobs at most five levels below a customer."""

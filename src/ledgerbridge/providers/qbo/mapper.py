@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.providers.base import MappedCustomer, RecordVersion
-from ledgerbridge.unified.customer import Address, UnifiedCustomer, to_cents
+from ledgerbridge.unified.customer import Address, UnifiedCustomer, optional_text, to_cents
 
 _ADDRESS_MAP = {
     "id": "Id",
@@ -34,19 +34,15 @@ def parse_qbo_time(text: str) -> datetime:
     return moment
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value != "" else None
-
-
 def _nested(customer: dict[str, Any], key: str, field: str) -> str | None:
     inner = customer.get(key)
-    return _text(inner.get(field)) if isinstance(inner, dict) else None
+    return optional_text(inner.get(field)) if isinstance(inner, dict) else None
 
 
 def _address(value: Any) -> Address | None:
     if not isinstance(value, dict):
         return None
-    fields = {ours: _text(value.get(theirs)) for ours, theirs in _ADDRESS_MAP.items()}
+    fields = {ours: optional_text(value.get(theirs)) for ours, theirs in _ADDRESS_MAP.items()}
     if all(v is None for v in fields.values()):
         return None
     return Address(**fields)
@@ -67,8 +63,8 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
         id=str(customer["Id"]),
         created_at=parse_qbo_time(meta["CreateTime"]),
         updated_at=parse_qbo_time(meta["LastUpdatedTime"]),
-        given_name=_text(customer.get("GivenName")),
-        display_name=_text(customer.get("DisplayName")),
+        given_name=optional_text(customer.get("GivenName")),
+        display_name=optional_text(customer.get("DisplayName")),
         active=bool(customer.get("Active", True)),
         balance_cents=to_cents(_decimal(customer.get("Balance"))) or 0,
         taxable=bool(customer.get("Taxable", False)),
@@ -76,13 +72,13 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
         primary_phone=_nested(customer, "PrimaryPhone", "FreeFormNumber"),
         bill_address=_address(customer.get("BillAddr")),
         ship_address=_address(customer.get("ShipAddr")),
-        family_name=_text(customer.get("FamilyName")),
-        middle_name=_text(customer.get("MiddleName")),
-        company_name=_text(customer.get("CompanyName")),
-        fully_qualified_name=_text(customer.get("FullyQualifiedName")),
-        parent_id=_text(parent.get("value")) if isinstance(parent, dict) else None,
+        family_name=optional_text(customer.get("FamilyName")),
+        middle_name=optional_text(customer.get("MiddleName")),
+        company_name=optional_text(customer.get("CompanyName")),
+        fully_qualified_name=optional_text(customer.get("FullyQualifiedName")),
+        parent_id=optional_text(parent.get("value")) if isinstance(parent, dict) else None,
         currency=_nested(customer, "CurrencyRef", "value"),
-        notes=_text(customer.get("Notes")),
+        notes=optional_text(customer.get("Notes")),
         mobile_phone=_nested(customer, "Mobile", "FreeFormNumber"),
         credit_limit_cents=to_cents(_decimal(customer.get("CreditLimit"))),
     )

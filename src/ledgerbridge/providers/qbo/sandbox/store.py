@@ -4,8 +4,8 @@ stored customer exactly as QuickBooks returns it."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,19 @@ def format_time(moment: datetime, utc_offset: str) -> str:
 def response_time(moment: datetime, utc_offset: str) -> str:
     """The envelope's `time`, with milliseconds as QuickBooks prints it."""
     return moment.astimezone(company_zone(utc_offset)).isoformat(timespec="milliseconds")
+
+
+def cents(amount: Decimal | str | int | float | None) -> int | None:
+    """An amount as QuickBooks keeps it: whole cents (two decimals, half to even), None
+    when none was given. `ValueError` when it is not an amount. (The sandbox is a separate
+    system: it keeps its own money rule rather than borrowing the unified model's.)"""
+    if amount is None or amount == "":
+        return None
+    try:
+        value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount: {amount!r}") from exc
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
 def money(cents: int) -> int | float:
@@ -169,7 +182,3 @@ def render(row: RowMapping | dict[str, Any], utc_offset: str) -> dict[str, Any]:
     out.update(body)
     out.setdefault("PrintOnCheckName", row["display_name"])
     return out
-
-
-def utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
