@@ -350,6 +350,8 @@ def test_versions_sort_by_time_then_number() -> None:
     # The same instant in another offset is the same version.
     assert record_version(T0.astimezone(timezone(timedelta(hours=-7))), 1) == V1
     assert record_version(None, 3) < record_version(None, 12)
+    # Known only by its time (a merge in CDC), a version follows that second's numbered ones.
+    assert V2 < record_version(T0, None) < V3
     with pytest.raises(ValueError, match="non-negative integer"):
         record_version(T0, "-1")
 
@@ -426,3 +428,23 @@ def test_reconciliation_spares_records_younger_than_its_pass(engine: Engine, con
     assert deleted == 1
     assert one(engine, conn_id, "1").last_action == DELETED
     assert [one(engine, conn_id, i).deleted_at for i in ("2", "3", "4")] == [None] * 3
+
+
+def test_a_versioned_delete_outranks_pages_read_before_it(engine: Engine, conn_id: str) -> None:
+    save(engine, conn_id, versioned("1", "Ann", V1), versioned("2", "Bob", V3))
+    scope: dict[str, Any] = {"connection_id": conn_id, "model": MODEL}
+    with write_transaction(engine) as conn:
+        # "1" merged away in the second of V1, known only by that time (as CDC reports
+        # it); a delete of "2" older than its stored version is ignored.
+        merged = record_version(T0, None)
+        deleted = mark_deleted(
+            conn, external_ids=["1", "2"], now=T0, versions={"1": merged, "2": V2}, **scope
+        )
+    assert deleted == 1
+    assert one(engine, conn_id, "2").deleted_at is None
+    # A page read before the merge, saved after it, does not bring "1" back, even one read
+    # in the second of the merge ...
+    assert save(engine, conn_id, versioned("1", "Ann", V1), versioned("1", "Ann", V2)).stale == 1
+    assert one(engine, conn_id, "1").last_action == DELETED
+    # ... a newer version of it does (a customer made active again).
+    assert save(engine, conn_id, versioned("1", "Ann", V3)).added == 1

@@ -86,17 +86,17 @@ def record_version(modified_at: datetime | None, platform_version: int | str | N
     microseconds) then its version number (QuickBooks' SyncToken, Conductor's
     revisionNumber), zero-padded so that string order is version order. Either part may be
     missing: the time alone orders Intacct's records, the number alone a platform's
-    counter. A number that is not a non-negative integer is refused (ValueError): compared
-    as text it would order wrongly."""
+    counter. Without a number, a version ranks after every numbered one of the same
+    instant: a delete known only by its time (QuickBooks' CDC reports a merge so) beats a
+    page read in that second. A number that is not a non-negative integer is refused
+    (ValueError): compared as text it would order wrongly."""
     when = "" if modified_at is None else modified_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")
     if platform_version is None:
-        number = ""
-    else:
-        text = str(platform_version)
-        if not text.isdigit() or len(text) > _VERSION_NUMBER_DIGITS:
-            raise ValueError(f"a platform version must be a non-negative integer: {text!r}")
-        number = text.zfill(_VERSION_NUMBER_DIGITS)
-    return f"{when}|{number}"
+        return f"{when}|~"  # "~" sorts after every digit
+    text = str(platform_version)
+    if not (text.isascii() and text.isdigit()) or len(text) > _VERSION_NUMBER_DIGITS:
+        raise ValueError(f"a platform version must be a non-negative integer: {text!r}")
+    return f"{when}|{text.zfill(_VERSION_NUMBER_DIGITS)}"
 
 
 def _older(incoming: str | None, stored: str | None) -> bool:
@@ -415,9 +415,15 @@ def mark_deleted(
     external_ids: Iterable[str],
     now: datetime,
     pass_began_at_seq: int | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> int:
     """Record deletes of records gone from the provider (payload kept). Ids unknown or
     already deleted are ignored. Returns how many records became deleted.
+
+    `versions` gives a delete the platform's version of it (QuickBooks' CDC reports a
+    merged-away customer with the time of the merge): a delete older than the stored
+    version is ignored, and one that is stored outranks any page read before it, so such a
+    page arriving late cannot bring the record back.
 
     A reconciliation (ids missing from a full key list) passes `pass_began_at_seq`, the
     connection's change sequence when the pass started (`current_change_seq`): records
@@ -428,15 +434,29 @@ def mark_deleted(
         return 0
     seq = _lock_sequence(conn, connection_id)
     existing = _existing(conn, connection_id, model, wanted)
-    updates = []
+    versions = versions or {}
+    updates, version_updates = [], []
     for external_id in wanted:
         row = existing.get(external_id)
-        if row is None or row.deleted_at is not None:
+        version = versions.get(external_id)
+        if row is None or _older(version, row.version):
+            continue
+        stored_version = row.version if version is None else version
+        if row.deleted_at is not None:
+            if stored_version != row.version:
+                version_updates.append({"_id": row.id, "version": stored_version})
             continue
         if pass_began_at_seq is not None and row.change_seq > pass_began_at_seq:
             continue
         seq += 1
-        updates.append({"_id": row.id, "change_seq": seq})
+        updates.append({"_id": row.id, "change_seq": seq, "version": stored_version})
+    if version_updates:
+        conn.execute(
+            sa.update(records)
+            .where(records.c.id == sa.bindparam("_id"))
+            .values(version=sa.bindparam("version")),
+            version_updates,
+        )
     if updates:
         conn.execute(
             sa.update(records)
@@ -446,6 +466,7 @@ def mark_deleted(
                 last_modified_at=now,
                 last_action=DELETED,
                 change_seq=sa.bindparam("change_seq"),
+                version=sa.bindparam("version"),
             ),
             updates,
         )
