@@ -96,6 +96,8 @@ def main(argv: list[str]) -> None:
         "LEDGERBRIDGE_DATA_DIR": str(folder),
         "LEDGERBRIDGE_PORT": str(port),
         "LEDGERBRIDGE_SCHEDULER": "false",
+        # The server's access log (a line a page) would bury the figures.
+        "LEDGERBRIDGE_LOG_LEVEL": "warning",
     }
     if args.database_url:
         env["LEDGERBRIDGE_DATABASE_URL"] = args.database_url

@@ -84,6 +84,7 @@ def configure_logging(
         raise ValueError(f"unknown log level {level!r}; use debug, info, warning or error")
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,  # first: a dropped line costs nothing more
             *_shared_processors(),
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,

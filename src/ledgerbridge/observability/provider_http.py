@@ -17,6 +17,7 @@ scope count as `unknown`.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -102,6 +103,8 @@ class ReportingTransport(httpx.AsyncBaseTransport):
         metrics.PROVIDER_REQUEST_DURATION.labels(provider).observe(elapsed)
         if status == 429:
             metrics.PROVIDER_THROTTLES.labels(provider).inc()
+        if not log.is_enabled_for(logging.DEBUG):
+            return response
         log.debug(
             "provider request",
             provider=provider,
