@@ -24,6 +24,7 @@ def _active_count(qbo: SyncSetup) -> tuple[int, int]:
     return len(all_customers), inactive
 
 
+@pytest.mark.slow
 async def test_full_sync_then_exactly_the_changes(
     qbo: SyncSetup, env: SyncEnvironment, client: TestClient
 ) -> None:
@@ -102,6 +103,7 @@ async def test_full_sync_then_exactly_the_changes(
     }
 
 
+@pytest.mark.slow
 async def test_faults_and_latency_give_identical_results(
     qbo: SyncSetup, env: SyncEnvironment
 ) -> None:
@@ -118,6 +120,7 @@ async def test_faults_and_latency_give_identical_results(
     assert {k: r.payload for k, r in qbo.records().items()} == expected
 
 
+@pytest.mark.slow
 async def test_full_sync_on_request_reads_everything_again(
     qbo: SyncSetup, env: SyncEnvironment
 ) -> None:
