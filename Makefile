@@ -25,8 +25,11 @@ demo: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/ledgerbridge serve
 
+# One worker per core. Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: pytest
+# caches its assert-rewritten modules (the tests, hypothesis, anyio) there, else every worker
+# and every run rewrites them again.
 test: $(VENV)/.installed
-	$(BIN)/pytest -q -n auto
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n auto
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench

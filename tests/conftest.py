@@ -5,6 +5,7 @@ the assembled app; and a real server on a loopback port."""
 from __future__ import annotations
 
 import os
+import random
 import socket
 import threading
 import time
@@ -94,9 +95,18 @@ def settings(database_urls: tuple[str, str], tmp_path: Path) -> Settings:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port for a server in another process, below the ephemeral range (32768 and up
+    on Linux, 49152 on macOS): the kernel hands those to every outgoing connection and
+    `bind(0)`, so with tests running in parallel one could be taken before the server binds
+    it; ports below are taken only on purpose."""
+    while True:
+        port = random.randrange(20_000, 32_768)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class LiveServer:
