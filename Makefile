@@ -5,7 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-# Compile bytecode at install, so no process pays for compiling its imports (`--help` < 1 s).
+# Compile bytecode at install, so no process pays for compiling its imports (`--help` < 1 s;
+# where PYTHONDONTWRITEBYTECODE is set, every test worker and CLI would otherwise compile
+# them again, 2-3 s each).
 export UV_COMPILE_BYTECODE := 1
 
 .PHONY: demo test lint format bench serve clean
@@ -24,8 +26,11 @@ demo: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/ledgerbridge serve
 
+# One worker per core. Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: pytest
+# caches its assert-rewritten modules (the tests, hypothesis, anyio) there, else every worker
+# and every run rewrites them again.
 test: $(VENV)/.installed
-	$(BIN)/pytest -q
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n auto
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench

@@ -5,7 +5,12 @@ then times `GET /customers?limit=100` over loopback HTTP for the first page and 
 reached by a cursor near the end, and compares the upsert rate with a plain `executemany`
 INSERT of the same rows. Goals: deep/first page ratio <= 1.5; upsert >= 0.5x plain insert.
 
-    python -m bench records_bench [--records N] [--database-url URL]
+Then many readers: N more records spread over 50 connections, and 1, 10 and 50 clients
+paging their own connection at once against one `ledgerbridge serve` process (requests/s,
+p50 and p95 latency; see `concurrent_readers.py`). `--readers-only` skips the rest.
+
+    python -m bench records_bench [--records N] [--database-url URL] [--readers-only]
+        [--clients 1,10,50] [--read-seconds S]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import httpx
 import sqlalchemy as sa
 import uvicorn
 
+from bench.concurrent_readers import measure_readers
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import create_connection
@@ -147,6 +153,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--baseline-records", type=int, default=200_000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--clients", default="1,10,50", help="reader counts, comma-separated")
+    parser.add_argument("--read-seconds", type=float, default=15.0)
+    parser.add_argument("--readers-only", action="store_true")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="lb-bench-"))
@@ -156,7 +165,22 @@ def main(argv: list[str]) -> None:
     app = create_app(settings)
     backend = app.state.databases.main.dialect.name
     print(f"backend: {backend}; records: {args.records:,}")
+    if not args.readers_only:
+        single_connection(app, args)
+    levels = [int(n) for n in args.clients.split(",")]
+    connection_ids = [_new_connection(app) for _ in range(max(levels))]
+    each = args.records // len(connection_ids)
+    rates = [load(app, conn_id, each) for conn_id in connection_ids]
+    print(
+        f"loaded {each * len(connection_ids):,} records into {len(connection_ids)} connections "
+        f"at {statistics.mean(rates):,.0f} records/s; {args.read_seconds:.0f} s per level:"
+    )
+    app.state.databases.dispose()
+    measure_readers(settings.main_database_url, connection_ids, levels, args.read_seconds)
 
+
+def single_connection(app: Any, args: argparse.Namespace) -> None:
+    """Upsert against plain insert, then first and deep pages of one large connection."""
     baseline_n = min(args.baseline_records, args.records)
     upsert_rate = load(app, _new_connection(app), baseline_n)
     insert_rate = plain_insert(app, _new_connection(app), baseline_n)
@@ -198,7 +222,6 @@ def main(argv: list[str]) -> None:
     print(f"GET /customers?limit=100 first page:       median {first:.2f} ms")
     print(f"GET /customers?limit=100 page near the end: median {deep:.2f} ms")
     print(f"deep / first: {deep / first:.2f}  (goal <= 1.5)")
-    app.state.databases.dispose()
 
 
 def _free_port() -> int:

@@ -1,11 +1,11 @@
-"""Fixtures every test shares: a fresh database per test on SQLite and, when
+"""Fixtures every test shares: fresh migrated databases per test on SQLite and, when
 LEDGERBRIDGE_TEST_DATABASE_URL is set, on PostgreSQL too (a schema per test, dropped after);
 the assembled app; and a real server on a loopback port."""
 
 from __future__ import annotations
 
 import os
-import secrets
+import random
 import socket
 import threading
 import time
@@ -25,18 +25,26 @@ from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
 from ledgerbridge.sync.engine import SyncEnvironment
+from ledgerbridge.sync.worker import tls_context
+from template_databases import PostgreSQLTemplate, SQLiteTemplate
 
 PG_URL = os.environ.get("LEDGERBRIDGE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` first: spread over the workers from the start, none of them is
+    left running alone at the end of a parallel run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _pg_schema_url(schema: str) -> str:
     url = sa.engine.make_url(PG_URL)
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
-    )
+    # Commits need not wait for the WAL to reach the disk: nothing here outlives a crash.
+    options = f"-csearch_path={schema} -csynchronous_commit=off"
+    return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -44,24 +52,33 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SQLiteTemplate:
+    return SQLiteTemplate(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def postgresql_template() -> Iterator[PostgreSQLTemplate]:
+    template = PostgreSQLTemplate(_pg_schema_url)
+    yield template
+    template.close()
+
+
 @pytest.fixture
-def database_urls(backend: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(main, sandbox) URLs of two empty databases on the chosen backend."""
+def database_urls(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, str]]:
+    """(main, sandbox) URLs of two freshly migrated databases of this test's own, on the
+    chosen backend (copies of a template migrated once per test process)."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'main.db'}", f"sqlite:///{tmp_path / 'sandbox.db'}"
+        yield request.getfixturevalue("sqlite_template").copy_to(tmp_path)
         return
-    admin = sa.create_engine(_pg_schema_url("public"), isolation_level="AUTOCOMMIT")
-    schemas = [f"lbtest_{secrets.token_hex(6)}" for _ in range(2)]
-    with admin.connect() as connection:
-        for schema in schemas:
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    template: PostgreSQLTemplate = request.getfixturevalue("postgresql_template")
+    schemas = template.create()
     try:
         yield _pg_schema_url(schemas[0]), _pg_schema_url(schemas[1])
     finally:
-        with admin.connect() as connection:
-            for schema in schemas:
-                connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+        template.drop(schemas)
 
 
 @pytest.fixture
@@ -78,20 +95,34 @@ def settings(database_urls: tuple[str, str], tmp_path: Path) -> Settings:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port for a server in another process, below the ephemeral range (32768 and up
+    on Linux, 49152 on macOS): the kernel hands those to every outgoing connection and
+    `bind(0)`, so with tests running in parallel one could be taken before the server binds
+    it; ports below are taken only on purpose."""
+    while True:
+        port = random.randrange(20_000, 32_768)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class LiveServer:
-    """A uvicorn server on a loopback port, in a thread, for real-HTTP tests."""
+    """A uvicorn server on a loopback port, in a thread, for real-HTTP tests. It listens on
+    a socket bound before it starts, so tests running in parallel never race for a port."""
 
-    def __init__(self, app: object, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+    def __init__(self, app: object) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning")  # type: ignore[arg-type]
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
 
     def start(self) -> LiveServer:
         self._thread.start()
@@ -105,6 +136,7 @@ class LiveServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self._socket.close()
 
 
 @pytest.fixture
@@ -125,7 +157,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[LiveServer]:
     """The app on a real loopback port."""
-    server = LiveServer(app, free_port()).start()
+    server = LiveServer(app).start()
     yield server
     server.stop()
 
@@ -143,7 +175,7 @@ FAST_RETRY = RetryPolicy(attempts=25, base_delay=0.001, max_delay=0.01, max_thro
 async def sync_environment(app: FastAPI, **settings: Any) -> AsyncIterator[SyncEnvironment]:
     """A sync environment over the app's database with its own HTTP client, fast retries
     and the given `ConnectorSettings` fields."""
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, verify=tls_context()) as http:
         yield SyncEnvironment(
             engine=app.state.databases.main,
             cipher=app.state.cipher,

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import free_port
 
@@ -49,6 +50,7 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.stdout.close()
 
 
+@pytest.mark.slow
 def test_demo_seeds_syncs_serves_and_reuses(tmp_path: Path) -> None:
     port = free_port()
     process, output = _run_demo(tmp_path, port)

@@ -8,6 +8,7 @@ the record store shapes its queries for PostgreSQL's planner: `_PostgreSQL` in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -124,13 +127,33 @@ def migrate(
     version_table: str = "alembic_version",
 ) -> None:
     """Apply every Alembic migration under `script_location` (a `package:folder` path) and
-    any extra `version_locations` (independent branches, one per sandbox provider)."""
+    any extra `version_locations` (independent branches, one per sandbox provider).
+
+    A database already at every head is left alone after one query: every process start
+    (and every test's app) checks, and Alembic's own upgrade would load each migration
+    file again to find it has nothing to do."""
+    config = _alembic_config(script_location, version_locations)
+    heads = _heads(script_location, version_locations)
+    with engine.begin() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": version_table})
+        if set(context.get_current_heads()) == heads:
+            return
+        config.attributes["connection"] = connection
+        config.attributes["version_table"] = version_table
+        command.upgrade(config, "heads")
+
+
+def _alembic_config(script_location: str, version_locations: tuple[str, ...]) -> Config:
     config = Config()
     config.set_main_option("script_location", script_location)
     if version_locations:
         config.set_main_option("version_locations", " ".join(version_locations))
         config.set_main_option("path_separator", "space")
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        config.attributes["version_table"] = version_table
-        command.upgrade(config, "heads")
+    return config
+
+
+@functools.cache
+def _heads(script_location: str, version_locations: tuple[str, ...]) -> frozenset[str]:
+    """The head revisions of the migrations (they do not change while a process runs)."""
+    config = _alembic_config(script_location, version_locations)
+    return frozenset(ScriptDirectory.from_config(config).get_heads())

@@ -85,6 +85,7 @@ def _cli_env(settings: Settings) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 async def test_a_killed_run_resumes_and_loses_nothing(
     qbo: SyncSetup, env: SyncEnvironment, settings: Settings
 ) -> None:
@@ -147,6 +148,7 @@ def _lease_owner(qbo: SyncSetup) -> str:
     return str(owner)
 
 
+@pytest.mark.slow
 def test_two_worker_processes_run_a_due_connection_once(qbo: SyncSetup, settings: Settings) -> None:
     seed_realm(qbo.app, 50)
     workers = [
@@ -178,6 +180,7 @@ def test_two_worker_processes_run_a_due_connection_once(qbo: SyncSetup, settings
     assert len(qbo.records()) == 50
 
 
+@pytest.mark.slow
 async def test_a_cancelled_run_is_recorded_releases_its_lease_and_resumes(
     qbo: SyncSetup, env: SyncEnvironment
 ) -> None:

@@ -13,6 +13,7 @@ from providers.qbo.live_sync import SyncSetup, seed_realm
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.slow
 async def test_create_update_and_refusals(
     qbo: SyncSetup, env: SyncEnvironment, app_client: TestClient
 ) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -32,13 +34,21 @@ def new_http_client() -> httpx.AsyncClient:
     """The one HTTP client connectors share (the transport seam); every request through it
     is logged and counted (`observability/provider_http.py`)."""
     transport = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        verify=tls_context(), limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
     )
     return httpx.AsyncClient(
         timeout=HTTP_TIMEOUT,
         transport=ReportingTransport(transport),
         headers={"User-Agent": f"ledgerbridge/{__version__}"},
     )
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verification (certifi's CA bundle, or `SSL_CERT_FILE`), built once
+    per process: loading the bundle takes 50-100 ms, paid by every client built without it
+    (each app's lifespan, each test)."""
+    return httpx.create_ssl_context()
 
 
 @dataclass

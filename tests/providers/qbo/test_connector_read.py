@@ -249,6 +249,7 @@ def _updated(qbo_connection: QboConnection, customer_id: str) -> datetime:
     return moment
 
 
+@pytest.mark.slow
 def test_cdc_at_its_limit_falls_back_to_the_query(qbo_connection: QboConnection) -> None:
     qbo_connection.seed(1100)
     ids = qbo_connection.sandbox_ids()

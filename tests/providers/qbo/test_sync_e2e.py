@@ -25,6 +25,7 @@ def _active_count(qbo: SyncSetup) -> tuple[int, int]:
     return len(all_customers), inactive
 
 
+@pytest.mark.slow
 async def test_full_sync_then_exactly_the_changes(
     qbo: SyncSetup, env: SyncEnvironment, client: TestClient
 ) -> None:
@@ -107,6 +108,7 @@ async def test_full_sync_then_exactly_the_changes(
     }
 
 
+@pytest.mark.slow
 async def test_full_sync_on_request_reads_everything_again(
     qbo: SyncSetup, env: SyncEnvironment
 ) -> None:

@@ -75,6 +75,7 @@ def _requests(draw: st.DrawFn) -> tuple[list[tuple[str, str]], list[int], str, i
     return order, filters, expression, size, starts
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

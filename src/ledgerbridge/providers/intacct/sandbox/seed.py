@@ -31,22 +31,25 @@ LOCATIONS = ["Dallas", "Santa Fe", "Las Vegas", "Boston", "Seattle"]
 
 
 class _Pools:
+    """Names, companies and addresses drawn by Faker, read-only once built."""
+
     def __init__(self, seed: int) -> None:
         fake = Faker("en_US")
         fake.seed_instance(seed)
-        self.first = [fake.first_name() for _ in range(_POOL)]
-        self.last = [fake.last_name() for _ in range(_POOL)]
-        self.company = [fake.company() for _ in range(_POOL)]
-        self.street = [fake.street_address() for _ in range(_POOL)]
-        self.city = [(fake.city(), fake.state_abbr(), fake.zipcode()) for _ in range(_POOL)]
-        self.phone = [fake.numerify("(###) ###-####") for _ in range(_POOL)]
-        self.notes = [fake.sentence(nb_words=8) for _ in range(_POOL)]
+        self.first = tuple(fake.first_name() for _ in range(_POOL))
+        self.last = tuple(fake.last_name() for _ in range(_POOL))
+        self.company = tuple(fake.company() for _ in range(_POOL))
+        self.street = tuple(fake.street_address() for _ in range(_POOL))
+        self.city = tuple((fake.city(), fake.state_abbr(), fake.zipcode()) for _ in range(_POOL))
+        self.phone = tuple(fake.numerify("(###) ###-####") for _ in range(_POOL))
+        self.notes = tuple(fake.sentence(nb_words=8) for _ in range(_POOL))
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _pools(seed: int) -> _Pools:
-    """The pools of a seed (read-only once filled), filled once per process: Faker's calls
-    are most of a small seed's time."""
+    """Built once per process and seed: Faker takes most of a second to fill them, whatever
+    the number of customers, and a process often seeds the same way again (the test suite
+    does in almost every test)."""
     return _Pools(seed)
 
 

@@ -31,24 +31,26 @@ _JOB_WORDS = ["Remodel", "Project", "Install", "Repair", "Office", "Warehouse", 
 
 
 class _Pools:
+    """Names, addresses and the like drawn by Faker, read-only once built."""
+
     def __init__(self, faker: Faker) -> None:
-        self.given = [faker.first_name()[:25] for _ in range(POOL)]
-        self.family = [faker.last_name()[:15] for _ in range(POOL)]
-        self.company = [faker.company()[:34] for _ in range(POOL)]
-        self.street = [faker.street_address() for _ in range(POOL)]
-        self.city = [faker.city() for _ in range(POOL)]
-        self.state = [faker.state_abbr() for _ in range(POOL)]
-        self.postcode = [faker.postcode() for _ in range(POOL)]
-        self.phone = [faker.numerify("(###) 555-####") for _ in range(POOL)]
-        self.domain = [faker.domain_name() for _ in range(POOL)]
-        self.note = [faker.sentence(nb_words=8) for _ in range(POOL)]
+        self.given = tuple(faker.first_name()[:25] for _ in range(POOL))
+        self.family = tuple(faker.last_name()[:15] for _ in range(POOL))
+        self.company = tuple(faker.company()[:34] for _ in range(POOL))
+        self.street = tuple(faker.street_address() for _ in range(POOL))
+        self.city = tuple(faker.city() for _ in range(POOL))
+        self.state = tuple(faker.state_abbr() for _ in range(POOL))
+        self.postcode = tuple(faker.postcode() for _ in range(POOL))
+        self.phone = tuple(faker.numerify("(###) 555-####") for _ in range(POOL))
+        self.domain = tuple(faker.domain_name() for _ in range(POOL))
+        self.note = tuple(faker.sentence(nb_words=8) for _ in range(POOL))
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _pools(faker_seed: int) -> _Pools:
-    """The pools Faker fills for a seed (read-only afterwards). Filling them is most of a
-    small seed's time, so a process seeding many realms with one seed (tests, demos)
-    fills them once."""
+    """The pools for a Faker seed, built once per process: Faker takes seconds to fill
+    them, whatever the number of customers, and a process often seeds the same way again
+    (the test suite does in almost every test)."""
     faker = Faker("en_US")
     faker.seed_instance(faker_seed)
     return _Pools(faker)
