@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -211,9 +213,15 @@ def demo(
         databases.dispose()
 
 
-def _sandbox_context() -> SandboxContext:
+@contextmanager
+def _sandbox_context() -> Iterator[SandboxContext]:
+    """The sandbox database for one command, its connections closed when it ends."""
     settings = get_settings()
-    return SandboxContext(engine=open_sandbox_database(settings), base_url=settings.base_url)
+    engine = open_sandbox_database(settings)
+    try:
+        yield SandboxContext(engine=engine, base_url=settings.base_url)
+    finally:
+        engine.dispose()
 
 
 def _refuse(exc: LookupError) -> NoReturn:
@@ -237,7 +245,8 @@ def sandbox_seed(
 ) -> None:
     """Create a sandbox tenant (if new) and fill it with realistic customers."""
     sandbox = get_sandbox(_provider(provider))
-    result = sandbox.seed(_sandbox_context(), tenant, customers, seed)
+    with _sandbox_context() as context:
+        result = sandbox.seed(context, tenant, customers, seed)
     console.print(f"{provider} tenant {result.tenant_id}: added {result.customers} customers")
 
 
@@ -245,7 +254,8 @@ def sandbox_seed(
 def sandbox_create(provider: ProviderOption, tenant: TenantOption) -> None:
     """Create an empty sandbox tenant (a realm, end user or company). Only this and `seed`
     create tenants: a request for an unknown one is answered as the platform answers it."""
-    get_sandbox(_provider(provider)).create(_sandbox_context(), tenant)
+    with _sandbox_context() as context:
+        get_sandbox(_provider(provider)).create(context, tenant)
     console.print(f"{provider} tenant {tenant} ready")
 
 
@@ -253,10 +263,11 @@ def sandbox_create(provider: ProviderOption, tenant: TenantOption) -> None:
 def sandbox_token(provider: ProviderOption, tenant: TenantOption) -> None:
     """Print what a client needs to call a sandbox tenant now (tokens, keys, ids)."""
     sandbox = get_sandbox(_provider(provider))
-    try:
-        issued = sandbox.credentials(_sandbox_context(), tenant)
-    except LookupError as exc:
-        _refuse(exc)
+    with _sandbox_context() as context:
+        try:
+            issued = sandbox.credentials(context, tenant)
+        except LookupError as exc:
+            _refuse(exc)
     for key, value in issued.items():
         typer.echo(f"{key}={value}")
 
@@ -276,8 +287,7 @@ def sandbox_configure(
         if not sep:
             raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
         changes[key] = None if raw.lower() in ("none", "null", "off") else _parse_value(raw)
-    context = _sandbox_context()
-    with write_transaction(context.engine) as connection:
+    with _sandbox_context() as context, write_transaction(context.engine) as connection:
         try:
             settings = update_tenant(connection, _provider(provider), tenant, changes)
         except KeyError:
@@ -300,8 +310,8 @@ def sandbox_reset(
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
 ) -> None:
     """Delete sandbox data: one tenant, one provider's, or everything."""
-    context = _sandbox_context()
     names = [_provider(provider)] if provider else sandbox_names()
-    for name in names:
-        get_sandbox(name).reset(context, tenant)
+    with _sandbox_context() as context:
+        for name in names:
+            get_sandbox(name).reset(context, tenant)
     console.print("sandbox data deleted")
