@@ -9,6 +9,8 @@ as one line saying what is wrong and what to do, and the command exits with stat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -294,15 +296,19 @@ def demo(
         sock.close()
 
 
-def _sandbox_context(server_url: str | None = None) -> SandboxContext:
+@contextmanager
+def _sandbox_context(server_url: str | None = None) -> Iterator[SandboxContext]:
+    """The sandbox database for one command, its connections closed when it ends."""
     from ledgerbridge.runtime import open_sandbox_database
     from ledgerbridge.sandbox.base import SandboxContext
     from ledgerbridge.serving import last_url
 
     settings = _settings()
-    return SandboxContext(
-        engine=open_sandbox_database(settings), base_url=server_url or last_url(settings)
-    )
+    engine = open_sandbox_database(settings)
+    try:
+        yield SandboxContext(engine=engine, base_url=server_url or last_url(settings))
+    finally:
+        engine.dispose()
 
 
 def _provider(name: str) -> str:
@@ -328,12 +334,14 @@ def sandbox_seed(
     from ledgerbridge.sync.progress import counting_progress
 
     sandbox = get_platform(_provider(provider)).sandbox
-    context = _sandbox_context()
     console = _console()
     added = 0
     # In batches, so a large seed shows its progress; batch i uses seed + i, so the same
     # --seed and --customers give the same data.
-    with counting_progress(console, f"seeding {provider} tenant {tenant}", customers) as bar:
+    with (
+        _sandbox_context() as context,
+        counting_progress(console, f"seeding {provider} tenant {tenant}", customers) as bar,
+    ):
         for index, start in enumerate(range(0, customers, SEED_BATCH) or [0]):
             count = min(SEED_BATCH, customers - start)
             result = sandbox.seed(context, tenant, count, None if seed is None else seed + index)
@@ -351,7 +359,8 @@ def sandbox_create(provider: ProviderOption, tenant: TenantOption) -> None:
     create tenants: a request for an unknown one is answered as the platform answers it."""
     from ledgerbridge.providers.registry import get_platform
 
-    get_platform(_provider(provider)).sandbox.create(_sandbox_context(), tenant)
+    with _sandbox_context() as context:
+        get_platform(_provider(provider)).sandbox.create(context, tenant)
     _console().print(f"{provider} tenant {tenant} ready")
 
 
@@ -364,7 +373,8 @@ def sandbox_token(
 
     sandbox = get_platform(_provider(provider)).sandbox
     try:
-        credentials = sandbox.credentials(_sandbox_context(server_url), tenant)
+        with _sandbox_context(server_url) as context:
+            credentials = sandbox.credentials(context, tenant)
     except (LookupError, KeyError) as exc:
         _fail(str(exc).strip("'\""))
     for key, value in credentials.items():
@@ -387,7 +397,8 @@ def sandbox_configure(
     from ledgerbridge.sandbox.configure import TenantChangeError, configure_tenant
 
     try:
-        settings = configure_tenant(_sandbox_context().engine, _provider(provider), tenant, values)
+        with _sandbox_context() as context:
+            settings = configure_tenant(context.engine, _provider(provider), tenant, values)
     except TenantChangeError as exc:
         _fail(str(exc))
     _console().print_json(data=settings.model_dump(mode="json"))
@@ -404,20 +415,20 @@ def sandbox_reset(
     from ledgerbridge.providers.registry import get_platform, platform_names
     from ledgerbridge.sandbox.tenants import list_tenants
 
-    context = _sandbox_context()
     names = [_provider(provider)] if provider else platform_names()
-    with read_transaction(context.engine) as connection:
-        found = [
-            (name, tenant_id)
-            for name, tenant_id in list_tenants(connection)
-            if name in names and tenant in (None, tenant_id)
-        ]
-    if tenant is not None and not found:
-        where = f"{provider} " if provider else ""
-        _fail(f"there is no {where}sandbox tenant {tenant!r}; nothing to delete")
-    what = ", ".join(f"{name} {tenant_id}" for name, tenant_id in found) or "no tenants"
-    if not yes and not typer.confirm(f"Delete the sandbox data of {what}?"):
-        raise typer.Abort()
-    for name in names:
-        get_platform(name).sandbox.reset(context, tenant)
+    with _sandbox_context() as context:
+        with read_transaction(context.engine) as connection:
+            found = [
+                (name, tenant_id)
+                for name, tenant_id in list_tenants(connection)
+                if name in names and tenant in (None, tenant_id)
+            ]
+        if tenant is not None and not found:
+            where = f"{provider} " if provider else ""
+            _fail(f"there is no {where}sandbox tenant {tenant!r}; nothing to delete")
+        what = ", ".join(f"{name} {tenant_id}" for name, tenant_id in found) or "no tenants"
+        if not yes and not typer.confirm(f"Delete the sandbox data of {what}?"):
+            raise typer.Abort()
+        for name in names:
+            get_platform(name).sandbox.reset(context, tenant)
     _console().print(f"deleted the sandbox data of {what}")
