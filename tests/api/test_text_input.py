@@ -64,7 +64,11 @@ def connection_id(client: TestClient) -> str:
 
 
 def _request(client: TestClient, method: str, path: str, where: str, name: str, body: Any) -> Any:
-    values = {"connection_id": client.headers["Connection-Id"], "customer_id": "1"}
+    values = {
+        "connection_id": client.headers["Connection-Id"],
+        "customer_id": "1",
+        "provider": "qbo",
+    }
     if where == "path":
         values[name] = NUL
     url = path.format(**{key: quote(value, safe="") for key, value in values.items()})

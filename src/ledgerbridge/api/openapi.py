@@ -94,7 +94,7 @@ connection that needs re-authorisation."""
 _ERROR_MEANINGS = {
     400: "The request is invalid (parameters, headers or body); `errors` says where.",
     401: "No API key, or not a valid one.",
-    404: "No such connection, customer or run.",
+    404: "No such connection, customer, run or platform connect flow.",
     409: "A conflict: the record changed in the platform (`stale_record`) or the "
     "connection must be re-authorised (`needs_reauth`).",
     422: "The platform refused the data (`provider_validation`, its own code in `errors`).",
@@ -116,9 +116,11 @@ def _schema_of(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any
     return {"$ref": _REF.format(model=model.__name__)}
 
 
-def _names_connection(operation: dict[str, Any]) -> bool:
+def _names_a_resource(operation: dict[str, Any]) -> bool:
+    """A connection (header or path) or a platform's connect flow (path), any of which
+    may not exist."""
     return any(
-        parameter["name"] in ("Connection-Id", "connection_id")
+        parameter["name"] in ("Connection-Id", "connection_id", "provider")
         for parameter in operation.get("parameters", [])
     )
 
@@ -126,13 +128,13 @@ def _names_connection(operation: dict[str, Any]) -> bool:
 def _error_statuses(operation: dict[str, Any], key: tuple[str, str]) -> set[int]:
     """What the operation's inputs imply: anything with parameters or a body can be
     invalid (400), anything behind the key can be refused (401), anything naming a
-    connection can name one that does not exist (404); plus `_EXTRA_ERRORS`."""
+    connection or a platform can name one that does not exist (404); plus `_EXTRA_ERRORS`."""
     statuses = set(_EXTRA_ERRORS.get(key, ()))
     if operation.get("parameters") or "requestBody" in operation:
         statuses.add(400)
     if operation.get("security"):
         statuses.add(401)
-    if _names_connection(operation):
+    if _names_a_resource(operation):
         statuses.add(404)
     return statuses
 
