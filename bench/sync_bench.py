@@ -25,6 +25,7 @@ import httpx
 from ledgerbridge.config import Settings
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
+from ledgerbridge.observability.logs import configure_logging
 from ledgerbridge.runtime import open_databases
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.worker import new_http_client
@@ -84,6 +85,7 @@ async def _sync(settings: Settings, connection_id: str) -> None:
 
 
 def main(argv: list[str]) -> None:
+    configure_logging("warning")  # a debug line a request would slow what is measured
     parser = argparse.ArgumentParser(prog="sync_bench")
     parser.add_argument("--provider", choices=sorted(TENANTS), default="qbo")
     parser.add_argument("--customers", type=int, default=100_000)
