@@ -64,6 +64,11 @@ async def _sync(app: FastAPI, connection_id: str) -> SyncRunInfo:
 
 def test_no_credential_value_appears_in_any_log_line(app: FastAPI, live_server: LiveServer) -> None:
     secrets = {"lb_test_key"}
+    get_platform("qbo").sandbox.create(app.state.sandbox, REALM)
+    # Every refresh rotates the refresh token too, so the new one is a secret to look for.
+    knobs = {"refresh_token_single_use": True}
+    made = httpx.patch(f"{live_server.url}/sandbox/qbo/_admin/tenants/{REALM}", json=knobs)
+    assert made.status_code == 200, made.text
     sandbox_app = get_platform("qbo").sandbox.credentials(app.state.sandbox, REALM)
     secrets.update(sandbox_app[k] for k in ("client_secret", "refresh_token", "access_token"))
     with (
