@@ -26,8 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import create_engine, migrate
-from ledgerbridge.runtime import MAIN_MIGRATIONS
-from ledgerbridge.sandbox.app import migrate_sandbox_database
+from ledgerbridge.runtime import MAIN_MIGRATIONS, migrate_sandbox_database
 
 MIGRATIONS: dict[str, Callable[[Engine], None]] = {
     "main": lambda engine: migrate(engine, MAIN_MIGRATIONS),
