@@ -27,6 +27,7 @@ from ledgerbridge.providers.base import (
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.unified.cursor import encode_cursor
+from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import StoredRecord, WriteCounts
 from providers.contract.harness import Harness, SandboxHarness
 from providers.contract.platforms import HARNESSES
@@ -142,7 +143,14 @@ async def test_a_full_run_stores_every_customer_once_and_a_run_after_it_nothing(
     assert (again.added, again.updated, again.deleted) == (0, 0, 0)
     assert harness.records(connection) == before  # no record, no change sequence moved
     last_seq = max(record.change_seq for record in before.values())
-    assert unified_api(harness, connection, cursor=encode_cursor(last_seq)) == []
+    assert (
+        unified_api(
+            harness,
+            connection,
+            cursor=encode_cursor(last_seq, connection_id=connection, model=MODEL_NAME),
+        )
+        == []
+    )
 
 
 class RunKilled(BaseException):
@@ -223,7 +231,11 @@ async def test_changes_between_runs_are_exactly_the_changes_read(
 
     assert_succeeded(second, "incremental")
     assert (second.added, second.updated, second.deleted) == (2, 1, 2)
-    changes = unified_api(harness, connection, cursor=encode_cursor(last_seq))
+    changes = unified_api(
+        harness,
+        connection,
+        cursor=encode_cursor(last_seq, connection_id=connection, model=MODEL_NAME),
+    )
     actions = {record["id"]: record["_nango_metadata"]["last_action"] for record in changes}
     assert actions == {
         renamed: "UPDATED",
