@@ -25,19 +25,21 @@ from sync.lossless import API_KEY, CursorConsumer, compare, read_all
 
 
 class AfterPage:
-    """Sync progress that runs `action` once, after the given page is saved (while the
-    connector is already reading the pages after it)."""
+    """Sync progress that runs each action once, after the page of its number is saved
+    (while the connector is already reading the pages after it)."""
 
-    def __init__(self, page: int, action: Callable[[], None]) -> None:
-        self.page, self.action, self.saved = page, action, 0
+    def __init__(self, page: int, action: Callable[[], None], **more: Callable[[], None]) -> None:
+        self.actions = {page: action, **{int(k.lstrip("p")): a for k, a in more.items()}}
+        self.saved = 0
 
     def begin(self, run: SyncRunInfo) -> None:
         pass
 
     def advance(self, *, records: int, total: int | None, counts: WriteCounts) -> None:
         self.saved += 1
-        if self.saved == self.page:
-            self.action()
+        action = self.actions.pop(self.saved, None)
+        if action is not None:
+            action()
 
 
 def _unified(url: str, connection_id: str) -> httpx.Client:
@@ -183,37 +185,54 @@ async def test_qbo_crowded_second_with_edits_during_the_read_loses_nothing(
     and the keyset reads a second fifteen pages deep while customers are edited (some leave
     the second, some join it, some change twice in it) and one is merged away."""
     realm = Realm(qbo)
+    qbo.realm.configure(
+        extra={"batch_requests_per_minute": 10_000}
+    )  # the bulk import below is ours
     now = datetime.now(UTC).replace(microsecond=0)
     crowded = now - timedelta(minutes=10)
     realm.at(crowded - timedelta(minutes=10))
-    seed_realm(qbo.app, 1200)
+    seed_realm(qbo.app, 1400)
     consumer = CursorConsumer(qbo.server.url, qbo.connection_id, "qbo")
     async with sync_environment(qbo.app, page_size=50) as env:
         full = await run_sync(env, qbo.connection_id)
         assert full.status == "succeeded", full.error
         _check(realm, qbo, consumer)
 
-        everyone = realm.customers()
-        realm.at(crowded)
+        # Renaming a parent changes its jobs too: rename customers without jobs only.
+        listed = realm.customers()
+        parents = {c["ParentRef"]["value"] for c in listed if c.get("ParentRef")}
+        everyone = [c for c in listed if c["Id"] not in parents]
+        assert len(everyone) >= 1170
+        first, second, third = (
+            crowded,
+            crowded + timedelta(seconds=1),
+            crowded + timedelta(seconds=2),
+        )
+        realm.at(first)
         realm.rename(everyone[:743], "Bulk")
-        realm.at(crowded + timedelta(seconds=1))
+        realm.at(second)  # and the run begins while this second is the platform's current one
         realm.rename(everyone[743:1150], "Bulk")
-        later = crowded + timedelta(seconds=2)
 
-        def edits() -> None:
+        def fresh(chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
             current = {c["Id"]: c for c in realm.customers()}
-            in_crowded = [current[c["Id"]] for c in everyone[:743]]
-            realm.at(crowded)  # still the current second on the platform
-            realm.rename(in_crowded[5:700:60], "Again")  # changed twice in that second
-            realm.rename([current[c["Id"]] for c in everyone[1150:1170]], "Joined")
-            realm.at(later)  # the next second: these leave the crowded one
-            current = {c["Id"]: c for c in realm.customers()}
-            realm.rename([current[c["Id"]] for c in everyone[3:740:37]], "Left")
+            return [current[c["Id"]] for c in chosen]
+
+        def while_the_first_second_is_read() -> None:
+            realm.rename(fresh(everyone[3:740:37]), "Left")  # leave the first second
+            realm.rename(fresh(everyone[745:1150:40]), "Again")  # twice in the second one
+            realm.rename(fresh(everyone[1150:1170]), "Joined")  # join the second one
+            consumer.follow()
+
+        def while_the_second_second_is_read() -> None:
+            realm.rename(fresh(everyone[750:1150:45]), "Twice")  # the current second, again
+            realm.at(third)
+            realm.rename(fresh(everyone[760:1150:50]), "Moved")  # leave it while it is read
             consumer.platform_deletes.add(everyone[20]["Id"])
             realm.merge(everyone[20]["Id"], everyone[21]["Id"])
             consumer.follow()
 
-        incremental = await run_sync(env, qbo.connection_id, progress=AfterPage(2, edits))
+        progress = AfterPage(3, while_the_first_second_is_read, p18=while_the_second_second_is_read)
+        incremental = await run_sync(env, qbo.connection_id, progress=progress)
         assert (incremental.status, incremental.kind) == ("succeeded", "incremental")
         assert incremental.error is None
         _check(realm, qbo, consumer)
