@@ -78,7 +78,7 @@ def test_keys_continue_after_the_last_and_end_short() -> None:
     "raw",
     [
         {"since": "2026-01-02T03:04:05+00:00"},  # between runs
-        {"full": True, "next_position": 2001, "since": "2026-01-02T03:04:05+00:00"},  # midway
+        {"full": True, "after_id": "2001", "since": "2026-01-02T03:04:05+00:00"},  # midway
     ],
 )
 def test_qbo_checkpoints_round_trip(raw: dict[str, Any]) -> None:

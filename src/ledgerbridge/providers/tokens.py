@@ -63,6 +63,7 @@ class AccessTokens:
         self._trust_unknown_expiry = trust_unknown_expiry
         self._clock = clock
         self._held: dict[str, Any] | None = None
+        self._short_margin: timedelta | None = None
         # Concurrent requests of this connector queue here, so one stale token costs one
         # trip through the store's lock, not one per request in flight.
         self._lock = asyncio.Lock()
@@ -80,12 +81,22 @@ class AccessTokens:
             return False
         if expires is None:
             return self._trust_unknown_expiry
-        return expires - self._clock() > self._margin
+        margin = self._margin if self._short_margin is None else self._short_margin
+        return expires - self._clock() > margin
 
     def _adopt(self, credentials: dict[str, Any]) -> str:
+        """Use `credentials` from now on. A token that lives no longer than the margin
+        (a platform or sandbox issuing one-minute tokens against a five-minute margin)
+        would count as stale at once and be refreshed before every request: its margin
+        becomes half its remaining life instead."""
         token = credentials.get("access_token")
         if not isinstance(token, str) or not token:
             raise FatalError("The credentials have no access token.", provider=self._provider)
+        expires = token_expiry(credentials)
+        if expires is not None:
+            remaining = expires - self._clock()
+            short = remaining <= self._margin and remaining > timedelta(0)
+            self._short_margin = remaining / 2 if short else None
         self._held = credentials
         return token
 

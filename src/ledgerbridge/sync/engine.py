@@ -9,6 +9,13 @@ Active customers are saved; inactive ones are recorded as deleted with their pay
 (`active: false`); a reactivated one is saved again and reads as ADDED. Deletes the
 platform reports outright (`deleted_ids`) and ids missing from a full key list
 (`present_ids`) are recorded as deleted too.
+
+A key list proves absent only what existed before it was read: a customer written back
+(`POST /customers`) or restored while a full pass reads was not in a list that predates
+it. So each pass remembers the connection's change sequence when it began
+(`pass_began_at_seq`, kept beside the connector's checkpoint while a full pass is under
+way, so a pass resumed by a later run keeps its first run's value) and the reconciliation
+deletes only records unchanged since then.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import (
     IncomingRecord,
     WriteCounts,
+    current_change_seq,
     live_external_ids,
     mark_deleted,
     record_version,
@@ -59,6 +67,8 @@ RETRY_FAILED_AFTER = timedelta(minutes=5)
 """A failed run is tried again after this long (or the sync frequency, if shorter)."""
 READ_AHEAD_PAGES = 2
 """Pages read while earlier ones are being saved (memory: this many pages at most)."""
+PASS_BEGAN_KEY = "pass_began_at_seq"
+"""The engine's own key in a stored mid-pass checkpoint (never handed to the connector)."""
 
 
 def process_owner() -> str:
@@ -127,12 +137,28 @@ def incoming_record(record: MappedCustomer) -> IncomingRecord:
     )
 
 
-def _save_page(env: SyncEnvironment, run: SyncRunInfo, page: CustomerPage) -> WriteCounts:
-    """The page, its deletes, its checkpoint and the run's counts: one transaction."""
+def _mid_pass(checkpoint: dict[str, Any] | None) -> bool:
+    """A checkpoint taken inside a full pass (the `Connector.pages` convention)."""
+    return bool(checkpoint and checkpoint.get("full"))
+
+
+def _stored_checkpoint(page: CustomerPage, pass_began_at_seq: int) -> dict[str, Any]:
+    """The page's checkpoint as stored: inside a full pass, with where the pass began."""
+    if _mid_pass(page.checkpoint):
+        return {**page.checkpoint, PASS_BEGAN_KEY: pass_began_at_seq}
+    return page.checkpoint
+
+
+def _save_page(
+    env: SyncEnvironment, run: SyncRunInfo, page: CustomerPage, pass_began_at_seq: int
+) -> WriteCounts:
+    """The page, its deletes, its checkpoint and the run's counts: one transaction. A key
+    list (`present_ids`) deletes only records unchanged since its pass began."""
     batch = [incoming_record(record) for record in page.records]
     connection_id, now = run.connection_id, env.clock()
+    checkpoint = _stored_checkpoint(page, pass_began_at_seq)
     with write_transaction(env.engine) as conn:
-        if not leases.save_checkpoint(conn, connection_id, env.owner, page.checkpoint):
+        if not leases.save_checkpoint(conn, connection_id, env.owner, checkpoint):
             raise LeaseLostError(
                 f"the lease on {connection_id} expired and was taken over; stopping"
             )
@@ -140,9 +166,12 @@ def _save_page(env: SyncEnvironment, run: SyncRunInfo, page: CustomerPage) -> Wr
         counts = save_records(conn, batch=batch, now=now, **scope)
         counts.deleted += mark_deleted(conn, external_ids=page.deleted_ids, now=now, **scope)
         if page.present_ids is not None:
-            present = page.present_ids
-            gone = [i for i in live_external_ids(conn, **scope) if i not in present]
-            counts.deleted += mark_deleted(conn, external_ids=gone, now=now, **scope)
+            present, began = page.present_ids, pass_began_at_seq
+            live = live_external_ids(conn, pass_began_at_seq=began, **scope)
+            gone = [i for i in live if i not in present]
+            counts.deleted += mark_deleted(
+                conn, external_ids=gone, now=now, pass_began_at_seq=began, **scope
+            )
         runs.add_counts(
             conn,
             run.id,
@@ -197,11 +226,23 @@ async def _read_ahead(
                 await close()
 
 
+@dataclass(frozen=True)
+class _Begun:
+    """A run as it starts: the connection, the run, where the connector starts reading,
+    and the change sequence its pass began at."""
+
+    info: ConnectionInfo
+    run: SyncRunInfo
+    checkpoint: dict[str, Any] | None
+    pass_began_at_seq: int
+
+
 def _start(
     env: SyncEnvironment, connection_id: str, *, full: bool, trigger: str, leased: bool
-) -> tuple[ConnectionInfo, SyncRunInfo, dict[str, Any] | None]:
+) -> _Begun:
     """Take the lease (unless the scheduler holds it for us), turn the waiting or a new run
-    into the running one, and return where to start reading."""
+    into the running one, and return where to start reading. A run that resumes a full
+    pass keeps the pass's beginning; any other run begins a pass now."""
     now = env.clock()
     with write_transaction(env.engine) as conn:
         info = get_connection(conn, connection_id)
@@ -218,14 +259,20 @@ def _start(
             run_id = waiting.id
         else:
             run_id = runs.enqueue(conn, connection_id, full=full, trigger=trigger, now=now).id
-        resuming_full = bool(checkpoint and checkpoint.get("full"))
+        resuming_full = _mid_pass(checkpoint)
         if full and not resuming_full:
             checkpoint = None
         kind = RunKind.FULL if checkpoint is None or resuming_full else RunKind.INCREMENTAL
         runs.update_run(
             conn, run_id, status=RunStatus.RUNNING, kind=kind, started_at=now, owner=env.owner
         )
-        return info, runs.get_run(conn, run_id), checkpoint
+        began = current_change_seq(conn, connection_id)
+        if checkpoint is not None:
+            checkpoint = dict(checkpoint)
+            stored_began = checkpoint.pop(PASS_BEGAN_KEY, None)
+            if resuming_full and isinstance(stored_began, int):
+                began = min(began, stored_began)
+        return _Begun(info, runs.get_run(conn, run_id), checkpoint, began)
 
 
 def _finish(
@@ -294,9 +341,10 @@ async def run_sync(
     """Run one sync of the connection to the end and return the finished run (succeeded
     or failed). `leased` says the caller (the scheduler) already holds the lease.
     Raises `SyncBusyError` when another process holds it."""
-    info, run, checkpoint = await to_thread.run_sync(
+    begun = await to_thread.run_sync(
         lambda: _start(env, connection_id, full=full, trigger=trigger, leased=leased)
     )
+    info, run, checkpoint = begun.info, begun.run, begun.checkpoint
     if progress is not None:
         progress.begin(run)
     in_progress = metrics.SYNC_RUNS_IN_PROGRESS.labels(info.provider)
@@ -312,7 +360,9 @@ async def run_sync(
         try:
             connector = open_connector(env, info)
             async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
-                counts = await to_thread.run_sync(_save_page, env, run, page)
+                counts = await to_thread.run_sync(
+                    _save_page, env, run, page, begun.pass_began_at_seq
+                )
                 total = page.total if page.total is not None else total
                 if progress is not None:
                     progress.advance(records=len(page.records), total=total, counts=counts)

@@ -60,10 +60,6 @@ async def env(app: FastAPI, harness: Harness) -> AsyncIterator[SyncEnvironment]:
 # --- What a user sees ------------------------------------------------------------------
 
 
-def _cursor(change_seq: int, connection_id: str) -> str:
-    return encode_cursor(change_seq, connection_id=connection_id, model=MODEL_NAME)
-
-
 def unified_api(harness: SandboxHarness, connection_id: str, **params: Any) -> list[dict[str, Any]]:
     """Every record `GET /customers` returns, following `next_cursor` to the end."""
     headers = {**API_HEADERS, "Connection-Id": connection_id}
@@ -147,7 +143,14 @@ async def test_a_full_run_stores_every_customer_once_and_a_run_after_it_nothing(
     assert (again.added, again.updated, again.deleted) == (0, 0, 0)
     assert harness.records(connection) == before  # no record, no change sequence moved
     last_seq = max(record.change_seq for record in before.values())
-    assert unified_api(harness, connection, cursor=_cursor(last_seq, connection)) == []
+    assert (
+        unified_api(
+            harness,
+            connection,
+            cursor=encode_cursor(last_seq, connection_id=connection, model=MODEL_NAME),
+        )
+        == []
+    )
 
 
 class RunKilled(BaseException):
@@ -228,7 +231,11 @@ async def test_changes_between_runs_are_exactly_the_changes_read(
 
     assert_succeeded(second, "incremental")
     assert (second.added, second.updated, second.deleted) == (2, 1, 2)
-    changes = unified_api(harness, connection, cursor=_cursor(last_seq, connection))
+    changes = unified_api(
+        harness,
+        connection,
+        cursor=encode_cursor(last_seq, connection_id=connection, model=MODEL_NAME),
+    )
     actions = {record["id"]: record["_nango_metadata"]["last_action"] for record in changes}
     assert actions == {
         renamed: "UPDATED",

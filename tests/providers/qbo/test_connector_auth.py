@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from conftest import FAST_RETRY
 from ledgerbridge.connections import ConnectionStatus
-from ledgerbridge.providers.base import AuthError
+from ledgerbridge.providers.base import AuthError, ConnectorSettings
+from ledgerbridge.providers.qbo.connector import QboConnector
 from ledgerbridge.providers.qbo.oauth import INTUIT_TOKEN_URL, default_token_url
+from ledgerbridge.sync.credentials import DatabaseCredentials
 from providers.qbo.connector_support import QboConnection, Recorder, collect, ids_of, run
 
 BILL = {"line1": "1 Main St", "city": "Tucson"}
@@ -172,3 +177,82 @@ def test_refreshers_on_two_event_loops_rotate_once(qbo_connection: QboConnection
     assert [r["Id"] for r in results] == ["1", "2"], results
     assert sum(r.token_calls() for r in recorders) == 1
     assert qbo_connection.info().status == ConnectionStatus.ACTIVE
+
+
+class CrashBeforeCommit(DatabaseCredentials):
+    """The process dies after the token endpoint answered and the answer was written, before
+    the transaction commits (as a SIGKILL there would leave it: nothing stored)."""
+
+    @asynccontextmanager
+    async def rotating(self) -> AsyncIterator[Any]:
+        async with super().rotating() as rotation:
+            save = rotation.save
+
+            async def save_then_die(credentials: dict[str, Any]) -> None:
+                await save(credentials)
+                raise RuntimeError("killed between the token answer and the commit")
+
+            rotation.save = save_then_die
+            yield rotation
+
+
+@pytest.mark.parametrize(
+    ("single_use", "survives"),
+    [
+        (False, True),  # Intuit's documented rotation: the stored token still works
+        (True, False),  # strict single-use: the connection is lost, and says so
+    ],
+)
+def test_a_crash_inside_a_token_rotation(
+    qbo_connection: QboConnection, single_use: bool, survives: bool
+) -> None:
+    qbo_connection.configure(refresh_token_single_use=single_use)
+    qbo_connection.seed(5)
+    stored = _without_access_token(qbo_connection)
+    crashing = CrashBeforeCommit(
+        qbo_connection.app.state.databases.main,
+        qbo_connection.app.state.cipher,
+        qbo_connection.connection_id,
+    )
+
+    async def crash(http: httpx.AsyncClient) -> Any:
+        connector = QboConnector(
+            base_url=qbo_connection.base_url,
+            credentials=crashing,
+            http=http,
+            settings=ConnectorSettings(retry=FAST_RETRY),
+        )
+        return await connector.get("1")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        run(crash, Recorder())
+    assert qbo_connection.credentials() == stored  # the platform's answer never committed
+
+    recorder = Recorder()
+    if survives:
+        customer = run(lambda http: qbo_connection.connector(http).get("1"), recorder)
+        assert customer["Id"] == "1"
+        assert qbo_connection.info().status == ConnectionStatus.ACTIVE
+    else:
+        with pytest.raises(AuthError, match="invalid_grant"):
+            run(lambda http: qbo_connection.connector(http).get("1"), recorder)
+        info = qbo_connection.info()
+        assert info.status == ConnectionStatus.NEEDS_REAUTH
+        assert info.status_message is not None
+        assert "Reconnect the QuickBooks company" in info.status_message
+    assert recorder.token_calls() == 1
+
+
+def test_tokens_shorter_than_the_margin_are_not_refreshed_before_every_request(
+    qbo_connection: QboConnection,
+) -> None:
+    # One-minute access tokens against the five-minute refresh margin.
+    qbo_connection.configure(token_lifetime_s=60)
+    qbo_connection.seed(200)
+    _without_access_token(qbo_connection)
+    recorder = Recorder()
+    pages = run(lambda http: collect(qbo_connection.connector(http, page_size=10), None), recorder)
+
+    assert ids_of(pages) == qbo_connection.sandbox_ids()
+    assert len(recorder.api_calls()) > 20
+    assert recorder.token_calls() == 1

@@ -167,8 +167,8 @@ def test_injected_faults_and_throttles_change_nothing(qbo_connection: QboConnect
     faulty = run(lambda http: collect(qbo_connection.connector(http, page_size=10), None), recorder)
 
     assert [p.customers for p in faulty] == [p.customers for p in clean]
-    assert [p.checkpoint["next_position"] for p in faulty[:-1]] == [
-        p.checkpoint["next_position"] for p in clean[:-1]
+    assert [p.checkpoint["after_id"] for p in faulty[:-1]] == [
+        p.checkpoint["after_id"] for p in clean[:-1]
     ]
     assert {429, 500, 503} <= set(recorder.statuses)
 

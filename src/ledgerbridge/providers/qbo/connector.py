@@ -1,12 +1,17 @@
 """The QuickBooks Online connector: customers page by page, get, create and sparse update,
 over Intuit's Accounting API v3 (the real host or the sandbox at `/sandbox/qbo`).
 
-Reading. A full run counts the customers, then reads `ORDERBY Id` pages by STARTPOSITION,
-several in flight, yielded in order. QuickBooks never hard-deletes a customer and ids never
-change, so an offset page by Id cannot shift under a run (a customer created meanwhile gets
-a higher id and lands at the end). An incremental run asks CDC first (one request, up to
-1000 objects, 30 days back) and falls back to a keyset over `LastUpdatedTime` when CDC
-cannot answer completely.
+Reading. A full run counts the customers, then reads `ORDERBY Id` pages by `Id > last`
+(keyset), then the list of every id. Ids never change, but a merge removes a customer
+(the merged-away one; CDC reports it `status: "Deleted"`), so an offset page could shift
+under a run; the key list at the end finds what a merge removed. An incremental run asks
+CDC first (one request, up to 1000 objects, 30 days back) and falls back to a keyset over
+`LastUpdatedTime`, then the key list, when CDC cannot answer completely. A second holding
+more changes than a page is read by Id inside it until a read that began after the second
+ended; only then does the read move past it (`_one_second`).
+
+`Id > 'n'` compares Ids as numbers on the platform: Id is filterable and sortable in
+Intuit's Customer reference, and `ORDERBY Id` is what the full run always used.
 
 Every request carries `minorversion=75`, passes the realm's request budget (10 at once,
 500 a minute) and is classified by `classify` into the provider error tree.
@@ -15,11 +20,11 @@ Every request carries `minorversion=75`, passes the realm's request budget (10 a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -40,7 +45,7 @@ from ledgerbridge.providers.base import (
 )
 from ledgerbridge.providers.client import RequestLimits, TokenAuth, retry_after_seconds
 from ledgerbridge.providers.connector import HttpConnector
-from ledgerbridge.providers.paging import PageGuard, PositionPaging
+from ledgerbridge.providers.paging import KeyPaging, PageGuard
 from ledgerbridge.providers.qbo import mapper, wire
 from ledgerbridge.providers.qbo.oauth import PROVIDER, REFRESH_MARGIN, refresh_grant
 from ledgerbridge.providers.tokens import AccessTokens
@@ -53,7 +58,6 @@ CDC_WINDOW = timedelta(days=29)
 THROTTLE_WAIT = 60.0  # Intuit's advice when a throttle names no Retry-After
 LIMITS = RequestLimits(max_concurrent=10, per_minute=500)
 """Intuit's published limits per realm and app: 10 requests at once, 500 a minute."""
-PREFETCH_PAGES = 4  # full-run pages in flight: well inside the 10 concurrent requests
 ONE_SECOND = timedelta(seconds=1)
 
 _ALL = "Active IN (true, false)"  # without a filter on Active only active ones come back
@@ -83,20 +87,24 @@ def _number(value: Any) -> Any:
 @dataclass(frozen=True)
 class QboCheckpoint:
     """Where a read stands: the time incremental reads start from (`since`), and while a
-    full run is under way, the position of its next page."""
+    full run is under way (`full`), the last Id it has read (`after_id`, None before the
+    first page)."""
 
     since: str
-    next_position: int | None = None
+    full: bool = False
+    after_id: str | None = None
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> QboCheckpoint:
-        position = raw.get("next_position") if raw.get("full") else None
-        return cls(str(raw["since"]), None if position is None else int(position))
+        if not raw.get("full"):
+            return cls(str(raw["since"]))
+        after = raw.get("after_id")
+        return cls(str(raw["since"]), True, None if after is None else str(after))
 
     def to_json(self) -> dict[str, Any]:
-        if self.next_position is None:
+        if not self.full:
             return {"since": self.since}
-        return {"full": True, "next_position": self.next_position, "since": self.since}
+        return {"full": True, "after_id": self.after_id, "since": self.since}
 
 
 def _page(
@@ -105,9 +113,15 @@ def _page(
     *,
     total: int | None = None,
     deleted_ids: list[str] | None = None,
+    present_ids: frozenset[str] | None = None,
 ) -> CustomerPage:
     records = [mapper.mapped(customer) for customer in customers]
-    return CustomerPage(records, checkpoint.to_json(), total, deleted_ids or [])
+    return CustomerPage(records, checkpoint.to_json(), total, deleted_ids or [], present_ids)
+
+
+def _version(row: Mapping[str, Any]) -> tuple[str, str]:
+    """A row as one version of one customer: an edit in the same second is a new one."""
+    return str(row["Id"]), str(row["SyncToken"])
 
 
 class QboConnector(HttpConnector):
@@ -125,10 +139,6 @@ class QboConnector(HttpConnector):
     @property
     def _lag(self) -> timedelta:
         return timedelta(seconds=self.settings.lag_seconds)
-
-    @property
-    def _prefetch(self) -> int:
-        return int(self.settings.extra.get("prefetch_pages", PREFETCH_PAGES))
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -192,46 +202,51 @@ class QboConnector(HttpConnector):
         since the checkpoint's `since`."""
         state = None if checkpoint is None else QboCheckpoint.from_json(checkpoint)
         if state is None:
-            source = self._full_run(1, None)
-        elif state.next_position is not None:
-            source = self._full_run(state.next_position, state.since)
+            source = self._full_run(None, None)
+        elif state.full:
+            source = self._full_run(state.after_id, state.since)
         else:
             source = self._changes(mapper.parse_qbo_time(state.since))
         async for page in source:
             yield page
 
-    async def _full_run(self, position: int, since: str | None) -> AsyncIterator[CustomerPage]:
+    async def _full_run(self, after: str | None, since: str | None) -> AsyncIterator[CustomerPage]:
+        """Every customer by `Id > last` pages, then the key list. Keyset, not offsets: a
+        customer merged away mid-run (QuickBooks removes it) would shift an offset page
+        past a live one. The last page carries every id that exists (`present_ids`), so a
+        customer merged away before or during the run is recorded as deleted; the engine
+        spares what changed after the pass began."""
         counted = await self._query(f"SELECT COUNT(*) FROM Customer WHERE {_ALL}")
         total = int(counted["QueryResponse"].get("totalCount", 0))
         # Changes made while the full run reads are picked up by the next incremental run.
         since = since or _literal(_server_time(counted) - self._lag)
-        paging = PositionPaging(PROVIDER, self._page_size, next_position=position)
-        in_flight: deque[tuple[int, asyncio.Task[list[dict[str, Any]]]]] = deque()
-        try:
-            while True:
-                # Prefetch the pages the count promises; past it, one page at a time until
-                # the end signal (customers created during the run make pages beyond it).
-                while len(in_flight) < self._prefetch and (
-                    not in_flight or paging.next_position <= total
-                ):
-                    start = paging.claim()
-                    text = (
-                        f"SELECT * FROM Customer WHERE {_ALL} ORDERBY Id "
-                        f"STARTPOSITION {start} MAXRESULTS {paging.size}"
-                    )
-                    in_flight.append((start, asyncio.create_task(self._rows(text))))
-                position, task = in_flight.popleft()
-                rows = await task
-                if not paging.advance([str(row["Id"]) for row in rows]):
-                    # A short or empty page: QuickBooks' end of the list.
-                    yield _page(rows, QboCheckpoint(since), total=total)
-                    return
-                mark = QboCheckpoint(since, next_position=position + paging.size)
-                yield _page(rows, mark, total=total)
-        finally:
-            for _, pending in in_flight:
-                pending.cancel()
-            await asyncio.gather(*(pending for _, pending in in_flight), return_exceptions=True)
+        paging = KeyPaging(PROVIDER, self._page_size, after=after)
+        while True:
+            rows = await self._rows(self._after_id("*", paging.start(), paging.size))
+            if not paging.advance([str(row["Id"]) for row in rows]):
+                present = await self._present_ids()
+                yield _page(rows, QboCheckpoint(since), total=total, present_ids=present)
+                return
+            yield _page(rows, QboCheckpoint(since, True, paging.after), total=total)
+
+    @staticmethod
+    def _after_id(columns: str, after: str | None, size: int) -> str:
+        where = _ALL if after is None else f"Id > '{after}' AND {_ALL}"
+        return f"SELECT {columns} FROM Customer WHERE {where} ORDERBY Id MAXRESULTS {size}"
+
+    async def _present_ids(self) -> frozenset[str]:
+        """Every customer id that exists now (ids only, the largest pages): what a merge
+        removed is missing from it."""
+        paging = KeyPaging(PROVIDER, MAX_PAGE)
+        present: set[str] = set()
+        while True:
+            keys = [
+                str(row["Id"])
+                for row in await self._rows(self._after_id("Id", paging.start(), MAX_PAGE))
+            ]
+            present.update(keys)
+            if not paging.advance(keys):
+                return frozenset(present)
 
     async def _changes(self, since: datetime) -> AsyncIterator[CustomerPage]:
         if utcnow() - since < CDC_WINDOW:
@@ -249,8 +264,17 @@ class QboConnector(HttpConnector):
                 if changed:
                     yield self._cdc_page(changed, since)
                 return
+        # The keyset never sees a customer merged away (QuickBooks removes it; only CDC
+        # names it, and CDC could not answer): the last page carries the key list, which
+        # lacks it. (A merge moves the survivor's balance and transactions, so a run with
+        # a merge always has a page to carry it.)
+        held: CustomerPage | None = None
         async for page in self._keyset(since):
-            yield page
+            if held is not None:
+                yield held
+            held = page
+        if held is not None:
+            yield replace(held, present_ids=await self._present_ids())
 
     def _cdc_page(self, changed: list[dict[str, Any]], since: datetime) -> CustomerPage:
         deleted = [str(c["Id"]) for c in changed if c.get("status") == "Deleted"]
@@ -261,12 +285,14 @@ class QboConnector(HttpConnector):
 
     async def _keyset(self, since: datetime) -> AsyncIterator[CustomerPage]:
         """Pages of `LastUpdatedTime >= start` in (time, Id) order. Each next page starts
-        at the last row's time (closed: a second holds many changes), and rows of that
-        second already yielded are skipped by id."""
+        at the last row's time (closed: a second holds many changes), and versions of that
+        second already yielded are skipped (by Id and SyncToken: a customer edited twice
+        in one second is read twice). A page that is all one second hands that second to
+        `_one_second`, which reads all of it before the read moves past it."""
         size = self._page_size
         guard = PageGuard(PROVIDER)
         start = since.astimezone(UTC).replace(microsecond=0)
-        at_start: set[str] = set()  # ids yielded whose LastUpdatedTime is `start`
+        at_start: set[tuple[str, str]] = set()  # versions yielded whose time is `start`
         watermark = since
 
         def page(rows: list[dict[str, Any]], newest: datetime) -> CustomerPage:
@@ -275,7 +301,7 @@ class QboConnector(HttpConnector):
             return _page(rows, QboCheckpoint(_literal(watermark)))
 
         while True:
-            guard.check(_literal(start))
+            guard.check(f"{_literal(start)}|{sorted(at_start)}")
             rows = await self._rows(
                 f"SELECT * FROM Customer WHERE Metadata.LastUpdatedTime >= '{_literal(start)}' "
                 f"AND {_ALL} ORDERBY Metadata.LastUpdatedTime, Id MAXRESULTS {size}"
@@ -284,7 +310,7 @@ class QboConnector(HttpConnector):
             fresh = [
                 row
                 for row, moment in zip(rows, times, strict=True)
-                if moment != start or str(row["Id"]) not in at_start
+                if moment != start or _version(row) not in at_start
             ]
             if fresh:
                 yield page(fresh, times[-1])
@@ -293,53 +319,58 @@ class QboConnector(HttpConnector):
             last = times[-1]
             if times[0] == last:
                 # The whole page is one second: starting the next page at it again would
-                # return this page again. Read the rest of that second by position.
-                seen = {str(r["Id"]) for r in rows} | (at_start if last == start else set())
+                # return this page again. Read all of that second by Id.
+                seen = {_version(r) for r in rows} | (at_start if last == start else set())
                 async for rest in self._one_second(last, seen, guard):
                     yield page(rest, last)
                 start, at_start = last + ONE_SECOND, set()
             else:
                 start = last
                 at_start = {
-                    str(row["Id"])
-                    for row, moment in zip(rows, times, strict=True)
-                    if moment == last
+                    _version(row) for row, moment in zip(rows, times, strict=True) if moment == last
                 }
 
     async def _one_second(
-        self, moment: datetime, seen: set[str], guard: PageGuard
+        self, moment: datetime, seen: set[tuple[str, str]], guard: PageGuard
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """The rows of one second after its first page, by STARTPOSITION.
+        """Every version of one crowded second not in `seen`, by `Id > last` pages inside it.
 
-        Why offsets are safe inside one second: QuickBooks stamps a change with the time it
-        is made, so a row joins a second only while it is the current one, and a row that
-        joins can only push others forward (read again, dropped by `seen`). A row leaves
-        the second only when edited again, and then comes back at a later time, read by
-        this run or the next. The one unsafe event is such an edit in the instant between
-        two of these requests, which could pull a neighbour back behind our offset; and a
-        second only fills a page after a bulk import, since QuickBooks' limits (10 requests
-        a second per realm and app, 500 a minute, 30 objects a batch) keep an app below
-        300 writes a second.
+        Keyset, not offsets: a row edited again while we read leaves the second (it moves
+        to a later time, read later by this run or the next) and, by offsets, would pull a
+        neighbour back behind our position, unread. And the second is read again from its
+        first Id until one whole read began after the second was over on the platform's
+        clock (the answer's `time`): QuickBooks stamps a change with the time it is made,
+        so rows join a second only while it is the current one, and a read that starts
+        after it ended sees all of it. Only then may the read, and the checkpoint, move
+        past it.
         """
-        size = self._page_size
-        position = size + 1  # the page that brought us here was this second's first
+        size, end = self._page_size, moment + ONE_SECOND
         window = (
             f"Metadata.LastUpdatedTime >= '{_literal(moment)}' "
-            f"AND Metadata.LastUpdatedTime < '{_literal(moment + ONE_SECOND)}'"
+            f"AND Metadata.LastUpdatedTime < '{_literal(end)}'"
         )
-        while True:
-            guard.check(f"{_literal(moment)}@{position}")
-            rows = await self._rows(
-                f"SELECT * FROM Customer WHERE {window} AND {_ALL} "
-                f"ORDERBY Metadata.LastUpdatedTime, Id STARTPOSITION {position} MAXRESULTS {size}"
-            )
-            fresh = [r for r in rows if str(r["Id"]) not in seen]
-            seen.update(str(r["Id"]) for r in fresh)
-            if fresh:
-                yield fresh
-            if len(rows) < size:
+        for round_ in itertools.count():
+            after: str | None = None
+            began: datetime | None = None
+            while True:
+                guard.check(f"{_literal(moment)}#{round_}@{after}")
+                where = window if after is None else f"{window} AND Id > '{after}'"
+                envelope = await self._query(
+                    f"SELECT * FROM Customer WHERE {where} AND {_ALL} ORDERBY Id MAXRESULTS {size}"
+                )
+                began = began or _server_time(envelope)
+                rows: list[dict[str, Any]] = envelope["QueryResponse"].get("Customer", [])
+                fresh = [row for row in rows if _version(row) not in seen]
+                seen.update(_version(row) for row in fresh)
+                if fresh:
+                    yield fresh
+                if len(rows) < size:
+                    break
+                after = str(rows[-1]["Id"])
+            if began >= end:
                 return
-            position += len(rows)
+            # The second was still current when this read began: wait for it to end.
+            await asyncio.sleep(min(1.0, max(0.05, (end - began).total_seconds())))
 
     # -- one customer -----------------------------------------------------------------------
 

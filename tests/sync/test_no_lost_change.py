@@ -1,0 +1,299 @@
+"""No lost change, ever: write-backs racing a full pass (QuickBooks Desktop), a crowded
+second and merges (QuickBooks Online). After every run the whole of `GET /customers`
+equals the platform's own answer, and a consumer following cursors throughout sees no
+version twice, none older than one it was shown, and no delete the platform never made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from conftest import LiveServer, sync_environment
+from ledgerbridge.connect import connect_sandbox
+from ledgerbridge.providers.qbd.sandbox import provider as qbd_sandbox
+from ledgerbridge.sync.engine import run_sync
+from ledgerbridge.sync.runs import SyncRunInfo
+from ledgerbridge.unified.records import WriteCounts
+from providers.qbd.test_sync_e2e import END_USER, Desktop
+from providers.qbo.live_sync import SyncSetup, seed_realm
+from sync.lossless import API_KEY, CursorConsumer, compare, read_all
+
+
+class AfterPage:
+    """Sync progress that runs each action once, after the page of its number is saved
+    (while the connector is already reading the pages after it)."""
+
+    def __init__(self, page: int, action: Callable[[], None], **more: Callable[[], None]) -> None:
+        self.actions = {page: action, **{int(k.lstrip("p")): a for k, a in more.items()}}
+        self.saved = 0
+
+    def begin(self, run: SyncRunInfo) -> None:
+        pass
+
+    def advance(self, *, records: int, total: int | None, counts: WriteCounts) -> None:
+        self.saved += 1
+        action = self.actions.pop(self.saved, None)
+        if action is not None:
+            action()
+
+
+def _unified(url: str, connection_id: str) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {API_KEY}", "Connection-Id": connection_id}
+    return httpx.Client(base_url=url, headers=headers, timeout=60)
+
+
+@pytest.mark.anyio
+async def test_qbd_write_backs_during_a_full_pass_are_neither_deleted_nor_overwritten(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    context = app.state.sandbox
+    qbd_sandbox.seed(context, END_USER, 40, seed=5)
+    secret = qbd_sandbox.credentials(context, END_USER)["CONDUCTOR_SECRET_KEY"]
+    desktop = Desktop(live_server.url, secret)
+    connection = connect_sandbox(
+        app.state.databases,
+        app.state.cipher,
+        provider="qbd",
+        tenant=END_USER,
+        server_url=live_server.url,
+    ).id
+    consumer = CursorConsumer(live_server.url, connection, "qbd")
+    created: list[str] = []
+    patched: dict[str, str] = {}
+
+    with _unified(live_server.url, connection) as api:
+        async with sync_environment(app, page_size=5) as env:
+            first = await run_sync(env, connection)
+            assert first.status == "succeeded", first.error
+            consumer.follow()
+            listed = [c for c in desktop.customers() if c["isActive"]]
+
+            def write_back() -> None:
+                # Read after the pass began, so the pass's key list cannot hold them.
+                for name in ("Raced In Ltd", "Raced In Too Ltd"):
+                    answer = api.post("/customers", json={"display_name": name})
+                    assert answer.status_code == 201, answer.text
+                    created.append(answer.json()["id"])
+                # The pass has read these pages already (or is reading them): its older
+                # page must not replace the newer version written back.
+                for customer in listed[5:25:4]:
+                    note = f"patched during the pass {customer['id']}"
+                    answer = api.patch(f"/customers/{customer['id']}", json={"notes": note})
+                    assert answer.status_code == 200, answer.text
+                    patched[customer["id"]] = note
+                consumer.follow()
+
+            full = await run_sync(env, connection, full=True, progress=AfterPage(1, write_back))
+            assert (full.status, full.kind) == ("succeeded", "full"), full.error
+            consumer.follow()
+            result = compare("qbd", desktop.customers(), read_all(live_server.url, connection))
+            result.assert_equal()
+            consumer.assert_clean()
+
+            stored = {r["id"]: r for r in read_all(live_server.url, connection)}
+            assert {stored[i]["_nango_metadata"]["last_action"] for i in created} == {"ADDED"}
+            assert {i: stored[i]["notes"] for i in patched} == patched
+            # The next run finds nothing to put right.
+            again = await run_sync(env, connection)
+            assert (again.added, again.updated, again.deleted) == (0, 0, 0)
+            consumer.follow()
+            consumer.assert_clean()
+    assert len(created) == 2
+    assert len(patched) == 5
+
+
+# -- QuickBooks Online ------------------------------------------------------------------------
+
+EVERY_CUSTOMER = "SELECT * FROM Customer WHERE Active IN (true, false) ORDERBY Id"
+
+
+class Realm:
+    """The QuickBooks Online sandbox realm as a QuickBooks user or another app changes it:
+    on the sandbox's clock, which the test stops at chosen seconds."""
+
+    def __init__(self, setup: SyncSetup) -> None:
+        self.setup, self.context = setup, setup.app.state.sandbox
+        self.realm = setup.realm
+
+    def at(self, moment: datetime) -> None:
+        self.context.clock = lambda: moment
+
+    def customers(self) -> list[dict[str, Any]]:
+        """The platform's own answer: every customer, active or not."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.realm.query(
+                f"{EVERY_CUSTOMER} STARTPOSITION {len(found) + 1} MAXRESULTS 1000"
+            )
+            found += page
+            if len(page) < 1000:
+                return found
+
+    def rename(self, customers: list[dict[str, Any]], label: str) -> None:
+        """Sparse updates, 30 to a batch request (Intuit's batch limit)."""
+        for start in range(0, len(customers), 30):
+            items = [
+                {
+                    "bId": str(n),
+                    "operation": "update",
+                    "Customer": {
+                        "Id": c["Id"],
+                        "SyncToken": c["SyncToken"],
+                        "sparse": True,
+                        "DisplayName": f"{label} {c['Id']}",
+                    },
+                }
+                for n, c in enumerate(customers[start : start + 30])
+            ]
+            response = self.realm.http.post(
+                f"/sandbox/qbo/v3/company/{self.realm.realm_id}/batch",
+                json={"BatchItemRequest": items},
+                params={"minorversion": "75"},
+                headers={"Authorization": f"Bearer {self.realm.token}"},
+            )
+            assert response.status_code == 200, response.text
+            faults = [i for i in response.json()["BatchItemResponse"] if "Fault" in i]
+            assert faults == [], faults
+
+    def merge(self, merged_away: str, survivor: str) -> None:
+        response = self.realm.http.post(
+            f"/sandbox/qbo/_admin/tenants/{self.realm.realm_id}/customers/{merged_away}/merge",
+            json={"into": int(survivor)},
+        )
+        assert response.status_code == 200, response.text
+
+
+def _check(realm: Realm, setup: SyncSetup, consumer: CursorConsumer) -> None:
+    consumer.follow()
+    compare(
+        "qbo", realm.customers(), read_all(setup.server.url, setup.connection_id)
+    ).assert_equal()
+    consumer.assert_clean()
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_qbo_crowded_second_with_edits_during_the_read_loses_nothing(
+    qbo: SyncSetup,
+) -> None:
+    """1,150 updates in two seconds (743 in the first), page size 50, so CDC cannot answer
+    and the keyset reads a second fifteen pages deep while customers are edited (some leave
+    the second, some join it, some change twice in it) and one is merged away."""
+    realm = Realm(qbo)
+    qbo.realm.configure(
+        extra={"batch_requests_per_minute": 10_000}
+    )  # the bulk import below is ours
+    now = datetime.now(UTC).replace(microsecond=0)
+    crowded = now - timedelta(minutes=10)
+    realm.at(crowded - timedelta(minutes=10))
+    seed_realm(qbo.app, 1400)
+    consumer = CursorConsumer(qbo.server.url, qbo.connection_id, "qbo")
+    async with sync_environment(qbo.app, page_size=50) as env:
+        full = await run_sync(env, qbo.connection_id)
+        assert full.status == "succeeded", full.error
+        _check(realm, qbo, consumer)
+
+        # Renaming a parent changes its jobs too: rename customers without jobs only.
+        listed = realm.customers()
+        parents = {c["ParentRef"]["value"] for c in listed if c.get("ParentRef")}
+        everyone = [c for c in listed if c["Id"] not in parents]
+        assert len(everyone) >= 1170
+        first, second, third = (
+            crowded,
+            crowded + timedelta(seconds=1),
+            crowded + timedelta(seconds=2),
+        )
+        realm.at(first)
+        realm.rename(everyone[:743], "Bulk")
+        realm.at(second)  # and the run begins while this second is the platform's current one
+        realm.rename(everyone[743:1150], "Bulk")
+
+        def fresh(chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            current = {c["Id"]: c for c in realm.customers()}
+            return [current[c["Id"]] for c in chosen]
+
+        def while_the_first_second_is_read() -> None:
+            realm.rename(fresh(everyone[3:740:37]), "Left")  # leave the first second
+            realm.rename(fresh(everyone[745:1150:40]), "Again")  # twice in the second one
+            realm.rename(fresh(everyone[1150:1170]), "Joined")  # join the second one
+            consumer.follow()
+
+        def while_the_second_second_is_read() -> None:
+            realm.rename(fresh(everyone[750:1150:45]), "Twice")  # the current second, again
+            realm.at(third)
+            realm.rename(fresh(everyone[760:1150:50]), "Moved")  # leave it while it is read
+            consumer.platform_deletes.add(everyone[20]["Id"])
+            realm.merge(everyone[20]["Id"], everyone[21]["Id"])
+            consumer.follow()
+
+        progress = AfterPage(3, while_the_first_second_is_read, p18=while_the_second_second_is_read)
+        incremental = await run_sync(env, qbo.connection_id, progress=progress)
+        assert (incremental.status, incremental.kind) == ("succeeded", "incremental")
+        assert incremental.error is None
+        _check(realm, qbo, consumer)
+        stored = {r["id"]: r for r in read_all(qbo.server.url, qbo.connection_id)}
+        assert stored[everyone[20]["Id"]]["_nango_metadata"]["last_action"] == "DELETED"
+
+        realm.at(datetime.now(UTC))
+        again = await run_sync(env, qbo.connection_id)
+        assert again.status == "succeeded", again.error
+        _check(realm, qbo, consumer)
+
+
+@pytest.mark.anyio
+async def test_qbo_merges_during_a_full_run_and_an_incremental_are_deletes(
+    qbo: SyncSetup,
+) -> None:
+    realm = Realm(qbo)
+    seed_realm(qbo.app, 120)
+    consumer = CursorConsumer(qbo.server.url, qbo.connection_id, "qbo")
+    parents = {c["ParentRef"]["value"] for c in realm.customers() if c.get("ParentRef")}
+    # QuickBooks merges customers without sub-customers only; active ones, to tell apart.
+    everyone = [
+        c for c in realm.customers() if c["Active"] and not c.get("Job") and c["Id"] not in parents
+    ]
+    merged = {everyone[3]["Id"]: everyone[4]["Id"], everyone[-1]["Id"]: everyone[2]["Id"]}
+    async with sync_environment(qbo.app, page_size=20) as env:
+
+        def merge_both() -> None:
+            # One already read by this run (a lower id vanishes: keyset pages do not
+            # shift), one not yet read.
+            for away, survivor in merged.items():
+                consumer.platform_deletes.add(away)
+                realm.merge(away, survivor)
+
+        full = await run_sync(env, qbo.connection_id, progress=AfterPage(2, merge_both))
+        assert (full.status, full.kind) == ("succeeded", "full"), full.error
+        # What changed behind pages already read (the survivors, the merged-away one read
+        # before its merge) is the next incremental's: CDC names the merged-away ones.
+        incremental = await run_sync(env, qbo.connection_id)
+        assert (incremental.status, incremental.kind) == ("succeeded", "incremental")
+        _check(realm, qbo, consumer)
+
+        # A merge before a full run: the run's key list lacks it.
+        away, survivor = everyone[10]["Id"], everyone[11]["Id"]
+        consumer.platform_deletes.add(away)
+        realm.merge(away, survivor)
+        again = await run_sync(env, qbo.connection_id, full=True)
+        assert (again.status, again.kind) == ("succeeded", "full"), again.error
+        _check(realm, qbo, consumer)
+
+        # A merge between incrementals: CDC reports it deleted.
+        last_away, last_survivor = everyone[14]["Id"], everyone[15]["Id"]
+        consumer.platform_deletes.add(last_away)
+        realm.merge(last_away, last_survivor)
+        latest = await run_sync(env, qbo.connection_id)
+        assert (latest.status, latest.kind, latest.deleted) == ("succeeded", "incremental", 1)
+        _check(realm, qbo, consumer)
+    stored = {r["id"]: r for r in read_all(qbo.server.url, qbo.connection_id)}
+    # Merged away before this run read it: never stored, never shown.
+    assert everyone[-1]["Id"] not in stored
+    for gone in [everyone[3]["Id"], away, last_away]:
+        assert stored[gone]["_nango_metadata"]["last_action"] == "DELETED"
+    for kept in [*merged.values(), survivor, last_survivor]:
+        assert stored[kept]["_nango_metadata"]["last_action"] != "DELETED"
