@@ -47,20 +47,6 @@ def _customer(connection: Connection, realm_id: str, customer_id: int) -> RowMap
     return row
 
 
-def _move_with_ancestors(
-    connection: Connection, realm_id: str, parent_id: int | None, cents: int
-) -> None:
-    """Add `cents` to the BalanceWithJobs of `parent_id` and every customer above it."""
-    while parent_id is not None and cents:
-        connection.execute(
-            sa.update(customers)
-            .where(customers.c.realm_id == realm_id, customers.c.id == parent_id)
-            .values(balance_with_jobs_cents=customers.c.balance_with_jobs_cents + cents)
-        )
-        parent = store.get_customer(connection, realm_id, parent_id)
-        parent_id = None if parent is None else parent["parent_id"]
-
-
 def merge_customers(
     connection: Connection, realm_id: str, *, deleted_id: int, survivor_id: int, now: datetime
 ) -> RowMapping:
@@ -87,8 +73,8 @@ def merge_customers(
             last_updated_time=now,
         )
     )
-    _move_with_ancestors(connection, realm_id, merged["parent_id"], -cents)
-    _move_with_ancestors(connection, realm_id, survivor["parent_id"], cents)
+    store.add_to_ancestors(connection, realm_id, merged["parent_id"], -cents)
+    store.add_to_ancestors(connection, realm_id, survivor["parent_id"], cents)
     connection.execute(
         sa.delete(customers).where(customers.c.realm_id == realm_id, customers.c.id == deleted_id)
     )

@@ -241,19 +241,6 @@ def _searchable(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _add_to_ancestors(
-    connection: Connection, realm_id: str, parent_id: int | None, cents: int
-) -> None:
-    while parent_id is not None and cents:
-        connection.execute(
-            sa.update(customers)
-            .where(customers.c.realm_id == realm_id, customers.c.id == parent_id)
-            .values(balance_with_jobs_cents=customers.c.balance_with_jobs_cents + cents)
-        )
-        row = store.get_customer(connection, realm_id, parent_id)
-        parent_id = None if row is None else row["parent_id"]
-
-
 def create_customer(
     connection: Connection,
     realm_id: str,
@@ -300,7 +287,7 @@ def create_customer(
         **_searchable(data),
     }
     connection.execute(sa.insert(customers).values(**values))
-    _add_to_ancestors(connection, realm_id, values["parent_id"], balance_cents)
+    store.add_to_ancestors(connection, realm_id, values["parent_id"], balance_cents)
     row = store.get_customer(connection, realm_id, customer_id)
     assert row is not None
     return row
@@ -408,8 +395,10 @@ def update_customer(
     if row["active"] and not active:
         _deactivate(connection, realm_id, subtree, now)
     if new_parent_id != row["parent_id"]:
-        _add_to_ancestors(connection, realm_id, row["parent_id"], -row["balance_with_jobs_cents"])
-        _add_to_ancestors(connection, realm_id, new_parent_id, row["balance_with_jobs_cents"])
+        store.add_to_ancestors(
+            connection, realm_id, row["parent_id"], -row["balance_with_jobs_cents"]
+        )
+        store.add_to_ancestors(connection, realm_id, new_parent_id, row["balance_with_jobs_cents"])
     connection.execute(
         sa.update(customers)
         .where(customers.c.realm_id == realm_id, customers.c.id == row["id"])

@@ -182,3 +182,17 @@ def render(row: RowMapping | dict[str, Any], utc_offset: str) -> dict[str, Any]:
     out.update(body)
     out.setdefault("PrintOnCheckName", row["display_name"])
     return out
+
+
+def add_to_ancestors(
+    connection: Connection, realm_id: str, parent_id: int | None, cents: int
+) -> None:
+    """Add `cents` to the BalanceWithJobs of `parent_id` and every customer above it."""
+    while parent_id is not None and cents:
+        connection.execute(
+            sa.update(customers)
+            .where(customers.c.realm_id == realm_id, customers.c.id == parent_id)
+            .values(balance_with_jobs_cents=customers.c.balance_with_jobs_cents + cents)
+        )
+        parent = get_customer(connection, realm_id, parent_id)
+        parent_id = None if parent is None else parent["parent_id"]
