@@ -284,3 +284,34 @@ def test_reset_removes_the_entities(company: Company) -> None:
     headers = {"Authorization": f"Bearer {fresh['access_token']}"}
     listed = company.http.get(MOUNT_PATH + ENTITIES, headers=headers).json()
     assert listed["ia::result"] == []
+
+
+def _sign_in(company: Company, username: str) -> httpx.Response:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": company.credentials["client_id"],
+        "client_secret": company.credentials["client_secret"],
+        "username": username,
+    }
+    return company.http.post(f"{MOUNT_PATH}/oauth2/token", data=form)
+
+
+def test_signing_in_at_an_entity_makes_it_the_default(company: Company) -> None:
+    east_key = Caller(company, EAST).create("Signed In East")
+    signed_in = _sign_in(company, f"user@{company.tenant_id}|{EAST}")
+    assert signed_in.status_code == 200, signed_in.text
+    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    found = company.http.get(f"{MOUNT_PATH}{CUSTOMERS}/{east_key}", headers=headers)
+    assert found.status_code == 200
+    assert found.json()["ia::result"]["entity"]["id"] == EAST
+    # The header still chooses another entity for one request.
+    elsewhere = company.http.get(
+        f"{MOUNT_PATH}{CUSTOMERS}/{east_key}", headers={**headers, ENTITY_HEADER: WEST}
+    )
+    assert elsewhere.status_code == 404
+
+
+def test_signing_in_at_an_unknown_entity_fails(company: Company) -> None:
+    refused = _sign_in(company, f"user@{company.tenant_id}|MARS")
+    assert refused.status_code == 401
+    assert _error(refused)["code"] == "unauthorized"

@@ -268,8 +268,12 @@ def create_app(context: SandboxContext) -> FastAPI:
 
 
 def _scope(connection: Connection, grant: AccessGrant, request: Request) -> Scope:
-    """Where in its company the request runs: the entity its header names, or the top level."""
-    return entities.resolve_scope(connection, grant.tenant_id, request.headers.get(ENTITY_HEADER))
+    """Where in its company the request runs: the entity its header names, else the entity
+    its token signed in at (`user@company|entity`), else the top level."""
+    entity_id = request.headers.get(ENTITY_HEADER)
+    if entity_id is None:
+        entity_id = auth.signed_in_entity(grant.subject)
+    return entities.resolve_scope(connection, grant.tenant_id, entity_id)
 
 
 def _page_meta(start: int, size: int, total: int) -> dict[str, int | None]:
