@@ -315,3 +315,13 @@ def test_signing_in_at_an_unknown_entity_fails(company: Company) -> None:
     refused = _sign_in(company, f"user@{company.tenant_id}|MARS")
     assert refused.status_code == 401
     assert _error(refused)["code"] == "unauthorized"
+
+
+def test_a_single_entity_company_ignores_the_sign_in_entity(app: FastAPI, http: TestClient) -> None:
+    single = make_company(app, http, "SOLO", 3)
+    signed_in = _sign_in(single, f"user@{single.tenant_id}|{EAST}")
+    assert signed_in.status_code == 200, signed_in.text
+    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    listed = single.http.get(MOUNT_PATH + CUSTOMERS, headers=headers)
+    assert listed.status_code == 200
+    assert listed.json()["ia::meta"]["totalCount"] == 3

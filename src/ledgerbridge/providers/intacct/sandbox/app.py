@@ -269,10 +269,13 @@ def create_app(context: SandboxContext) -> FastAPI:
 
 def _scope(connection: Connection, grant: AccessGrant, request: Request) -> Scope:
     """Where in its company the request runs: the entity its header names, else the entity
-    its token signed in at (`user@company|entity`), else the top level."""
+    its token signed in at (`user@company|entity`, in a multi-entity company; a
+    single-entity company ignores it, as at sign-in), else the top level."""
     entity_id = request.headers.get(ENTITY_HEADER)
     if entity_id is None:
-        entity_id = auth.signed_in_entity(grant.subject)
+        signed_in = auth.signed_in_entity(grant.subject)
+        if signed_in is not None and entities.is_multi_entity(connection, grant.tenant_id):
+            entity_id = signed_in
     return entities.resolve_scope(connection, grant.tenant_id, entity_id)
 
 

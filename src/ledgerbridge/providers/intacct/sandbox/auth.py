@@ -110,13 +110,13 @@ def grant_token(connection: Connection, form: dict[str, str], now: datetime) -> 
     if tenants.get_tenant(connection, PROVIDER, company) is None:
         raise _unauthorized(f"Sign-in failed: company {company!r} or its user is not valid")
     # `user@company|entity` signs in at that entity: its requests run there by default.
-    if entity is not None:
+    # A single-entity company has no entities to check it against and ignores it.
+    if entity is not None and entities.is_multi_entity(connection, company):
         try:
             entities.resolve_scope(connection, company, entity)
         except IntacctError as exc:
-            raise _unauthorized(
-                f"Sign-in failed: company {company!r} has no entity {entity!r}"
-            ) from exc
+            message = f"Sign-in failed: company {company!r} has no entity {entity!r}"
+            raise _unauthorized(message) from exc
     return issuer.issue_pair(
         connection,
         tenant_id=company,

@@ -118,14 +118,18 @@ def unknown_entity(entity_id: str) -> IntacctError:
     )
 
 
-def resolve_scope(connection: Connection, tenant_id: str, entity_id: str | None) -> Scope:
-    """The scope of a request from its entity header; 400 for an entity the company lacks."""
-    multi_entity = (
+def is_multi_entity(connection: Connection, tenant_id: str) -> bool:
+    return (
         connection.execute(
             sa.select(entities.c.key).where(entities.c.tenant_id == tenant_id).limit(1)
         ).first()
         is not None
     )
+
+
+def resolve_scope(connection: Connection, tenant_id: str, entity_id: str | None) -> Scope:
+    """The scope of a request from its entity header; 400 for an entity the company lacks."""
+    multi_entity = is_multi_entity(connection, tenant_id)
     if entity_id is None or not entity_id.strip():
         return Scope(multi_entity=multi_entity)
     row = connection.execute(
