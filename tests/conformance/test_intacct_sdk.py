@@ -60,3 +60,37 @@ def test_the_sdk_pages_gets_creates_updates_and_deletes(sdk: IntacctRESTSDK) -> 
     with pytest.raises(BadRequestError) as missing:
         sdk.customers.get_by_key(key)
     assert "notFound" in str(missing.value.response)
+
+
+def test_the_sdk_works_within_an_entity(
+    app: FastAPI, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's `entity_id` sends `X-IA-API-Param-Entity` on every object and query call
+    (and none to `company-config/entity`): a customer it creates belongs to the entity."""
+    base = live_server.url + MOUNT_PATH
+    monkeypatch.setattr(intacctsdk.intacctsdk, "BASE_URL", base)
+    monkeypatch.setattr(intacctsdk.apis.api_base, "BASE_URL", base)
+    context = app.state.sandbox
+    provider.seed(context, "GLOBEX", 20, seed=3)
+    provider.seed_entities(context, "GLOBEX")
+    creds = provider.credentials(context, "GLOBEX")
+
+    def client(entity_id: str | None) -> IntacctRESTSDK:
+        return IntacctRESTSDK(
+            username=creds["username"],
+            client_id=creds["client_id"],
+            client_secret=creds["client_secret"],
+            entity_id=entity_id,
+        )
+
+    east, top = client("US-EAST"), client(None)
+    key = east.customers.post({"name": "Made in US-EAST"})["ia::result"]["key"]
+    assert east.customers.get_by_key(key)["ia::result"]["entity"]["id"] == "US-EAST"
+    assert east.customers.count() == 21
+    # Private to the entity: the top level sees it only with includePrivate.
+    assert top.customers.count() == 20
+    assert top.customers.count(filter_parameters={"includePrivate": True}) == 21
+    with pytest.raises(BadRequestError):
+        top.customers.get_by_key(key)
+    listed = east.location_entities._get_request()["ia::result"]
+    assert [entity["id"] for entity in listed] == ["US-EAST", "US-WEST", "UK"]

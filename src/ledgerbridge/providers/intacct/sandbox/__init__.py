@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ledgerbridge.db import write_transaction
-from ledgerbridge.providers.intacct.sandbox import store
+from ledgerbridge.providers.intacct.sandbox import entities, store
 from ledgerbridge.providers.intacct.sandbox.app import create_app, default_settings
 from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER, issuer
 from ledgerbridge.providers.intacct.sandbox.seed import seed_customers
@@ -34,6 +34,13 @@ class IntacctSandbox:
         self.ensure_company(context, tenant_id)
         seed_customers(context.engine, tenant_id, customers, seed or 0, context.clock())
         return SeedResult(tenant_id=tenant_id, customers=customers)
+
+    def seed_entities(self, context: SandboxContext, tenant_id: str) -> list[dict[str, str]]:
+        """Make the company multi-entity with a few entities (`entities.SEED_ENTITIES`);
+        `{key, id, href}` of those it did not have yet."""
+        self.ensure_company(context, tenant_id)
+        with write_transaction(context.engine) as connection:
+            return entities.seed_entities(connection, tenant_id)
 
     def create(self, context: SandboxContext, tenant_id: str) -> None:
         """Create the company, with no customers, if new."""

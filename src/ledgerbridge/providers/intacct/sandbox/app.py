@@ -7,14 +7,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.json import json_response
 from ledgerbridge.parsing import INT32_MAX, ParseError, load_json, parse_int
-from ledgerbridge.providers.intacct.sandbox import auth, query, store
+from ledgerbridge.providers.intacct.sandbox import auth, entities, query, store
 from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER
+from ledgerbridge.providers.intacct.sandbox.entities import ENTITY_HEADER, ENTITY_PATH, Scope
 from ledgerbridge.providers.intacct.wire import (
     DEFAULT_PAGE_SIZE,
     FORBIDDEN,
@@ -167,16 +169,9 @@ def create_app(context: SandboxContext) -> FastAPI:
 
         def work(grant: AccessGrant, _body: Any) -> Response:
             with read_transaction(context.engine) as connection:
-                page, total = store.list_page(connection, grant.tenant_id, start, size)
-            end = start + size
-            meta = {
-                "totalCount": total,
-                "start": start,
-                "pageSize": size,
-                "next": end if end <= total else None,
-                "previous": max(1, start - size) if start > 1 else None,
-            }
-            return json_response({"ia::result": page, "ia::meta": meta})
+                scope = _scope(connection, grant, request)
+                page, total = store.list_page(connection, grant.tenant_id, start, size, scope)
+            return json_response({"ia::result": page, "ia::meta": _page_meta(start, size, total)})
 
         return await serve(request, work)
 
@@ -185,7 +180,12 @@ def create_app(context: SandboxContext) -> FastAPI:
         def work(grant: AccessGrant, body: Any) -> Response:
             with write_transaction(context.engine) as connection:
                 created = store.create_customer(
-                    connection, grant.tenant_id, body, now=context.clock(), user=grant.subject
+                    connection,
+                    grant.tenant_id,
+                    body,
+                    now=context.clock(),
+                    user=grant.subject,
+                    scope=_scope(connection, grant, request),
                 )
             return json_response({"ia::result": created, "ia::meta": _one_success()}, 201)
 
@@ -195,7 +195,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     async def get_customer(request: Request, key: str) -> Response:
         def work(grant: AccessGrant, _body: Any) -> Response:
             with read_transaction(context.engine) as connection:
-                found = store.get_customer(connection, grant.tenant_id, store.parse_key(key))
+                scope = _scope(connection, grant, request)
+                found = store.get_customer(connection, grant.tenant_id, store.parse_key(key), scope)
             return json_response({"ia::result": found, "ia::meta": _one_success()})
 
         return await serve(request, work)
@@ -211,6 +212,7 @@ def create_app(context: SandboxContext) -> FastAPI:
                     body,
                     now=context.clock(),
                     user=grant.subject,
+                    scope=_scope(connection, grant, request),
                 )
             return json_response({"ia::result": updated, "ia::meta": _one_success()})
 
@@ -220,7 +222,8 @@ def create_app(context: SandboxContext) -> FastAPI:
     async def delete_customer(request: Request, key: str) -> Response:
         def work(grant: AccessGrant, _body: Any) -> Response:
             with write_transaction(context.engine) as connection:
-                store.delete_customer(connection, grant.tenant_id, store.parse_key(key))
+                scope = _scope(connection, grant, request)
+                store.delete_customer(connection, grant.tenant_id, store.parse_key(key), scope)
             return Response(status_code=204)
 
         return await serve(request, work)
@@ -230,14 +233,61 @@ def create_app(context: SandboxContext) -> FastAPI:
         def work(grant: AccessGrant, body: Any) -> Response:
             parsed = query.parse_request(body)
             with read_transaction(context.engine) as connection:
+                scope = _scope(connection, grant, request)
                 answer = query.run_query(
-                    connection, grant.tenant_id, parsed, context.clock().date()
+                    connection, grant.tenant_id, parsed, context.clock().date(), scope
                 )
             return json_response(answer)
 
         return await serve(request, work, body=True)
 
+    # Entities are company configuration: they are listed and created at the top level,
+    # whatever entity header the request carries.
+    @app.get(ENTITY_PATH)
+    async def list_entities(request: Request) -> Response:
+        def work(grant: AccessGrant, _body: Any) -> Response:
+            with read_transaction(context.engine) as connection:
+                found = entities.list_entities(connection, grant.tenant_id)
+            # Sage: "Returns up to 100 entities"; the query service pages past that.
+            page = found[:DEFAULT_PAGE_SIZE]
+            meta = _page_meta(1, DEFAULT_PAGE_SIZE, len(found))
+            return json_response({"ia::result": page, "ia::meta": meta})
+
+        return await serve(request, work)
+
+    @app.post(ENTITY_PATH)
+    async def create_entity(request: Request) -> Response:
+        def work(grant: AccessGrant, body: Any) -> Response:
+            with write_transaction(context.engine) as connection:
+                created = entities.create_entity(connection, grant.tenant_id, body)
+            return json_response({"ia::result": created, "ia::meta": _one_success()}, 201)
+
+        return await serve(request, work, body=True)
+
     return app
+
+
+def _scope(connection: Connection, grant: AccessGrant, request: Request) -> Scope:
+    """Where in its company the request runs: the entity its header names, else the entity
+    its token signed in at (`user@company|entity`, in a multi-entity company; a
+    single-entity company ignores it, as at sign-in), else the top level."""
+    entity_id = request.headers.get(ENTITY_HEADER)
+    if entity_id is None:
+        signed_in = auth.signed_in_entity(grant.subject)
+        if signed_in is not None and entities.is_multi_entity(connection, grant.tenant_id):
+            entity_id = signed_in
+    return entities.resolve_scope(connection, grant.tenant_id, entity_id)
+
+
+def _page_meta(start: int, size: int, total: int) -> dict[str, int | None]:
+    end = start + size
+    return {
+        "totalCount": total,
+        "start": start,
+        "pageSize": size,
+        "next": end if end <= total else None,
+        "previous": max(1, start - size) if start > 1 else None,
+    }
 
 
 def _one_success() -> dict[str, int]:

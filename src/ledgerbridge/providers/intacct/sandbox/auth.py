@@ -11,6 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 from sqlalchemy.engine import Connection
 
+from ledgerbridge.providers.intacct.sandbox import entities
 from ledgerbridge.providers.intacct.wire import INVALID_REQUEST, UNAUTHORIZED, IntacctError
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.oauth import AccessGrant, OAuthError, TokenIssuer, TokenPair
@@ -48,6 +49,12 @@ def split_username(username: str) -> tuple[str, str, str | None]:
             message_id="IA.INVALID_USERNAME",
         )
     return user, company, entity or None
+
+
+def signed_in_entity(subject: str) -> str | None:
+    """The entity of a token's user (`user@company|entity`); None for the top level."""
+    _, _, entity = subject.partition("|")
+    return entity or None
 
 
 def _unauthorized(message: str) -> IntacctError:
@@ -99,9 +106,17 @@ def grant_token(connection: Connection, form: dict[str, str], now: datetime) -> 
         except OAuthError as exc:
             raise _unauthorized("Invalid token: the refresh token is invalid or expired") from exc
     username = form.get("username", "")
-    _, company, _entity = split_username(username)
+    _, company, entity = split_username(username)
     if tenants.get_tenant(connection, PROVIDER, company) is None:
         raise _unauthorized(f"Sign-in failed: company {company!r} or its user is not valid")
+    # `user@company|entity` signs in at that entity: its requests run there by default.
+    # A single-entity company has no entities to check it against and ignores it.
+    if entity is not None and entities.is_multi_entity(connection, company):
+        try:
+            entities.resolve_scope(connection, company, entity)
+        except IntacctError as exc:
+            message = f"Sign-in failed: company {company!r} has no entity {entity!r}"
+            raise _unauthorized(message) from exc
     return issuer.issue_pair(
         connection,
         tenant_id=company,

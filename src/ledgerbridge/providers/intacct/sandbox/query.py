@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,9 +19,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ledgerbridge.parsing import INT32_MAX, MAX_MOMENT, MIN_MOMENT, check_text
 from ledgerbridge.providers.intacct.sandbox import cache, dates
+from ledgerbridge.providers.intacct.sandbox.entities import TOP_LEVEL, Scope
 from ledgerbridge.providers.intacct.sandbox.expression import Expression, evaluate, parse_expression
 from ledgerbridge.providers.intacct.sandbox.store import parents
-from ledgerbridge.providers.intacct.sandbox.tables import LIST_SEPARATOR, STRING_LENGTH, customers
+from ledgerbridge.providers.intacct.sandbox.tables import (
+    LIST_SEPARATOR,
+    STRING_LENGTH,
+    customers,
+    entities,
+)
 from ledgerbridge.providers.intacct.sandbox.values import (
     CENT,
     parse_cents,
@@ -75,6 +81,10 @@ _BODY_KEYS = {
     "size",
 }
 _PARAMETERS = {"asOfDate", "includeHierarchyFields", "caseSensitiveComparison", "includePrivate"}
+# What `includeHierarchyFields` adds to each object: where it sits in the multi-entity
+# structure (its owning entity; null members at the top level, as `entity-ref` documents).
+HIERARCHY_FIELDS = ("entity.key", "entity.id", "entity.name")
+Join = Literal["parent", "entity"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,7 @@ class Column:
     path: str
     kind: FieldKind
     expression: ColumnElement[Any]
-    needs_parent: bool = False
+    join: Join | None = None  # the related table the field is read from
     filterable: bool = True
     printer: Callable[[Any], Any] | None = None
 
@@ -104,7 +114,15 @@ def resolve(path: Any, target: str) -> Column:
     if field is not None:
         return Column(path, field.kind, customers.c[field.column])
     if path in ("parent.id", "parent.name"):
-        return Column(path, "string", parents.c[path.split(".")[1]], needs_parent=True)
+        return Column(path, "string", parents.c[path.split(".")[1]], join="parent")
+    if path == "entity.key":
+        return Column(path, "key", customers.c.entity_key)
+    if path in ("entity.id", "entity.name"):
+        # Read through an outer join, so empty at the top level although the entity table's
+        # columns are NOT NULL: coerced, the expression no longer claims to be never empty
+        # (which would drop the NULLS clause of its ORDER BY and the bookmark's null case).
+        owner = sa.type_coerce(entities.c[path.split(".")[1]], sa.String())
+        return Column(path, "string", owner, join="entity")
     if path in ("href", "parent.href"):
         source = customers.c.key if path == "href" else customers.c.parent_key
         return Column(path, "key", source, filterable=False, printer=_href)
@@ -136,6 +154,7 @@ class QueryRequest:
     order_by: list[tuple[Column, bool]]
     start: int
     size: int
+    include_private: bool = False
 
 
 def _integer(body: dict[str, Any], name: str, default: int, low: int, high: int | None) -> int:
@@ -249,6 +268,8 @@ def parse_request(body: Any) -> QueryRequest:
         except ValueError as exc:
             target = "/filterParameters/asOfDate"
             raise bad_request("asOfDate must be a date (YYYY-MM-DD)", target) from exc
+    if parameters.get("includeHierarchyFields") is True:
+        _add_hierarchy_fields(selected)
     order_by: list[tuple[Column, bool]] = []
     for index, item in enumerate(_list(body, "orderBy")):
         target = _target("orderBy", index)
@@ -267,7 +288,17 @@ def parse_request(body: Any) -> QueryRequest:
         order_by=order_by,
         start=_integer(body, "start", 1, 1, None),
         size=_integer(body, "size", DEFAULT_PAGE_SIZE, 1, MAX_QUERY_SIZE),
+        include_private=parameters.get("includePrivate") is True,
     )
+
+
+def _add_hierarchy_fields(selected: dict[str, Column | Aggregate]) -> None:
+    """Add the hierarchy fields to each object of the answer. An aggregate query answers
+    with groups, not objects, so it gets none: adding them would change its grouping."""
+    if any(isinstance(item, Aggregate) for item in selected.values()):
+        return
+    for path in HIERARCHY_FIELDS:
+        selected.setdefault(path, resolve(path, "/filterParameters/includeHierarchyFields"))
 
 
 class _Compiler:
@@ -277,7 +308,7 @@ class _Compiler:
         self.request = request
         self.today = request.as_of or today
         self.dialect = dialect
-        self.needs_parent = False
+        self.joins: set[Join] = set()
 
     def where(self) -> ColumnElement[bool] | None:
         if self.request.expression is None:
@@ -307,7 +338,8 @@ class _Compiler:
         column = resolve(path, target)
         if not column.filterable:
             raise bad_request(f"{path} cannot be used in filters", target)
-        self.needs_parent = self.needs_parent or column.needs_parent
+        if column.join is not None:
+            self.joins.add(column.join)
         positive = NEGATIONS.get(operator)
         if positive is None:
             return self._positive(operator, column, value, target)
@@ -440,9 +472,14 @@ def _escape_like(value: str) -> str:
 
 
 def run_query(
-    connection: Connection, tenant_id: str, request: QueryRequest, today: date
+    connection: Connection,
+    tenant_id: str,
+    request: QueryRequest,
+    today: date,
+    scope: Scope = TOP_LEVEL,
 ) -> dict[str, Any]:
-    """Execute a validated query for one company: the `ia::result` and `ia::meta` body.
+    """Execute a validated query for one company: the `ia::result` and `ia::meta` body,
+    over the customers `scope` can see (with `includePrivate`, at the top level: all).
 
     `totalCount` is exact but costs a pass over every match, so it is remembered under the
     company's data version (see `cache.py`); so are bookmarks, the sort values of rows at
@@ -452,21 +489,29 @@ def run_query(
     condition = compiler.where()
     plain = [item for item in request.fields if isinstance(item, Column)]
     aggregates = [item for item in request.fields if isinstance(item, Aggregate)]
-    needs_parent = (
-        compiler.needs_parent
-        or any(
-            item.column.needs_parent if isinstance(item, Aggregate) else item.needs_parent
-            for item in request.fields
-        )
-        or any(column.needs_parent for column, _ in request.order_by)
-    )
+    joins = compiler.joins | {
+        column.join
+        for column in [
+            *(item.column if isinstance(item, Aggregate) else item for item in request.fields),
+            *(column for column, _ in request.order_by),
+        ]
+        if column.join is not None
+    }
     source: sa.FromClause = customers
-    if needs_parent:
-        source = customers.outerjoin(
+    if "parent" in joins:
+        source = source.outerjoin(
             parents,
             sa.and_(parents.c.key == customers.c.parent_key, parents.c.tenant_id == tenant_id),
         )
+    if "entity" in joins:
+        source = source.outerjoin(
+            entities,
+            sa.and_(entities.c.key == customers.c.entity_key, entities.c.tenant_id == tenant_id),
+        )
     where = [customers.c.tenant_id == tenant_id]
+    visible = scope.visible(include_private=request.include_private)
+    if visible is not None:
+        where.append(visible)
     if condition is not None:
         where.append(condition)
 

@@ -1,6 +1,8 @@
 """Customers of one sandbox company: read them as Intacct objects, create, PATCH, delete.
 
-Every function takes the company (`tenant_id`) and never touches another company's rows.
+Every function takes the company (`tenant_id`) and never touches another company's rows,
+and the request's `Scope` in a multi-entity company (see `entities.py`): a customer the
+scope cannot see is not found, and one created in an entity belongs to it.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from ledgerbridge.parsing import parse_id
-from ledgerbridge.providers.intacct.sandbox import cache
+from ledgerbridge.providers.intacct.sandbox import cache, entities
+from ledgerbridge.providers.intacct.sandbox.entities import TOP_LEVEL, Scope
 from ledgerbridge.providers.intacct.sandbox.tables import customers
 from ledgerbridge.providers.intacct.sandbox.values import from_wire, to_wire
 from ledgerbridge.providers.intacct.wire import (
@@ -67,9 +71,12 @@ def _set(target: dict[str, Any], path: str, value: Any) -> None:
     target[leaf] = value
 
 
-def render(row: sa.Row[Any], parent: sa.Row[Any] | None) -> dict[str, Any]:
+def render(
+    row: sa.Row[Any], parent: sa.Row[Any] | None, entity: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The full customer object as `GET .../customer/{key}` returns it; empty fields are
-    left out, as the spec's types do not allow nulls for most of them."""
+    left out, as the spec's types do not allow nulls for most of them. `entity` is the
+    owning entity's reference, given in multi-entity companies only."""
     mapping = row._mapping
     result: dict[str, Any] = {}
     for field in FIELDS:
@@ -90,13 +97,30 @@ def render(row: sa.Row[Any], parent: sa.Row[Any] | None) -> dict[str, Any]:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict) and "key" in node:
             node["href"] = f"{base}/{node['key']}"
+    if entity is not None:
+        result["entity"] = entity
     return result
 
 
-def get_row(connection: Connection, tenant_id: str, key: int) -> sa.Row[Any] | None:
-    return connection.execute(
-        sa.select(customers).where(customers.c.tenant_id == tenant_id, customers.c.key == key)
-    ).first()
+def get_row(
+    connection: Connection,
+    tenant_id: str,
+    key: int,
+    visible: ColumnElement[bool] | None = None,
+) -> sa.Row[Any] | None:
+    """The customer's row, if the company has it and `visible` (a scope's condition) holds."""
+    query = sa.select(customers).where(customers.c.tenant_id == tenant_id, customers.c.key == key)
+    if visible is not None:
+        query = query.where(visible)
+    return connection.execute(query).first()
+
+
+def _entity_reference(connection: Connection, tenant_id: str, row: sa.Row[Any]) -> dict[str, Any]:
+    """The `entity` of a customer in a multi-entity company: null members at the top level."""
+    owner = entities.get_entity(connection, tenant_id, row.entity_key) if row.entity_key else None
+    if owner is None:
+        return {"key": None, "id": None, "name": None}
+    return owner.reference()
 
 
 def parse_key(raw: str) -> int:
@@ -118,25 +142,30 @@ def not_found(key: object) -> IntacctError:
     )
 
 
-def get_customer(connection: Connection, tenant_id: str, key: int) -> dict[str, Any]:
-    """The full object; 404 when the company has no customer with that key."""
-    row = get_row(connection, tenant_id, key)
+def get_customer(
+    connection: Connection, tenant_id: str, key: int, scope: Scope = TOP_LEVEL
+) -> dict[str, Any]:
+    """The full object; 404 when the company has no customer with that key in the scope."""
+    row = get_row(connection, tenant_id, key, scope.visible())
     if row is None:
         raise not_found(key)
     parent = get_row(connection, tenant_id, row.parent_key) if row.parent_key else None
-    return render(row, parent)
+    entity = _entity_reference(connection, tenant_id, row) if scope.multi_entity else None
+    return render(row, parent, entity)
 
 
 def list_page(
-    connection: Connection, tenant_id: str, start: int, size: int
+    connection: Connection, tenant_id: str, start: int, size: int, scope: Scope = TOP_LEVEL
 ) -> tuple[list[dict[str, str]], int]:
-    """One page of `{key, id, href}` in key order, and the company's customer count."""
-    total = connection.execute(
-        sa.select(sa.func.count()).where(customers.c.tenant_id == tenant_id)
-    ).scalar_one()
+    """One page of `{key, id, href}` in key order, and the count the scope can see."""
+    where = [customers.c.tenant_id == tenant_id]
+    visible = scope.visible()
+    if visible is not None:
+        where.append(visible)
+    total = connection.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
     rows = connection.execute(
         sa.select(customers.c.key, customers.c.id)
-        .where(customers.c.tenant_id == tenant_id)
+        .where(*where)
         .order_by(customers.c.key)
         .offset(start - 1)
         .limit(size)
@@ -186,19 +215,24 @@ def parse_body(body: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
 
 def _resolve_parent(
-    connection: Connection, tenant_id: str, reference: dict[str, Any], child_key: int | None
+    connection: Connection,
+    tenant_id: str,
+    reference: dict[str, Any],
+    child_key: int | None,
+    scope: Scope,
 ) -> int | None:
+    """The key of the parent a body names; it must be a customer the scope can see."""
     if not reference:
         return None
+    visible = scope.visible()
     if "key" in reference:
         key = parse_id(str(reference["key"]))
-        row = None if key is None else get_row(connection, tenant_id, key)
+        row = None if key is None else get_row(connection, tenant_id, key, visible)
     else:
-        row = connection.execute(
-            sa.select(customers).where(
-                customers.c.tenant_id == tenant_id, customers.c.id == str(reference["id"])
-            )
-        ).first()
+        query = sa.select(customers).where(
+            customers.c.tenant_id == tenant_id, customers.c.id == str(reference["id"])
+        )
+        row = connection.execute(query if visible is None else query.where(visible)).first()
     if row is None:
         raise IntacctError(
             422,
@@ -256,9 +290,16 @@ _DEFAULTS = {
 
 
 def create_customer(
-    connection: Connection, tenant_id: str, body: Any, *, now: datetime, user: str
+    connection: Connection,
+    tenant_id: str,
+    body: Any,
+    *,
+    now: datetime,
+    user: str,
+    scope: Scope = TOP_LEVEL,
 ) -> dict[str, str]:
-    """Insert a customer from a create body; `{key, id, href}` of the new customer."""
+    """Insert a customer from a create body; `{key, id, href}` of the new customer, which
+    belongs to the scope's entity (none at the top level)."""
     values, parent = parse_body(body)
     if not values.get("name"):
         raise bad_request("/name is required", "/name", error_id="REST-1013")
@@ -267,7 +308,8 @@ def create_customer(
     row = {**_DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
     row.update(
         tenant_id=tenant_id,
-        parent_key=_resolve_parent(connection, tenant_id, parent, None) if parent else None,
+        parent_key=_resolve_parent(connection, tenant_id, parent, None, scope) if parent else None,
+        entity_key=scope.owner_key,
         audit_created_date_time=now,
         audit_modified_date_time=now,
         audit_created_by=user,
@@ -287,10 +329,17 @@ def create_customer(
 
 
 def update_customer(
-    connection: Connection, tenant_id: str, key: int, body: Any, *, now: datetime, user: str
+    connection: Connection,
+    tenant_id: str,
+    key: int,
+    body: Any,
+    *,
+    now: datetime,
+    user: str,
+    scope: Scope = TOP_LEVEL,
 ) -> dict[str, str]:
-    """Apply a PATCH: only the fields sent change."""
-    existing = get_row(connection, tenant_id, key)
+    """Apply a PATCH: only the fields sent change. The owning entity never changes."""
+    existing = get_row(connection, tenant_id, key, scope.visible())
     if existing is None:
         raise not_found(key)
     values, parent = parse_body(body)
@@ -303,7 +352,7 @@ def update_customer(
     if "status" in values and values["status"] is None:
         raise bad_request("/status cannot be empty", "/status", error_id="REST-1013")
     if parent is not None:
-        values["parent_key"] = _resolve_parent(connection, tenant_id, parent, key)
+        values["parent_key"] = _resolve_parent(connection, tenant_id, parent, key, scope)
     values.update(audit_modified_date_time=now, audit_modified_by=user)
     connection.execute(
         sa.update(customers)
@@ -314,10 +363,12 @@ def update_customer(
     return {"key": str(key), "id": values.get("id") or existing.id, "href": href(key)}
 
 
-def delete_customer(connection: Connection, tenant_id: str, key: int) -> None:
+def delete_customer(
+    connection: Connection, tenant_id: str, key: int, scope: Scope = TOP_LEVEL
+) -> None:
     """Delete a customer, unless it has been used: an open balance stands for "used in a
-    transaction", and a parent of other customers cannot go either."""
-    existing = get_row(connection, tenant_id, key)
+    transaction", and a parent of other customers (in any entity) cannot go either."""
+    existing = get_row(connection, tenant_id, key, scope.visible())
     if existing is None:
         raise not_found(key)
     if existing.total_due:
@@ -353,4 +404,5 @@ def delete_company(connection: Connection, tenant_id: str | None) -> None:
     if tenant_id is not None:
         query = query.where(customers.c.tenant_id == tenant_id)
     connection.execute(query)
+    entities.delete_entities(connection, tenant_id)
     cache.forget(connection, tenant_id)

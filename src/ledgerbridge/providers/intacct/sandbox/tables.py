@@ -46,6 +46,8 @@ def _columns() -> list[sa.Column[Any]]:
         if field.path == "key":
             continue
         columns.append(sa.Column(field.column, column_type(field), nullable=True))
+    # The entity that owns the customer; empty for one created at the top level.
+    columns.append(sa.Column("entity_key", sa.Integer, nullable=True))
     return columns
 
 
@@ -62,6 +64,20 @@ sa.Index(
     customers.c.key,
 )
 sa.Index("ix_intacct_customers_parent", customers.c.parent_key)
+sa.Index("ix_intacct_customers_tenant_entity", customers.c.tenant_id, customers.c.entity_key)
+
+# The entities of a multi-entity company. A company with none is a single-entity company,
+# where the entity header names nothing and every customer lives at the top level.
+entities = sa.Table(
+    "sandbox_intacct_entities",
+    metadata,
+    sa.Column("key", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(128), nullable=False),
+    sa.Column("id", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(STRING_LENGTH), nullable=False),
+    sqlite_autoincrement=True,
+)
+sa.Index("ix_intacct_entities_tenant_id", entities.c.tenant_id, entities.c.id, unique=True)
 
 # The version of each company's customers: a random token that every write replaces in the
 # same transaction. The query service remembers counts and page positions per version, so
