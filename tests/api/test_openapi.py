@@ -97,7 +97,7 @@ def test_the_document_declares_the_bearer_key_and_our_error_envelope(
     assert set(customers["responses"]) == {"200", "400", "401", "404"}
     header = next(p for p in customers["parameters"] if p["name"] == "Connection-Id")
     assert header["required"] is True
-    authorize = document["paths"]["/connections/qbo/authorize"]["get"]["responses"]["307"]
+    authorize = document["paths"]["/connections/{provider}/authorize"]["get"]["responses"]["307"]
     assert "content" not in authorize
     assert "Location" in authorize["headers"]
     for path in document["paths"].values():
