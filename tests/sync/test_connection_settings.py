@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from conftest import LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
+from ledgerbridge.connections import get_connection
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.intacct.sandbox import provider, store
 from ledgerbridge.providers.intacct.sandbox.tables import customers
-from ledgerbridge.sync.engine import SyncEnvironment, run_sync
+from ledgerbridge.sync.engine import SyncEnvironment, open_connector, run_sync
 from ledgerbridge.tables import connections
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import get_record
@@ -88,3 +90,31 @@ async def test_intacct_reconciles_at_the_connections_interval(
     second = await run_sync(env, connection_id)
     assert (second.status, second.deleted) == ("succeeded", 1)
     assert deleted()  # ... the 2nd one reconciles, as the connection says
+
+
+async def test_a_connections_budget_comes_from_its_settings(
+    app: FastAPI, env: SyncEnvironment
+) -> None:
+    """`POST /connections` takes `max_concurrent` and `requests_per_minute` for any platform
+    (checked by the platform's settings model) and the connector's budget uses them."""
+    credentials = {"realm_id": "1", "client_id": "c", "client_secret": "s", "refresh_token": "r"}
+    with TestClient(app, headers={"Authorization": "Bearer lb_test_key"}) as client:
+        refused = client.post(
+            "/connections",
+            json={"provider": "qbo", "credentials": credentials, "settings": {"max_concurrent": 0}},
+        )
+        assert refused.status_code == 400, refused.text
+        made = client.post(
+            "/connections",
+            json={
+                "provider": "qbo",
+                "credentials": credentials,
+                "settings": {"max_concurrent": 2, "requests_per_minute": 30},
+            },
+        )
+        assert made.status_code == 201, made.text
+    with read_transaction(app.state.databases.main) as conn:
+        info = get_connection(conn, made.json()["id"])
+    connector = open_connector(env, info)
+    budget = connector.client.budget  # type: ignore[attr-defined]
+    assert (budget.max_concurrent, budget.per_minute) == (2, 30)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ledgerbridge.providers.base import ConnectorFactory, MappedCustomer
 from ledgerbridge.providers.client import RequestLimits
@@ -65,10 +65,25 @@ CustomerMapper = Callable[[Mapping[str, Any]], MappedCustomer]
 
 
 class ConnectionSettings(BaseModel):
-    """Per-connection sync options of a platform, stored on the connection and handed to
-    its connector as `ConnectorSettings.extra`. A platform without any takes none."""
+    """Per-connection sync options, stored on the connection. Every platform takes the
+    request budget (below the platform's own limits, e.g. when another app shares the
+    company's quota); a platform's subclass adds its own options, handed to its connector
+    as `ConnectorSettings.extra`."""
 
     model_config = ConfigDict(extra="forbid")
+
+    max_concurrent: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Requests in flight at once (default: the platform's limit).",
+    )
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Requests per rolling minute (default: the platform's limit).",
+    )
 
 
 @dataclass(frozen=True)

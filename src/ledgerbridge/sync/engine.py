@@ -106,6 +106,10 @@ class SyncEnvironment:
     clock: Callable[[], datetime] = utcnow
 
 
+BUDGET_SETTINGS = ("max_concurrent", "requests_per_minute")
+"""Connection settings that set the request budget rather than a platform option."""
+
+
 def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
     """The connector of a stored connection; the connection's own settings (e.g. Intacct's
     `reconcile_every`) override the process-wide `extra` options. Its provider and
@@ -114,7 +118,9 @@ def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
     structlog.contextvars.bind_contextvars(connection_id=info.id, provider=info.provider)
     settings = env.connector_settings
     if info.settings:
-        settings = replace(settings, extra={**settings.extra, **info.settings})
+        options = dict(info.settings)
+        budget = {key: options.pop(key) for key in BUDGET_SETTINGS if key in options}
+        settings = replace(settings, **budget, extra={**settings.extra, **options})
     return get_platform(info.provider).connector(
         base_url=info.base_url,
         credentials=DatabaseCredentials(env.engine, env.cipher, info.id),
