@@ -21,7 +21,9 @@ def test_token_endpoint_takes_client_credentials_in_the_form_body(realm: Realm) 
         },
     )
     assert response.status_code == 200, response.text
-    assert response.json()["refresh_token"] != realm.credentials["refresh_token"]
+    assert response.json()["access_token"] != realm.credentials["access_token"]
+    # Within Intuit's rotation period the same refresh token comes back.
+    assert response.json()["refresh_token"] == realm.credentials["refresh_token"]
     wrong = realm.http.post(
         "/sandbox/qbo/oauth2/v1/tokens/bearer",
         data={

@@ -27,6 +27,7 @@ class Intuit:
         self.started = self.context.clock()
         self.elapsed = timedelta(0)
         self.context.clock = lambda: self.started + self.elapsed
+        get_platform("qbo").sandbox.create(self.context, REALM)
         self.credentials = get_platform("qbo").sandbox.credentials(self.context, REALM)
         self.http = httpx.Client(base_url=f"{server.url}/sandbox/qbo")
 
