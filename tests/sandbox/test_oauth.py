@@ -285,8 +285,15 @@ def test_a_refresh_token_is_spent_by_its_first_use_at_every_token_endpoint(
     api: Callable[[TestClient, str, str], httpx.Response],
     spent_status: int,
 ) -> None:
-    get_platform(provider).sandbox.seed(app.state.sandbox, tenant, 1, 7)
-    issued = get_platform(provider).sandbox.credentials(app.state.sandbox, tenant)
+    sandbox = get_platform(provider).sandbox
+    sandbox.seed(app.state.sandbox, tenant, 1, 7)
+    if provider == "qbo":
+        # Intuit's documented rotation keeps a refresh token for 24 hours (tests/providers/
+        # qbo/sandbox/test_rotation.py); its strict single-use knob is tested here.
+        knob = {"refresh_token_single_use": True}
+        made = http.patch(f"{sandbox.mount_path}/_admin/tenants/{tenant}", json=knob)
+        assert made.status_code == 200, made.text
+    issued = sandbox.credentials(app.state.sandbox, tenant)
 
     rotated = refresh(http, issued, issued["refresh_token"])
     assert rotated.status_code == 200, rotated.text

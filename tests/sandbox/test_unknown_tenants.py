@@ -32,7 +32,6 @@ def test_cli_create_then_token(
     monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
-    monkeypatch.setattr("ledgerbridge.cli.get_settings", get_settings)
     runner = CliRunner()
     refused = runner.invoke(cli, ["sandbox", "token", "--provider", provider, "--tenant", "T1"])
     assert refused.exit_code == 1

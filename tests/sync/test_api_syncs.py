@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conftest import LiveServer
+from ledgerbridge.providers.registry import get_platform
 from providers.qbo.live_sync import SyncSetup, seed_realm
 
 
@@ -43,6 +44,7 @@ def test_requested_runs_are_queued_run_and_listed(
 
 
 def test_connect_quickbooks_online_through_oauth(app: FastAPI, live_server: LiveServer) -> None:
+    get_platform("qbo").sandbox.create(app.state.sandbox, "1234567890123456")
     with httpx.Client(
         base_url=live_server.url, headers={"Authorization": "Bearer lb_test_key"}
     ) as http:
