@@ -384,8 +384,9 @@ def sandbox_token(
 CONFIGURE_HELP = """KEY=VALUE pairs. Keys: requests_per_minute, max_concurrent (a number, or
 none to turn the limit off), queue_when_busy (true: over max_concurrent, wait for a turn
 instead of a 429), error_rate (0 to 1), error_statuses (e.g. [500,503]), latency_ms,
-throttle_as_xml, token_lifetime_s, address_required, utc_offset (e.g. -07:00), extra (a
-JSON object of provider-specific knobs)."""
+throttle_as_xml, token_lifetime_s, address_required, utc_offset (e.g. -07:00),
+refresh_token_rotation_s, refresh_token_grace_s, refresh_token_single_use (QuickBooks
+Online's refresh-token rotation), extra (a JSON object of provider-specific knobs)."""
 
 
 @sandbox_app.command("configure", help=f"Change a sandbox tenant's knobs.\n\n{CONFIGURE_HELP}")
