@@ -74,6 +74,23 @@ def _renderer(fmt: LogFormat, stream: TextIO) -> Processor:
     return structlog.dev.ConsoleRenderer(colors=stream.isatty())
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a line is logged, not when logging was set
+    up: a process (or a test runner) that replaces stderr later still gets every line, and
+    a replaced stream that was closed is never written to."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """The stream is always the current `sys.stderr`."""
+
+
 def configure_logging(
     level: str = "info", fmt: LogFormat = "console", stream: TextIO | None = None
 ) -> None:
@@ -93,6 +110,7 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+    handler = _StderrHandler() if stream is None else logging.StreamHandler(stream)
     stream = stream or sys.stderr
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
@@ -101,7 +119,6 @@ def configure_logging(
             _renderer(fmt, stream),
         ],
     )
-    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
