@@ -26,13 +26,15 @@ def connect_sandbox(
     server_url = server_url.rstrip("/")
     context = SandboxContext(engine=databases.sandbox, base_url=server_url)
     issued = platform.sandbox.credentials(context, tenant)
+    credentials = platform.sandbox_credentials(issued, utcnow())
     with write_transaction(databases.main) as conn:
         return create_connection(
             conn,
             cipher,
             provider=provider,
             base_url=server_url + platform.sandbox_path,
-            credentials=platform.sandbox_credentials(issued, utcnow()),
+            credentials=credentials,
             sync_frequency_s=sync_frequency_s,
             now=utcnow(),
+            remote_account_id=platform.remote_account_id(credentials),
         )

@@ -79,6 +79,8 @@ class ConnectionInfo:
     consecutive_failures: int = 0
     last_error: str | None = None
     last_error_at: datetime | None = None
+    remote_account_id: str | None = None
+    """The account at the platform (a QuickBooks realm id), when the platform names one."""
 
 
 def _info(row: Any) -> ConnectionInfo:
@@ -99,6 +101,7 @@ _PUBLIC = [
     connections.c.consecutive_failures,
     connections.c.last_error,
     connections.c.last_error_at,
+    connections.c.remote_account_id,
 ]
 
 
@@ -112,6 +115,7 @@ def create_connection(
     sync_frequency_s: int,
     now: datetime,
     settings: Mapping[str, Any] | None = None,
+    remote_account_id: str | None = None,
 ) -> ConnectionInfo:
     connection_id = "conn_" + secrets.token_hex(8)
     conn.execute(
@@ -123,6 +127,7 @@ def create_connection(
             sync_frequency_s=sync_frequency_s,
             created_at=now,
             settings=dict(settings or {}),
+            remote_account_id=remote_account_id,
         )
     )
     # Due at once: a new connection's first (full) sync starts with the next scheduler tick.
@@ -140,6 +145,48 @@ def get_connection(conn: DbConnection, connection_id: str) -> ConnectionInfo:
 def list_connections(conn: DbConnection) -> list[ConnectionInfo]:
     rows = conn.execute(sa.select(*_PUBLIC).order_by(connections.c.created_at, connections.c.id))
     return [_info(row) for row in rows]
+
+
+def connections_of_account(
+    conn: DbConnection, provider: str, remote_account_id: str
+) -> list[ConnectionInfo]:
+    """The connections reaching one account of a platform (e.g. a QuickBooks realm)."""
+    rows = conn.execute(
+        sa.select(*_PUBLIC)
+        .where(
+            connections.c.provider == provider,
+            connections.c.remote_account_id == remote_account_id,
+        )
+        .order_by(connections.c.created_at, connections.c.id)
+    )
+    return [_info(row) for row in rows]
+
+
+def fill_remote_account_ids(
+    conn: DbConnection, cipher: CredentialCipher, account_fields: Mapping[str, str]
+) -> int:
+    """Fill in `remote_account_id` for connections made before it was stored (their
+    credentials name the account under the platform's field in `account_fields`).
+    Returns how many were filled."""
+    if not account_fields:
+        return 0
+    rows = conn.execute(
+        sa.select(connections.c.id, connections.c.provider, connections.c.credentials).where(
+            connections.c.remote_account_id.is_(None),
+            connections.c.provider.in_(list(account_fields)),
+        )
+    ).all()
+    filled = 0
+    for row in rows:
+        value = cipher.decrypt(row.credentials).get(account_fields[row.provider])
+        if value:
+            conn.execute(
+                sa.update(connections)
+                .where(connections.c.id == row.id)
+                .values(remote_account_id=str(value))
+            )
+            filled += 1
+    return filled
 
 
 def delete_connection(conn: DbConnection, connection_id: str) -> None:

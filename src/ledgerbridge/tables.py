@@ -37,7 +37,11 @@ connections = sa.Table(
     sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("last_error_at", UTCDateTime, nullable=True),
+    # The account at the platform (a QuickBooks realm id), in the clear: see
+    # `Platform.account_field`.
+    sa.Column("remote_account_id", sa.String(255), nullable=True),
 )
+sa.Index("ix_connections_remote_account", connections.c.provider, connections.c.remote_account_id)
 
 records = sa.Table(
     "records",

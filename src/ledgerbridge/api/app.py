@@ -16,8 +16,9 @@ from ledgerbridge.api.openapi import install_openapi
 from ledgerbridge.api.routes import authorize, connections, customers, health, metrics, syncs
 from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
+from ledgerbridge.connections import fill_remote_account_ids
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
-from ledgerbridge.db import read_transaction
+from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.keys import is_valid_api_key
 from ledgerbridge.observability.access import AccessLogMiddleware
 from ledgerbridge.providers.registry import all_platforms
@@ -27,10 +28,19 @@ from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync.worker import sync_service
 
 
+def _fill_remote_account_ids(databases: Databases, cipher: CredentialCipher) -> None:
+    """Connections made before `remote_account_id` was stored get it now (migration 0005
+    cannot: only the process holds the key to their credentials)."""
+    fields = {p.name: p.account_field for p in all_platforms() if p.account_field}
+    with write_transaction(databases.main) as conn:
+        fill_remote_account_ids(conn, cipher, fields)
+
+
 def create_app(settings: Settings, databases: Databases | None = None) -> FastAPI:
     """The whole product as one ASGI app. Databases are opened (and migrated) now."""
     databases = databases or open_databases(settings)
     cipher = CredentialCipher(load_or_create_key(settings))
+    _fill_remote_account_ids(databases, cipher)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -106,6 +106,19 @@ class Platform:
     oauth: OAuthConnect | None = None
     settings: type[ConnectionSettings] = ConnectionSettings
     """The per-connection options it accepts (`POST /connections`' `settings`)."""
+    account_field: str | None = None
+    """The credential naming the account at the platform (QuickBooks Online's realm id),
+    stored in the clear as the connection's `remote_account_id` so that the account's
+    connections can be found without decrypting credentials (change notifications name
+    the realm; re-authorising a connected realm updates its connection)."""
+
+    def remote_account_id(self, credentials: Mapping[str, Any]) -> str | None:
+        """The account a connection with these credentials reaches, when the platform
+        names one."""
+        if self.account_field is None:
+            return None
+        value = credentials.get(self.account_field)
+        return str(value) if value else None
 
     @property
     def sandbox_path(self) -> str:

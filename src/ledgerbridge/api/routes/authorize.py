@@ -43,7 +43,7 @@ from ledgerbridge.connections import (
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import ConfigurationError
 from ledgerbridge.providers.plugin import OAuthConnect
-from ledgerbridge.providers.registry import PLATFORMS
+from ledgerbridge.providers.registry import PLATFORMS, get_platform
 
 router = APIRouter(tags=["connections"])
 
@@ -174,6 +174,7 @@ async def callback(
                 credentials=credentials,
                 sync_frequency_s=int(request_state["sync_frequency_s"]),
                 now=utcnow(),
+                remote_account_id=get_platform(provider).remote_account_id(credentials),
             ).id
 
     connection_id = await to_thread.run_sync(store)

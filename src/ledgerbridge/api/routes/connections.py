@@ -130,6 +130,10 @@ class ConnectionPublic(BaseModel):
     consecutive_failures: int = Field(description="Syncs failed in a row (0 after a success).")
     last_error: str | None = Field(description="Why the latest failed sync failed.")
     last_error_at: datetime | None = Field(description="When the latest failed sync ended.")
+    remote_account_id: str | None = Field(
+        description="The account at the platform, where it names one: the QuickBooks Online "
+        "realm id, the Conductor end-user id."
+    )
 
     @classmethod
     def of(cls, info: ConnectionInfo) -> ConnectionPublic:
@@ -145,6 +149,7 @@ class ConnectionPublic(BaseModel):
             consecutive_failures=info.consecutive_failures,
             last_error=info.last_error,
             last_error_at=info.last_error_at,
+            remote_account_id=info.remote_account_id,
         )
 
 
@@ -157,16 +162,18 @@ def post_connection(
     body: ConnectionCreate, engine: EngineDep, cipher: CipherDep
 ) -> ConnectionPublic:
     assert isinstance(body.sync_frequency, int)  # normalised by the validator
+    platform = get_platform(body.provider)
     with write_transaction(engine) as conn:
         info = create_connection(
             conn,
             cipher,
             provider=body.provider,
-            base_url=body.base_url or get_platform(body.provider).production_url,
+            base_url=body.base_url or platform.production_url,
             credentials=body.credentials,
             sync_frequency_s=body.sync_frequency,
             now=utcnow(),
             settings=body.settings,
+            remote_account_id=platform.remote_account_id(body.credentials),
         )
     return ConnectionPublic.of(info)
 

@@ -24,6 +24,7 @@ platform = Platform(
     title="QuickBooks Desktop (Conductor)",
     production_url="https://api.conductor.is/v1",
     credential_fields=("api_key", "end_user_id"),
+    account_field="end_user_id",
     connector=QbdConnector,
     map_customer=mapped,
     limits=LIMITS,

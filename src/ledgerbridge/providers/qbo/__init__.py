@@ -12,6 +12,7 @@ platform = Platform(
     title="QuickBooks Online",
     production_url="https://quickbooks.api.intuit.com",
     credential_fields=("realm_id", "client_id", "client_secret", "refresh_token"),
+    account_field="realm_id",
     connector=QboConnector,
     map_customer=mapped,
     limits=LIMITS,
