@@ -38,7 +38,7 @@ def _check_database(engine: EngineDep) -> DatabaseHealth:
         with read_transaction(engine) as conn:
             conn.exec_driver_sql("SELECT 1")
     except SQLAlchemyError as exc:
-        reason = type(exc.orig or exc).__name__
+        reason = type(getattr(exc, "orig", None) or exc).__name__
         log.error("health check: the database did not answer", error=reason)
         return DatabaseHealth(status="unavailable", latency_ms=None, error=reason)
     return DatabaseHealth(status="ok", latency_ms=round((time.perf_counter() - began) * 1e3, 2))
