@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider
 from ledgerbridge.sandbox.base import SandboxContext
 
-SPEC_PATH = Path("/work/shared/reference/data/intacct-customer-openapi.json")
+# A copy of shared/reference/data/intacct-customer-openapi.json (Sage's published documents,
+# cut to the customer object).
+SPEC_PATH = Path(__file__).parent / "data" / "intacct-customer-openapi.json"
 CUSTOMERS = "/objects/accounts-receivable/customer"
 QUERY = "/services/core/query"
 

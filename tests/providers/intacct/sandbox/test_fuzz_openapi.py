@@ -1,65 +1,40 @@
-"""Schema-driven fuzzing of the Intacct sandbox with Sage's own published OpenAPI document
-(schemathesis), over real loopback HTTP: whatever the document lets a client send, valid
-or not, the answer is never a 5xx and every error is the `ia::result.ia::error` envelope.
-Bounded (`EXAMPLES` a mode per operation) so it runs in seconds in `make test`."""
+"""Fuzzing the Intacct sandbox with Sage's own published OpenAPI document
+(`providers/fuzzing.py`): never a 5xx, every error the `ia::result.ia::error` envelope."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import pytest
 import requests
-import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from conftest import LiveServer
 from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider
+from providers.fuzzing import MODES, fuzz_operation, operation_id, operations
 from providers.intacct.support import SPEC_PATH
 
-EXAMPLES = 20
-SCHEMA = schemathesis.openapi.from_dict(json.loads(SPEC_PATH.read_text()))
-OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+
+def _intacct_error(response: requests.Response) -> None:
+    assert "ia::error" in response.json()["ia::result"], response.text
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: f"{op.method} {op.path}")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("operation", operations(SPEC_PATH), ids=operation_id)
 def test_no_input_the_document_allows_breaks_the_sandbox(
-    app: FastAPI, live_server: LiveServer, operation: object, mode: GenerationMode
+    app: FastAPI, live_server: LiveServer, operation: Any, mode: GenerationMode
 ) -> None:
     context = app.state.sandbox
     provider.seed(context, "ACME", 20, seed=5)
     # Limits off: the fuzzer calls one at a time, and a 429 would hide the answer.
-    provider_app_admin = f"{live_server.url}{MOUNT_PATH}/_admin/tenants/ACME"
-    requests.patch(provider_app_admin, json={"max_concurrent": None}, timeout=30)
+    admin = f"{live_server.url}{MOUNT_PATH}/_admin/tenants/ACME"
+    requests.patch(admin, json={"max_concurrent": None}, timeout=30)
     token = provider.credentials(context, "ACME")["access_token"]
-    base_url = live_server.url + MOUNT_PATH
-    session = requests.Session()
-
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
+    fuzz_operation(
+        operation,
+        mode,
+        base_url=live_server.url + MOUNT_PATH,
+        headers={"Authorization": f"Bearer {token}"},
+        check_error=_intacct_error,
     )
-    @given(data=st.data())
-    def fuzz(data: st.DataObject) -> None:
-        case = data.draw(operation.as_strategy(generation_mode=mode))  # type: ignore[attr-defined]
-        response = case.call(
-            base_url=base_url,
-            session=session,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        assert response.status_code < 500, (case.as_curl_command(), response.text)
-        if response.status_code >= 400:
-            assert "ia::error" in response.json()["ia::result"], response.text
-
-    try:
-        fuzz()
-    except Unsatisfiable:
-        # Negative mode needs a constraint to break; some operations declare none.
-        pytest.skip("the document leaves no invalid input to generate for this operation")
