@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ledgerbridge.sync.runs import SyncRunInfo
 
 WIDTH, HEIGHT, GAP = 600, 160, 4
+MAX_SLOT = 40
+"""A bar's widest: a few runs read as bars, not as a wall of colour."""
 SERIES = (("added", "#1a7f37"), ("updated", "#0969da"), ("deleted", "#cf222e"))
 
 
@@ -33,7 +35,7 @@ class Chart:
 def runs_chart(runs: list[SyncRunInfo]) -> Chart:
     """Stacked bars, oldest run on the left; heights relative to the busiest run."""
     peak = max((run.added + run.updated + run.deleted for run in runs), default=0)
-    slot = WIDTH / max(len(runs), 1)
+    slot = min(WIDTH / max(len(runs), 1), MAX_SLOT)
     bars: list[Bar] = []
     for index, run in enumerate(runs):
         base = float(HEIGHT)
