@@ -204,6 +204,9 @@ def test_records_browser_filters_and_shows_one_record_side_by_side(
     only = browser.get(f"/ui/connections/{conn_id}/customers", params={"ids": "2"})
     assert "Customer 2" in only.text
     assert "Customer 0" not in only.text
+    named = browser.get(f"/ui/connections/{conn_id}/customers", params={"name": "customer 1"})
+    assert "Customer 1" in named.text
+    assert "Customer 2" not in named.text
     record = browser.get(f"/ui/connections/{conn_id}/customers/1")
     assert "last_modified_at" in record.text
     assert "&#34;Id&#34;: &#34;1&#34;" in record.text

@@ -37,6 +37,11 @@ class RecordsQuery(BaseModel):
         default=None, description="`added`, `updated`, `deleted`, or a comma-joined mix."
     )
     ids: list[str] = Field(default_factory=list, description=f"Up to {MAX_IDS} provider ids.")
+    name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Only customers whose display name contains this text (any case).",
+    )
     include: Literal["remote_data"] | None = Field(
         default=None, description="`remote_data` adds each record's raw provider payload."
     )
@@ -66,6 +71,13 @@ class RecordsQuery(BaseModel):
                     f"unknown filter {', '.join(unknown)!s}; use added, updated, deleted"
                 )
         return value
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_text(value, max_length=200, what="name")
+        return value or None
 
     @field_validator("ids")
     @classmethod
@@ -136,6 +148,7 @@ def customer_page(
         modified_after=query.modified_after,
         actions=_actions(query.filter),
         external_ids=query.ids or None,
+        name_contains=query.name,
         limit=query.limit,
         with_remote=with_remote,
     )

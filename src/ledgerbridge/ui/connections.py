@@ -21,7 +21,7 @@ from ledgerbridge.providers.registry import PLATFORMS
 from ledgerbridge.sync.overview import connection_overview, connection_overviews
 from ledgerbridge.sync.runs import RunStatus, SyncRunInfo, list_runs, request_run
 from ledgerbridge.ui.chart import runs_chart
-from ledgerbridge.ui.render import PageRoute, main_engine, page
+from ledgerbridge.ui.render import PageRoute, main_engine, page, when
 from ledgerbridge.ui.session import Session, checked_form, require_session
 
 router = APIRouter(
@@ -66,7 +66,7 @@ def connections_page(
     )
 
 
-def run_progress(run: SyncRunInfo, now: float | None = None) -> dict[str, Any]:
+def run_progress(run: SyncRunInfo) -> dict[str, Any]:
     """A run as the live view shows it: its counts, and its rate in records a second."""
     records = run.added + run.updated + run.deleted + run.unchanged
     end = run.finished_at or utcnow()
@@ -76,7 +76,7 @@ def run_progress(run: SyncRunInfo, now: float | None = None) -> dict[str, Any]:
         "kind": run.kind.value,
         "trigger": run.trigger,
         "status": run.status.value,
-        "queued_at": run.queued_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "queued_at": when(run.queued_at),
         "pages": run.pages,
         "added": run.added,
         "updated": run.updated,
@@ -145,6 +145,7 @@ def _snapshot(engine: Engine, connection_id: str) -> dict[str, Any]:
         "status": info.status.value,
         "status_message": info.status_message,
         "last_error": info.last_error,
+        "last_error_at": when(info.last_error_at),
         "runs": [run_progress(run) for run in found],
         "active": any(run.status in _ACTIVE for run in found),
     }

@@ -31,6 +31,7 @@ def _query(request: Request) -> tuple[RecordsQuery, dict[str, Any]]:
     form: dict[str, Any] = {
         "modified_after": params.get("modified_after", "").strip(),
         "ids": params.get("ids", "").strip(),
+        "name": params.get("name", "").strip(),
         "filter": actions,
         "limit": params.get("limit", "").strip() or str(PAGE_SIZE),
     }
@@ -39,6 +40,8 @@ def _query(request: Request) -> tuple[RecordsQuery, dict[str, Any]]:
         raw["modified_after"] = form["modified_after"]
     if form["ids"]:
         raw["ids"] = [form["ids"]]
+    if form["name"]:
+        raw["name"] = form["name"]
     if actions:
         raw["filter"] = ",".join(actions)
     if params.get("cursor"):

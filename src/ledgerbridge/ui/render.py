@@ -27,11 +27,12 @@ from ledgerbridge.ui.session import FormRefused, SignInRequired, read_session
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
+    """A moment as the pages show it: UTC to the second."""
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-templates.env.filters["when"] = _when
+templates.env.filters["when"] = when
 
 
 def main_engine(request: Request) -> Engine:

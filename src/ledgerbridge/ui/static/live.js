@@ -51,6 +51,7 @@
     var message = snapshot.last_error || snapshot.status_message;
     if (message) {
       document.getElementById("last-error").textContent = message;
+      document.getElementById("last-error-at").textContent = snapshot.last_error_at || "";
       document.getElementById("health").classList.remove("hidden");
     }
   }
