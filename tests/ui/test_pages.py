@@ -4,11 +4,14 @@ CSRF refusals, and bad input answered with a clear page, never a 500."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from ledgerbridge.api.app import create_app
+from ledgerbridge.config import Settings
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sandbox.tenants import get_tenant
@@ -20,7 +23,7 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture
-def browser(app: FastAPI) -> TestClient:
+def browser(app: FastAPI) -> Iterator[TestClient]:
     """A client with no API key header: it has only what the dashboard's cookies give."""
     with TestClient(app, follow_redirects=False) as test_client:
         yield test_client
@@ -126,7 +129,7 @@ def test_a_sign_in_without_its_form_token_is_refused(browser: TestClient) -> Non
     assert browser.get("/ui").status_code == 303
 
 
-def test_session_cookie_is_secure_behind_https(settings, browser: TestClient) -> None:  # type: ignore[no-untyped-def]
+def test_session_cookie_is_secure_behind_https(settings: Settings, browser: TestClient) -> None:
     browser.app.state.settings = settings.model_copy(update={"public_url": "https://lb.example"})
     form = browser.get("/ui/sign-in")
     response = browser.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "api_key": KEY})
@@ -246,3 +249,16 @@ def test_sandbox_knobs_seed_and_reset(app: FastAPI, browser: TestClient) -> None
     )
     assert reset.status_code == 303
     assert get_platform("qbd").sandbox.customer_count(app.state.sandbox, "end_usr_ui") == 0
+
+
+def test_without_sandboxes_their_page_is_gone(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"sandboxes": False}))
+    try:
+        with TestClient(app, follow_redirects=False) as browser:
+            sign_in(browser)
+            assert "/ui/sandboxes" not in browser.get("/ui").text
+            response = browser.get("/ui/sandboxes")
+            assert response.status_code == 404
+            assert "sandboxes are off" in response.text
+    finally:
+        app.state.databases.dispose()

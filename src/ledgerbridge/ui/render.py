@@ -26,6 +26,10 @@ from ledgerbridge.ui.session import FormRefused, SignInRequired, read_session
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
+NAV = [("Connections", "/ui"), ("Sandboxes", "/ui/sandboxes"), ("API docs", "/docs")]
+"""The menu. The Keys and Webhooks pages join it (and `install_ui` their routers) once
+scoped keys and outgoing webhooks exist."""
+
 
 def when(value: datetime | None) -> str:
     """A moment as the pages show it: UTC to the second."""
@@ -50,6 +54,11 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         {
             "csrf": session.csrf if session else "",
             "signed_in": session is not None,
+            "nav": [
+                (title, href)
+                for title, href in NAV
+                if href != "/ui/sandboxes" or request.app.state.settings.sandboxes
+            ],
             "done": request.query_params.get("done", "")[:200],
             **context,
         },
