@@ -68,15 +68,11 @@ def product(
     sync lasts long enough to watch."""
     folder = tmp_path_factory.mktemp("ui")
     main, sandbox = sqlite_template.copy_to(folder)
-    server_probe = LiveServer(object())  # only to learn a free port bound to loopback
-    port = server_probe.port
-    server_probe._socket.close()
     settings = Settings(
         data_dir=folder,
         database_url=main,
         sandbox_database_url=sandbox,
         api_key=KEY,
-        port=port,
         sync_page_size=10,
         _env_file=None,  # type: ignore[call-arg]
     )

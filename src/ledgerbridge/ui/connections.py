@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 from anyio import to_thread
@@ -22,12 +22,11 @@ from ledgerbridge.sync.overview import connection_overview, connection_overviews
 from ledgerbridge.sync.runs import RunStatus, SyncRunInfo, list_runs, request_run
 from ledgerbridge.ui.chart import runs_chart
 from ledgerbridge.ui.render import PageRoute, main_engine, page, when
-from ledgerbridge.ui.session import Session, checked_form, require_session
+from ledgerbridge.ui.session import SessionDep, checked_form, require_session
 
 router = APIRouter(
     route_class=PageRoute, include_in_schema=False, dependencies=[Depends(require_session)]
 )
-SessionDep = Annotated[Session, Depends(require_session)]
 
 RUNS_SHOWN = 20
 LIVE_POLL_S = 0.5

@@ -6,7 +6,6 @@ and the seed and reset buttons. Knob changes go through `configure_tenant` (the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
@@ -20,12 +19,11 @@ from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.configure import configure_tenant
 from ledgerbridge.ui.render import PageRoute, page
-from ledgerbridge.ui.session import Session, checked_form, require_session
+from ledgerbridge.ui.session import SessionDep, checked_form, require_session
 
 router = APIRouter(
     route_class=PageRoute, include_in_schema=False, dependencies=[Depends(require_session)]
 )
-SessionDep = Annotated[Session, Depends(require_session)]
 
 KNOBS = ("requests_per_minute", "max_concurrent", "error_rate", "error_statuses", "latency_ms")
 """The knobs the page edits: limits, faults and latency (the CLI reaches every knob)."""

@@ -16,8 +16,10 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qsl
 
+from fastapi import Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -88,6 +90,9 @@ def require_session(request: Request) -> Session:
     if session is None:
         raise SignInRequired()
     return session
+
+
+SessionDep = Annotated[Session, Depends(require_session)]
 
 
 def _secure(request: Request) -> bool:
