@@ -56,6 +56,9 @@ def test_demo_seeds_syncs_serves_and_reuses(tmp_path: Path) -> None:
     process, output = _run_demo(tmp_path, port)
     try:
         assert output.count("Seeding") == 3
+        # The dashboard and how to sign in come first, before any seeding.
+        assert output.index(f"http://127.0.0.1:{port}/ui") < output.index("Seeding")
+        assert output.index("Sign in with the API key") < output.index("Seeding")
         commands = re.findall(r"curl -s (.+)", output)
         assert len(commands) == 3
         key = re.search(r"Bearer (lb_[\w-]+)", commands[0])

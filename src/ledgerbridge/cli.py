@@ -260,7 +260,8 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Seed three sandbox companies, connect and sync them, and keep serving the API."""
+    """Seed three sandbox companies, connect and sync them, and keep serving the API and the
+    dashboard (its URL and how to sign in are printed first)."""
     import signal
     import time
 
@@ -277,6 +278,7 @@ def demo(
     server = demo_module.start_server(settings, application, sock)
     serving.remember_url(settings)
     console = _console()
+    demo_module.print_dashboard(settings, state, console)
     # The server runs in a thread, so this thread turns SIGTERM into Ctrl+C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -3,7 +3,8 @@
 It serves the API and the sandboxes, seeds a QuickBooks Online sandbox company with 2,000
 customers (sub-customers and inactive ones among them), a QuickBooks Desktop company and an
 Intacct company with 1,000 each, connects them, runs their first syncs with a progress
-bar, and prints copy-paste `curl` commands. What it creates (API key, tenants, connection
+bar, and prints copy-paste `curl` commands. The dashboard's URL and the API key to sign in
+with come first, before the seeding. What it creates (API key, tenants, connection
 ids) is kept in `ledgerbridge-demo.json` in the data folder, so running it again in the
 same folder reuses all of it and only syncs what changed.
 """
@@ -167,6 +168,17 @@ def start_server(settings: Settings, app: Any, sock: socket.socket) -> uvicorn.S
     return server
 
 
+def print_dashboard(settings: Settings, state: dict[str, Any], console: Console) -> None:
+    """The first thing the demo says: where the dashboard is and how to sign in (it is
+    usable at once and shows the companies being seeded, connected and synced)."""
+    console.print(f"[bold green]Dashboard:[/bold green] {settings.base_url}/ui", soft_wrap=True)
+    console.print(
+        f"Sign in with the API key [bold]{state['api_key']}[/bold] "
+        "(kept in ledgerbridge-demo.json; `ledgerbridge keys create` makes more).\n",
+        soft_wrap=True,
+    )
+
+
 def print_welcome(
     settings: Settings, databases: Databases, state: dict[str, Any], console: Console
 ) -> None:
@@ -180,6 +192,7 @@ def print_welcome(
         cursor = encode_cursor(page[-1].change_seq, connection_id=qbo, model=MODEL_NAME)
     auth = f'-H "Authorization: Bearer {key}" -H "Connection-Id: {qbo}"'
     console.print(f"\n[bold green]ledgerbridge is listening on {base}[/bold green]")
+    console.print(f"Dashboard:    {base}/ui (sign in with the API key)")
     console.print(f"API docs:     {base}/docs")
     console.print(f"API key:      [bold]{key}[/bold]")
     for company in COMPANIES:

@@ -7,8 +7,10 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from ledgerbridge.config import Settings
+from ledgerbridge.db import read_transaction
 from ledgerbridge.tables import api_keys
 
 PREFIX = "lb_"
@@ -32,3 +34,15 @@ def is_valid_api_key(conn: Connection, key: str) -> bool:
         conn.execute(sa.select(api_keys.c.id).where(api_keys.c.key_hash == _hash(key))).first()
         is not None
     )
+
+
+def accepts_api_key(engine: Engine, settings: Settings, key: str) -> bool:
+    """The one rule for who may use the server: `LEDGERBRIDGE_API_KEY`, or a key made by
+    `ledgerbridge keys create`. The API, the sandbox admin APIs and the dashboard's
+    sign-in all ask it."""
+    if not key:
+        return False
+    if settings.api_key and secrets.compare_digest(key.encode(), settings.api_key.encode()):
+        return True
+    with read_transaction(engine) as conn:
+        return is_valid_api_key(conn, key)

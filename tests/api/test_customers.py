@@ -222,3 +222,19 @@ def test_the_largest_cursor_reads_an_empty_page(
     raw = f"lb2:{conn_id}:Customer:9223372036854775807"
     cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     assert get(client, conn_id, cursor=cursor) == {"records": [], "next_cursor": None}
+
+
+def test_name_search_finds_display_names_in_any_case(
+    app: FastAPI, client: TestClient, conn_id: str
+) -> None:
+    seed(app, conn_id, ["1", "2"], name="Acme_")
+    seed(app, conn_id, ["3"], name="Other%")
+    assert [r["id"] for r in get(client, conn_id, name="acme")["records"]] == ["1", "2"]
+    assert [r["id"] for r in get(client, conn_id, name="ACME_2")["records"]] == ["2"]
+    # % and _ are plain characters, not patterns.
+    assert [r["id"] for r in get(client, conn_id, name="%")["records"]] == ["3"]
+    assert get(client, conn_id, name="Other_3")["records"] == []
+    response = client.get(
+        "/customers", params={"name": "x" * 201}, headers={"Connection-Id": conn_id}
+    )
+    assert response.status_code == 400

@@ -76,7 +76,7 @@ def test_docs_load_nothing_from_another_host(app: FastAPI, page: str) -> None:
         assert not re.search(r"https?://", html.replace("http://www.w3.org", "")), html
 
 
-def test_root_redirects_to_the_docs(client: TestClient) -> None:
+def test_root_redirects_to_the_dashboard(client: TestClient) -> None:
     response = client.get("/", follow_redirects=False)
-    assert response.status_code == 307
-    assert response.headers["location"] == "/docs"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui"

@@ -4,7 +4,6 @@ process state only through these."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -17,7 +16,7 @@ from ledgerbridge.connections import ConnectionInfo, get_connection
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction
 from ledgerbridge.errors import NotFoundError
-from ledgerbridge.keys import is_valid_api_key
+from ledgerbridge.keys import accepts_api_key
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync.worker import SyncService
 
@@ -77,11 +76,8 @@ def require_api_key(
             "Send your API key as `Authorization: Bearer <key>`.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if settings.api_key and secrets.compare_digest(key.encode(), settings.api_key.encode()):
+    if accepts_api_key(engine, settings, key):
         return
-    with read_transaction(engine) as conn:
-        if is_valid_api_key(conn, key):
-            return
     raise ApiError(
         401,
         "unauthorized",

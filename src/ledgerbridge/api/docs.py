@@ -14,22 +14,18 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse
 
 ASSETS_PATH = "/docs-assets"
 _ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 
 def install_docs(app: FastAPI) -> None:
-    """Add `/docs`, `/redoc`, their assets and the `/` redirect (the app is built with
+    """Add `/docs`, `/redoc` and their assets (the app is built with
     `docs_url=None, redoc_url=None`, so FastAPI's CDN pages do not exist)."""
     app.mount(ASSETS_PATH, StaticFiles(directory=_ASSETS), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect = "/docs/oauth2-redirect"
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

@@ -77,3 +77,7 @@ class SandboxProvider(Protocol):
     def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
         """Delete one tenant's data, or every tenant's."""
         ...
+
+    def customer_count(self, context: SandboxContext, tenant_id: str) -> int:
+        """How many customers the tenant holds now (the dashboard's sandboxes page)."""
+        ...

@@ -125,3 +125,9 @@ def delete_tenant_rows(connection: Connection, provider: str, tenant_id: str | N
         if tenant_id is not None:
             query = query.where(table.c.tenant_id == tenant_id)
         connection.execute(query)
+
+
+def count_rows(connection: Connection, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    """Rows of a sandbox table matching `where` (a tenant's customers)."""
+    query = sa.select(sa.func.count()).select_from(table).where(*where)
+    return int(connection.execute(query).scalar_one())

@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledgerbridge.errors import NotFoundError
+from ledgerbridge.connections import ConnectionStatus, get_connection
+from ledgerbridge.errors import NeedsReauthorisationError, NotFoundError
 from ledgerbridge.tables import sync_runs
 
 
@@ -103,6 +104,20 @@ def enqueue(
         .returning(sync_runs.c.id)
     ).scalar_one()
     return get_run(conn, run_id)
+
+
+def request_run(
+    conn: Connection, connection_id: str, *, full: bool, trigger: str, now: datetime
+) -> SyncRunInfo:
+    """A person (API, dashboard) asks for a run: refused while the connection needs
+    re-authorising (it would only fail), else queued like `enqueue`. The caller wakes the
+    scheduler once the transaction commits."""
+    connection = get_connection(conn, connection_id)
+    if connection.status == ConnectionStatus.NEEDS_REAUTH:
+        raise NeedsReauthorisationError(
+            connection.status_message or "Re-authorise this connection."
+        )
+    return enqueue(conn, connection_id, full=full, trigger=trigger, now=now)
 
 
 def next_queued(conn: Connection, connection_id: str) -> SyncRunInfo | None:

@@ -505,6 +505,14 @@ def _columns(with_remote: bool) -> list[sa.ColumnElement[Any]]:
     return columns
 
 
+def _display_name_holds(text: str) -> sa.ColumnElement[bool]:
+    """The payload's `display_name` contains `text`, case-insensitively (`json_extract` on
+    SQLite, `->>` on PostgreSQL); `%` and `_` in it are plain characters."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    name: sa.ColumnElement[str] = records.c.payload["display_name"].as_string()
+    return name.ilike(f"%{escaped}%", escape="\\")
+
+
 def list_records(
     conn: Connection,
     *,
@@ -514,10 +522,12 @@ def list_records(
     modified_after: datetime | None = None,
     actions: Iterable[str] | None = None,
     external_ids: Sequence[str] | None = None,
+    name_contains: str | None = None,
     limit: int = 100,
     with_remote: bool = False,
 ) -> tuple[list[StoredRecord], bool]:
-    """One page in change order, and whether more records follow it."""
+    """One page in change order, and whether more records follow it. `name_contains`
+    keeps records whose `display_name` holds that text, in any case."""
 
     def page(connection: sa.ColumnElement[str], model_: sa.ColumnElement[str]) -> sa.Select[Any]:
         query = (
@@ -534,6 +544,8 @@ def list_records(
             query = query.where(records.c.last_action.in_(sorted(set(actions))))
         if external_ids is not None:
             query = query.where(records.c.external_id.in_(list(external_ids)))
+        if name_contains:
+            query = query.where(_display_name_holds(name_contains))
         return query
 
     query = _backend(conn).within(connection_id, model, page, order_by=records.c.change_seq)

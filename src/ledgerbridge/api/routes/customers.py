@@ -9,92 +9,31 @@ Responses are written with orjson; `response_model` documents their shape.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import Response
 
 from ledgerbridge.api.deps import ConnectionDep, EngineDep, SyncDep, require_api_key
 from ledgerbridge.api.errors import ApiError
-from ledgerbridge.connections import ConnectionInfo
+from ledgerbridge.api.records_query import (
+    RecordsQuery,
+    customer_page,
+    one_customer,
+    public_record,
+)
 from ledgerbridge.db import read_transaction
 from ledgerbridge.json import json_response
-from ledgerbridge.parsing import bounded_moment, check_json, check_text
+from ledgerbridge.parsing import check_json
 from ledgerbridge.sync import write_back
-from ledgerbridge.unified.cursor import decode_cursor, encode_cursor
-from ledgerbridge.unified.customer import MODEL_NAME, Address, UnifiedCustomer, iso_utc
-from ledgerbridge.unified.records import (
-    StoredRecord,
-    get_record,
-    list_records,
-)
+from ledgerbridge.unified.customer import Address, UnifiedCustomer
 
 router = APIRouter(tags=["customers"], dependencies=[Depends(require_api_key)])
 
-MAX_IDS = 100
 MAX_CENTS = 999_999_999_999_999
 """Amounts up to 9,999,999,999,999.99: the 13 integer digits QuickBooks keeps."""
 CustomerId = Annotated[str, Path(max_length=255, pattern=r"^[^\x00]+$")]
-_FILTERS = {"added": "ADDED", "updated": "UPDATED", "deleted": "DELETED"}
-
-
-class RecordsQuery(BaseModel):
-    """Query parameters of `GET /customers`; anything else is refused."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    modified_after: datetime | None = Field(
-        default=None, description="Only records modified at or after this time (ISO-8601)."
-    )
-    limit: int = Field(default=100, ge=1, le=10_000, description="Records per page.")
-    cursor: str | None = Field(
-        default=None, description="Records after this one (`next_cursor` or a record's cursor)."
-    )
-    filter: str | None = Field(
-        default=None, description="`added`, `updated`, `deleted`, or a comma-joined mix."
-    )
-    ids: list[str] = Field(default_factory=list, description=f"Up to {MAX_IDS} provider ids.")
-    include: Literal["remote_data"] | None = Field(
-        default=None, description="`remote_data` adds each record's raw provider payload."
-    )
-
-    @field_validator("modified_after")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return None if value is None else bounded_moment(value, what="modified_after")
-
-    @field_validator("cursor")
-    @classmethod
-    def _decodable(cls, value: str | None) -> str | None:
-        if value is not None:
-            decode_cursor(value)
-        return value
-
-    @field_validator("filter")
-    @classmethod
-    def _known_filters(cls, value: str | None) -> str | None:
-        if value is not None:
-            parts = [part.strip().lower() for part in value.split(",")]
-            unknown = [part for part in parts if part not in _FILTERS]
-            if unknown:
-                raise ValueError(
-                    f"unknown filter {', '.join(unknown)!s}; use added, updated, deleted"
-                )
-        return value
-
-    @field_validator("ids")
-    @classmethod
-    def _split_ids(cls, value: list[str]) -> list[str]:
-        ids = [part.strip() for item in value for part in item.split(",") if part.strip()]
-        for one in ids:
-            check_text(one, max_length=255, what="an id")
-        if len(ids) > MAX_IDS:
-            raise ValueError(f"at most {MAX_IDS} ids")
-        return ids
 
 
 class NangoMetadata(BaseModel):
@@ -121,50 +60,6 @@ class CustomerList(BaseModel):
     next_cursor: str | None = Field(description="Null on the last page.")
 
 
-def _actions(filter_value: str | None) -> set[str] | None:
-    if filter_value is None:
-        return None
-    return {_FILTERS[part.strip().lower()] for part in filter_value.split(",")}
-
-
-def _cursor(record: StoredRecord, connection: ConnectionInfo) -> str:
-    return encode_cursor(record.change_seq, connection_id=connection.id, model=MODEL_NAME)
-
-
-def _after_seq(cursor: str | None, connection: ConnectionInfo) -> int | None:
-    """The change sequence a (format-checked) cursor points after, if it is this
-    connection's; a cursor of another connection or model is a 400."""
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor)
-    refusal = position.refusal(connection.id, MODEL_NAME)
-    if refusal is not None:
-        raise ApiError(
-            400,
-            "invalid_query_params",
-            f"The request is invalid: cursor: {refusal}",
-            [{"field": "cursor", "message": refusal}],
-        )
-    return position.change_seq
-
-
-def _public(
-    record: StoredRecord, include_remote: bool, connection: ConnectionInfo
-) -> dict[str, Any]:
-    body = dict(record.payload)
-    body["id"] = record.external_id
-    body["_nango_metadata"] = {
-        "first_seen_at": iso_utc(record.first_seen_at),
-        "last_modified_at": iso_utc(record.last_modified_at),
-        "last_action": record.last_action,
-        "deleted_at": None if record.deleted_at is None else iso_utc(record.deleted_at),
-        "cursor": _cursor(record, connection),
-    }
-    if include_remote:
-        body["remote_data"] = record.remote_data
-    return body
-
-
 @router.get(
     "/customers",
     response_model=CustomerList,
@@ -175,25 +70,9 @@ def list_customers(
     connection: ConnectionDep,
     query: Annotated[RecordsQuery, Query()],
 ) -> Response:
-    after_seq = _after_seq(query.cursor, connection)
-    with_remote = query.include == "remote_data"
     with read_transaction(engine) as conn:
-        page, has_more = list_records(
-            conn,
-            connection_id=connection.id,
-            model=MODEL_NAME,
-            after_seq=after_seq,
-            modified_after=query.modified_after,
-            actions=_actions(query.filter),
-            external_ids=query.ids or None,
-            limit=query.limit,
-            with_remote=with_remote,
-        )
-    body = {
-        "records": [_public(record, with_remote, connection) for record in page],
-        "next_cursor": _cursor(page[-1], connection) if has_more else None,
-    }
-    return json_response(body)
+        found, next_cursor = customer_page(conn, connection, query)
+    return json_response({"records": found, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -208,16 +87,8 @@ def get_customer(
     include: Annotated[Literal["remote_data"] | None, Query()] = None,
 ) -> Response:
     with read_transaction(engine) as conn:
-        record = get_record(
-            conn,
-            connection_id=connection.id,
-            model=MODEL_NAME,
-            external_id=customer_id,
-            with_remote=include is not None,
-        )
-    if record is None:
-        raise ApiError(404, "not_found", f"No customer {customer_id!r} in this connection.")
-    return json_response(_public(record, include is not None, connection))
+        body = one_customer(conn, connection, customer_id, with_remote=include is not None)
+    return json_response(body)
 
 
 class CustomerChanges(BaseModel):
@@ -277,7 +148,7 @@ async def create_customer(
     if not fields:
         raise ApiError(400, "invalid_body", "Send at least one field of the customer.")
     stored = await write_back.create_customer(sync.env, connection, fields)
-    return json_response(_public(stored, False, connection), status=201)
+    return json_response(public_record(stored, False, connection), status=201)
 
 
 @router.patch(
@@ -292,4 +163,4 @@ async def update_customer(
     if not changes:
         raise ApiError(400, "invalid_body", "Send at least one field to change.")
     stored = await write_back.update_customer(sync.env, connection, customer_id, changes)
-    return json_response(_public(stored, False, connection))
+    return json_response(public_record(stored, False, connection))

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledgerbridge.api.deps import EngineDep, SyncDep, require_api_key
-from ledgerbridge.api.errors import ApiError
-from ledgerbridge.connections import ConnectionStatus, get_connection
+from ledgerbridge.connections import get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
-from ledgerbridge.sync.runs import SyncRunInfo, enqueue, list_runs
+from ledgerbridge.sync.runs import SyncRunInfo, list_runs, request_run
 
 router = APIRouter(tags=["syncs"], dependencies=[Depends(require_api_key)])
 
@@ -65,12 +64,7 @@ def request_sync(
 ) -> SyncRunPublic:
     full = body.full if body is not None else False
     with write_transaction(engine) as conn:
-        connection = get_connection(conn, connection_id)
-        if connection.status == ConnectionStatus.NEEDS_REAUTH:
-            raise ApiError(
-                409, "needs_reauth", connection.status_message or "Re-authorise this connection."
-            )
-        run = enqueue(conn, connection_id, full=full, trigger="api", now=utcnow())
+        run = request_run(conn, connection_id, full=full, trigger="api", now=utcnow())
     sync.scheduler.wake()
     return SyncRunPublic.of(run)
 

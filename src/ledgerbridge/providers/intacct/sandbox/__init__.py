@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ledgerbridge.db import write_transaction
-from ledgerbridge.providers.intacct.sandbox import entities, store
+from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.providers.intacct.sandbox import entities, store, tables
 from ledgerbridge.providers.intacct.sandbox.app import create_app, default_settings
 from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER, issuer
 from ledgerbridge.providers.intacct.sandbox.seed import seed_customers
 from ledgerbridge.providers.intacct.wire import API_PREFIX
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
+from ledgerbridge.sandbox.tenants import count_rows
 
 MOUNT_PATH = f"/sandbox/intacct{API_PREFIX}"
 DEFAULT_USER = "user"
@@ -81,6 +82,12 @@ class IntacctSandbox:
             "refresh_token": pair.refresh_token,
             "base_url": f"{context.base_url.rstrip('/')}{MOUNT_PATH}",
         }
+
+    def customer_count(self, context: SandboxContext, tenant_id: str) -> int:
+        with read_transaction(context.engine) as connection:
+            return count_rows(
+                connection, tables.customers, tables.customers.c.tenant_id == tenant_id
+            )
 
     def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
         with write_transaction(context.engine) as connection:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ledgerbridge.db import read_transaction, write_transaction
-from ledgerbridge.providers.qbd.sandbox import app, store
+from ledgerbridge.providers.qbd.sandbox import app, store, tables
 from ledgerbridge.providers.qbd.sandbox.seed import seed_customers
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
+from ledgerbridge.sandbox.tenants import count_rows
 
 migrations = "ledgerbridge.providers.qbd.sandbox:migrations"
 
@@ -56,6 +57,12 @@ class ConductorSandbox:
             "CONDUCTOR_END_USER_ID": tenant_id,
             "CONDUCTOR_BASE_URL": context.base_url.rstrip("/") + self.mount_path,
         }
+
+    def customer_count(self, context: SandboxContext, tenant_id: str) -> int:
+        with read_transaction(context.engine) as connection:
+            return count_rows(
+                connection, tables.customers, tables.customers.c.end_user_id == tenant_id
+            )
 
     def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
         """Forget one end user's company file, or every one (the secret key stays)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from ledgerbridge.db import write_transaction
+from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.qbo.sandbox import seed as seeding
 from ledgerbridge.providers.qbo.sandbox.app import create_app
 from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
@@ -17,6 +17,7 @@ from ledgerbridge.providers.qbo.sandbox.tables import companies, customers, dele
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
 from ledgerbridge.sandbox.oauth import TokenIssuer
+from ledgerbridge.sandbox.tenants import count_rows
 
 
 class QboSandbox:
@@ -72,6 +73,10 @@ class QboSandbox:
             "token_url": f"{base}/oauth2/v1/tokens/bearer",
             "authorize_url": f"{base}/oauth2/v1/authorize",
         }
+
+    def customer_count(self, context: SandboxContext, tenant_id: str) -> int:
+        with read_transaction(context.engine) as connection:
+            return count_rows(connection, customers, customers.c.realm_id == tenant_id)
 
     def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
         """Forget one realm (customers, company, settings, tokens) or every realm."""

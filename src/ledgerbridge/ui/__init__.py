@@ -1,0 +1,20 @@
+"""The dashboard at `/ui`: server-rendered pages (Jinja2) over the same service functions
+the API's routes call, signed in with an API key. `/` redirects to it. Its routes stay
+out of the OpenAPI document: they are pages, not API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.responses import RedirectResponse
+
+from ledgerbridge.ui import connections, records, sandboxes, signin
+
+
+def install_ui(app: FastAPI) -> None:
+    # Keys and webhooks pages join here as routers of their own once those features land.
+    for module in (signin, connections, records, sandboxes):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui", status_code=303)

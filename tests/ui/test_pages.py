@@ -1,0 +1,264 @@
+"""The dashboard over the in-process client: nothing without a session, sign-in and out,
+CSRF refusals, and bad input answered with a clear page, never a 500."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ledgerbridge.api.app import create_app
+from ledgerbridge.config import Settings
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.providers.registry import get_platform
+from ledgerbridge.sandbox.tenants import get_tenant
+from ledgerbridge.sync.runs import list_runs
+from ledgerbridge.unified.records import IncomingRecord, save_records
+
+KEY = "lb_test_key"
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def browser(app: FastAPI) -> Iterator[TestClient]:
+    """A client with no API key header: it has only what the dashboard's cookies give."""
+    with TestClient(app, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def sign_in(browser: TestClient, key: str = KEY) -> str:
+    """Signs in; returns the session's CSRF token."""
+    form = browser.get("/ui/sign-in")
+    response = browser.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "api_key": key})
+    assert response.status_code == 303, response.text
+    return csrf_of(browser.get("/ui").text)
+
+
+@pytest.fixture
+def conn_id(client: TestClient, app: FastAPI) -> str:
+    response = client.post(
+        "/connections",
+        json={
+            "provider": "qbo",
+            "credentials": {
+                "realm_id": "1",
+                "client_id": "c",
+                "client_secret": "s",
+                "refresh_token": "rt",
+            },
+        },
+    )
+    assert response.status_code == 201, response.text
+    connection_id = str(response.json()["id"])
+    batch = [
+        IncomingRecord(str(i), {"id": str(i), "display_name": f"Customer {i}"}, {"Id": str(i)})
+        for i in range(3)
+    ]
+    with write_transaction(app.state.databases.main) as conn:
+        save_records(conn, connection_id=connection_id, model="Customer", batch=batch, now=utcnow())
+    return connection_id
+
+
+PAGES = [
+    "/ui",
+    "/ui/sandboxes",
+    "/ui/connections/{id}",
+    "/ui/connections/{id}/customers",
+    "/ui/connections/{id}/customers/1",
+]
+POSTS = [
+    "/ui/sign-out",
+    "/ui/connections/{id}/sync",
+    "/ui/connections/{id}/delete",
+    "/ui/sandboxes/seed",
+    "/ui/sandboxes/qbo/1/knobs",
+    "/ui/sandboxes/qbo/1/reset",
+]
+
+
+def test_nothing_is_reachable_without_a_session(browser: TestClient, conn_id: str) -> None:
+    assert browser.get("/").headers["location"] == "/ui"
+    for path in PAGES:
+        response = browser.get(path.format(id=conn_id))
+        assert (response.status_code, response.headers["location"]) == (303, "/ui/sign-in"), path
+    for path in POSTS:
+        assert browser.post(path.format(id=conn_id)).status_code == 401, path
+    # The live stream and the script are not pages: a 401, not a redirect.
+    assert browser.get(f"/ui/connections/{conn_id}/live").status_code == 401
+    assert browser.get("/ui/static/live.js").status_code == 401
+    # The sign-in page and its style sheet are open.
+    assert browser.get("/ui/sign-in").status_code == 200
+    assert browser.get("/ui/static/app.css").status_code == 200
+
+
+def test_sign_in_refuses_a_bad_key_and_keeps_a_good_one_in_a_cookie(browser: TestClient) -> None:
+    form = browser.get("/ui/sign-in")
+    assert 'type="password"' in form.text
+    refused = browser.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "api_key": "lb_wrong"})
+    assert refused.status_code == 401
+    assert "not valid" in refused.text
+    assert "lb_session" not in refused.headers.get("set-cookie", "")
+    form = browser.get("/ui/sign-in")
+    response = browser.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "api_key": KEY})
+    assert response.status_code == 303
+    cookie = next(c for c in response.headers.get_list("set-cookie") if "lb_session=" in c)
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # plain http on loopback: a Secure cookie would not return
+    assert KEY not in cookie  # encrypted
+    assert browser.get("/ui").status_code == 200
+    csrf = csrf_of(browser.get("/ui").text)
+    out = browser.post("/ui/sign-out", data={"csrf": csrf})
+    assert out.status_code == 303
+    browser.cookies.clear()
+    assert browser.get("/ui").status_code == 303
+
+
+def test_a_sign_in_without_its_form_token_is_refused(browser: TestClient) -> None:
+    response = browser.post("/ui/sign-in", data={"api_key": KEY})
+    assert response.status_code == 403
+    assert browser.get("/ui").status_code == 303
+
+
+def test_session_cookie_is_secure_behind_https(settings: Settings, browser: TestClient) -> None:
+    browser.app.state.settings = settings.model_copy(update={"public_url": "https://lb.example"})
+    form = browser.get("/ui/sign-in")
+    response = browser.post("/ui/sign-in", data={"csrf": csrf_of(form.text), "api_key": KEY})
+    cookie = next(c for c in response.headers.get_list("set-cookie") if "lb_session=" in c)
+    assert "Secure" in cookie
+
+
+def test_forms_without_the_csrf_token_change_nothing(
+    app: FastAPI, browser: TestClient, conn_id: str
+) -> None:
+    sign_in(browser)
+    for data in ({}, {"csrf": "forged"}):
+        response = browser.post(f"/ui/connections/{conn_id}/sync", data=data)
+        assert response.status_code == 403
+        assert "security token" in response.text
+    with read_transaction(app.state.databases.main) as conn:
+        assert list_runs(conn, conn_id, limit=5) == []
+
+
+def test_sync_now_queues_a_run_and_delete_needs_the_id_typed(
+    app: FastAPI, browser: TestClient, conn_id: str
+) -> None:
+    csrf = sign_in(browser)
+    response = browser.post(f"/ui/connections/{conn_id}/sync", data={"csrf": csrf, "full": "true"})
+    assert response.status_code == 303
+    with read_transaction(app.state.databases.main) as conn:
+        (run,) = list_runs(conn, conn_id, limit=5)
+    assert (run.kind, run.status) == ("full", "queued")
+    page = browser.get(response.headers["location"])
+    assert "queued" in page.text
+    assert f'data-live="/ui/connections/{conn_id}/live"' in page.text
+    refused = browser.post(f"/ui/connections/{conn_id}/delete", data={"csrf": csrf, "confirm": "x"})
+    assert refused.status_code == 400
+    assert browser.get(f"/ui/connections/{conn_id}").status_code == 200
+    deleted = browser.post(
+        f"/ui/connections/{conn_id}/delete", data={"csrf": csrf, "confirm": conn_id}
+    )
+    assert deleted.status_code == 303
+    assert browser.get(f"/ui/connections/{conn_id}").status_code == 404
+
+
+# Each bad input, with a word of the message the page must show.
+BAD_PAGES = [
+    ("/ui?provider=nope", 400, "Unknown provider"),
+    ("/ui?status=sleeping", 400, "Unknown status"),
+    ("/ui/connections/conn_missing", 404, "does not exist"),
+    ("/ui/connections/{id}/customers?modified_after=yesterday", 400, "modified_after"),
+    ("/ui/connections/{id}/customers?cursor=%%%", 400, "cursor"),
+    ("/ui/connections/{id}/customers?limit=0", 400, "limit"),
+    ("/ui/connections/{id}/customers?filter=created", 400, "unknown filter"),
+    ("/ui/connections/{id}/customers/nobody", 404, "No customer"),
+    ("/ui/static/session.py", 404, "No such file"),
+]
+
+
+@pytest.mark.parametrize(("path", "status", "words"), BAD_PAGES)
+def test_bad_input_gets_a_clear_page(
+    browser: TestClient, conn_id: str, path: str, status: int, words: str
+) -> None:
+    sign_in(browser)
+    response = browser.get(path.format(id=conn_id))
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert words in response.text
+
+
+def test_records_browser_filters_and_shows_one_record_side_by_side(
+    browser: TestClient, conn_id: str
+) -> None:
+    sign_in(browser)
+    listing = browser.get(f"/ui/connections/{conn_id}/customers", params={"limit": 2})
+    assert "Customer 0" in listing.text
+    assert "Customer 2" not in listing.text
+    assert 'rel="next"' in listing.text
+    only = browser.get(f"/ui/connections/{conn_id}/customers", params={"ids": "2"})
+    assert "Customer 2" in only.text
+    assert "Customer 0" not in only.text
+    named = browser.get(f"/ui/connections/{conn_id}/customers", params={"name": "customer 1"})
+    assert "Customer 1" in named.text
+    assert "Customer 2" not in named.text
+    record = browser.get(f"/ui/connections/{conn_id}/customers/1")
+    assert "last_modified_at" in record.text
+    assert "&#34;Id&#34;: &#34;1&#34;" in record.text
+
+
+def test_sandbox_knobs_seed_and_reset(app: FastAPI, browser: TestClient) -> None:
+    csrf = sign_in(browser)
+    seeded = browser.post(
+        "/ui/sandboxes/seed",
+        data={"csrf": csrf, "provider": "qbd", "tenant_id": "end_usr_ui", "customers": "5"},
+    )
+    assert seeded.status_code == 303
+    page = browser.get("/ui/sandboxes")
+    assert "end_usr_ui" in page.text
+    assert '<strong class="count">5</strong>' in page.text
+    knobs = {"csrf": csrf, "error_rate": "0.5", "error_statuses": "400", "max_concurrent": ""}
+    assert browser.post("/ui/sandboxes/qbd/end_usr_ui/knobs", data=knobs).status_code == 303
+    with read_transaction(app.state.sandbox.engine) as conn:
+        settings = get_tenant(conn, "qbd", "end_usr_ui")
+    assert settings is not None
+    assert (settings.error_rate, settings.error_statuses, settings.max_concurrent) == (
+        0.5,
+        [400],
+        None,
+    )
+    bad = browser.post("/ui/sandboxes/qbd/end_usr_ui/knobs", data={"csrf": csrf, "error_rate": "2"})
+    assert bad.status_code == 422
+    assert "error_rate" in bad.text
+    bad_seed = browser.post(
+        "/ui/sandboxes/seed",
+        data={"csrf": csrf, "provider": "qbd", "tenant_id": "x", "customers": "lots"},
+    )
+    assert bad_seed.status_code == 400
+    assert "customers" in bad_seed.text
+    reset = browser.post(
+        "/ui/sandboxes/qbd/end_usr_ui/reset", data={"csrf": csrf, "confirm": "yes"}
+    )
+    assert reset.status_code == 303
+    assert get_platform("qbd").sandbox.customer_count(app.state.sandbox, "end_usr_ui") == 0
+
+
+def test_without_sandboxes_their_page_is_gone(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"sandboxes": False}))
+    try:
+        with TestClient(app, follow_redirects=False) as browser:
+            sign_in(browser)
+            assert "/ui/sandboxes" not in browser.get("/ui").text
+            response = browser.get("/ui/sandboxes")
+            assert response.status_code == 404
+            assert "sandboxes are off" in response.text
+    finally:
+        app.state.databases.dispose()
