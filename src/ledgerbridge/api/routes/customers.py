@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.responses import Response
 
-from ledgerbridge.api.deps import ConnectionDep, EngineDep, SyncDep, require_api_key
+from ledgerbridge.api.deps import WRITE, ConnectionDep, EngineDep, SyncDep
 from ledgerbridge.api.errors import ApiError
 from ledgerbridge.connections import ConnectionInfo
 from ledgerbridge.db import read_transaction
@@ -31,7 +31,7 @@ from ledgerbridge.unified.records import (
     list_records,
 )
 
-router = APIRouter(tags=["customers"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["customers"])
 
 MAX_IDS = 100
 MAX_CENTS = 999_999_999_999_999
@@ -269,6 +269,7 @@ class CustomerCreate(CustomerChanges):
     status_code=201,
     response_model=CustomerRecord,
     summary="Create a customer in the platform",
+    dependencies=[WRITE],
 )
 async def create_customer(
     sync: SyncDep, connection: ConnectionDep, body: CustomerCreate
@@ -284,6 +285,7 @@ async def create_customer(
     "/customers/{customer_id}",
     response_model=CustomerRecord,
     summary="Change some fields of a customer",
+    dependencies=[WRITE],
 )
 async def update_customer(
     sync: SyncDep, connection: ConnectionDep, customer_id: CustomerId, body: CustomerChanges

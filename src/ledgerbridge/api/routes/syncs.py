@@ -5,16 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledgerbridge.api.deps import EngineDep, SyncDep, require_api_key
+from ledgerbridge.api.deps import WRITE, EngineDep, PathConnectionDep, SyncDep
 from ledgerbridge.api.errors import ApiError
 from ledgerbridge.connections import ConnectionStatus, get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.sync.runs import SyncRunInfo, enqueue, list_runs
 
-router = APIRouter(tags=["syncs"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["syncs"])
+
+_REFUSED = {
+    ConnectionStatus.NEEDS_REAUTH: "Re-authorise this connection.",
+    ConnectionStatus.PAUSED: "The connection is paused; resume it with "
+    '`PATCH /connections/{id}` and `{"paused": false}` first.',
+}
+"""Statuses in which an asked-for sync is refused (409): a paused connection does not
+sync at all, so that pausing means what it says."""
 
 
 class SyncRequest(BaseModel):
@@ -56,21 +64,20 @@ class SyncRunList(BaseModel):
     status_code=202,
     response_model=SyncRunPublic,
     summary="Ask for a sync run now (reuses a run already waiting)",
+    dependencies=[WRITE],
 )
 def request_sync(
-    connection_id: str,
+    connection: PathConnectionDep,
     engine: EngineDep,
     sync: SyncDep,
     body: Annotated[SyncRequest | None, Body()] = None,
 ) -> SyncRunPublic:
     full = body.full if body is not None else False
     with write_transaction(engine) as conn:
-        connection = get_connection(conn, connection_id)
-        if connection.status == ConnectionStatus.NEEDS_REAUTH:
-            raise ApiError(
-                409, "needs_reauth", connection.status_message or "Re-authorise this connection."
-            )
-        run = enqueue(conn, connection_id, full=full, trigger="api", now=utcnow())
+        current = get_connection(conn, connection.id)
+        if current.status in _REFUSED:
+            raise ApiError(409, current.status, current.status_message or _REFUSED[current.status])
+        run = enqueue(conn, connection.id, full=full, trigger="api", now=utcnow())
     sync.scheduler.wake()
     return SyncRunPublic.of(run)
 
@@ -81,12 +88,11 @@ def request_sync(
     summary="The connection's sync runs, newest first",
 )
 def get_syncs(
-    connection_id: str,
+    connection: PathConnectionDep,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> SyncRunList:
     with read_transaction(engine) as conn:
-        get_connection(conn, connection_id)
         return SyncRunList(
-            syncs=[SyncRunPublic.of(r) for r in list_runs(conn, connection_id, limit=limit)]
+            syncs=[SyncRunPublic.of(r) for r in list_runs(conn, connection.id, limit=limit)]
         )
