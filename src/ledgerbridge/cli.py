@@ -214,9 +214,13 @@ def connect(
         bool, typer.Option("--sandbox", help="Connect to this server's local sandbox.")
     ] = False,
     server_url: ServerUrlOption = None,
+    environment: Annotated[
+        str, typer.Option(help="The environment the connection belongs to.")
+    ] = "dev",
 ) -> None:
     """Create a connection to a sandbox tenant and print its id."""
     from ledgerbridge.connect import connect_sandbox
+    from ledgerbridge.errors import NotFoundError
     from ledgerbridge.runtime import open_databases
     from ledgerbridge.serving import last_url
 
@@ -235,7 +239,10 @@ def connect(
             provider=_provider(provider),
             tenant=tenant,
             server_url=server_url or last_url(settings),
+            environment=environment,
         )
+    except NotFoundError as exc:
+        _fail(str(exc))
     except LookupError as exc:
         _fail(str(exc).strip("'\""))
     finally:

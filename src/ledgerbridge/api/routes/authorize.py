@@ -226,7 +226,12 @@ def _back(redirect_uri: str, **params: str) -> Response:
     "/connections/{provider}/callback",
     status_code=303,
     summary="Where the platform sends the browser back (stores the connection)",
-    responses={200: {"description": "The outcome, for a connect session with no redirect."}},
+    responses={
+        200: {
+            "description": "The outcome, for a connect session with no redirect (a page).",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def callback(
     request: Request,
