@@ -11,6 +11,8 @@ Revision ID: 0006e
 Revises: 0005
 """
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -30,13 +32,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
     )
-    now = sa.func.current_timestamp()
-    op.execute(
-        sa.insert(environments).from_select(
-            ["name", "created_at"],
-            sa.union_all(sa.select(sa.literal("dev"), now), sa.select(sa.literal("prod"), now)),
-        )
-    )
+    now = datetime.now(UTC)  # a bound value: a replayed migration writes the same rows
+    op.bulk_insert(environments, [{"name": name, "created_at": now} for name in ("dev", "prod")])
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(
             sa.Column("environment", sa.String(64), nullable=False, server_default=_DEFAULT)
