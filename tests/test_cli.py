@@ -207,13 +207,15 @@ def test_keys_are_created_listed_and_revoked_from_the_command_line(
     )
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip().splitlines()[-1]
-    assert key.startswith("lb_") and " " not in key
+    assert key.startswith("lb_")
+    assert " " not in key
     listed = _run(tmp_path, "keys", "list", **database)
     assert listed.returncode == 0, listed.stderr
     [line] = listed.stdout.strip().splitlines()
     key_id, prefix, environment, scope = line.split("\t")[:4]
     assert (environment, scope) == ("prod", "read")
-    assert key.startswith(prefix.removesuffix("...")) and key not in listed.stdout
+    assert key.startswith(prefix.removesuffix("..."))
+    assert key not in listed.stdout
     with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as keyed:
         assert keyed.get("/connections").status_code == 200
         assert keyed.post("/keys", json={}).status_code == 403  # read scope

@@ -44,7 +44,7 @@ def _consent(browser: httpx.Client, start: httpx.Response, realm: str, decision:
     assert start.status_code == 307, start.text
     consent = start.headers["location"]
     page = browser.get(consent)
-    assert f'<strong id="realm">' in page.text
+    assert '<strong id="realm">' in page.text
     fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
     answer = browser.post(
         consent.split("?")[0], data={**fields, "realmId": realm, "decision": decision}
@@ -96,7 +96,8 @@ def test_reauthorising_keeps_the_connection_its_records_and_cursors(
         restored = http.get(f"/connections/{connection_id}").json()
         assert (restored["status"], restored["status_message"]) == ("active", None)
         rest = http.get("/customers", params={"cursor": first["next_cursor"]}, headers=records)
-        assert rest.status_code == 200 and len(rest.json()["records"]) == 3
+        assert rest.status_code == 200
+        assert len(rest.json()["records"]) == 3
         # Another company is refused: the records would mix two companies.
         refused = _authorize(http, OTHER_REALM, connection_id=connection_id)
         assert refused["error"] == "account_mismatch"
@@ -105,7 +106,8 @@ def test_reauthorising_keeps_the_connection_its_records_and_cursors(
         assert _authorize(http, REALM)["connection_id"] == connection_id
         assert _count(app) == 1
         twin = _authorize(http, REALM, allow_duplicate="true")["connection_id"]
-        assert twin != connection_id and _count(app) == 2
+        assert twin != connection_id
+        assert _count(app) == 2
     with read_transaction(engine) as conn:
         kept = conn.execute(
             sa.select(sync_state.c.checkpoint).where(sync_state.c.connection_id == connection_id)
@@ -166,7 +168,8 @@ def test_a_connect_session_starts_the_flow_once_in_its_environment(
         # The same end user again, with no redirect: the same connection, shown on a page.
         page_only = _session(backend)
         done = _consent(browser, browser.get(page_only["connect_url"]), REALM, "approve")
-        assert done.status_code == 200 and connection_id in done.text
+        assert done.status_code == 200
+        assert connection_id in done.text
         assert _count(app) == 1
         refused = backend.post(
             "/connect/sessions",

@@ -53,7 +53,8 @@ def test_keys_are_listed_without_secrets_and_revoked_at_once(
         assert listed.status_code == 200
         keys = {key["name"]: key for key in listed.json()["keys"]}
         assert set(keys) == {"backend", "reports"}
-        assert secret not in listed.text and reader["key"] not in listed.text
+        assert secret not in listed.text
+        assert reader["key"] not in listed.text
         assert secret.startswith(keys["backend"]["prefix"])
         assert keys["backend"]["last_used_at"] is not None  # this request used it
         assert keys["reports"]["last_used_at"] is None
