@@ -17,11 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from conftest import free_port
-from ledgerbridge.config import Settings
 from ledgerbridge.sandbox.tenants import TenantSettings
 
 LEDGERBRIDGE = [sys.executable, "-m", "ledgerbridge"]
@@ -187,40 +184,3 @@ def test_serve_stops_on_sigterm_and_token_urls_name_its_port(
     assert f"CONDUCTOR_BASE_URL=http://127.0.0.1:{port}/sandbox/conductor/v1" in token.stdout
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
-
-
-def test_keys_are_created_listed_and_revoked_from_the_command_line(
-    tmp_path: Path, settings: Settings, app: FastAPI
-) -> None:
-    database = {"LEDGERBRIDGE_DATABASE_URL": settings.database_url}
-    made = _run(
-        tmp_path,
-        "keys",
-        "create",
-        "--environment",
-        "prod",
-        "--scope",
-        "read",
-        "--name",
-        "ci",
-        **database,
-    )
-    assert made.returncode == 0, made.stderr
-    key = made.stdout.strip().splitlines()[-1]
-    assert key.startswith("lb_")
-    assert " " not in key
-    listed = _run(tmp_path, "keys", "list", **database)
-    assert listed.returncode == 0, listed.stderr
-    [line] = listed.stdout.strip().splitlines()
-    key_id, prefix, environment, scope = line.split("\t")[:4]
-    assert (environment, scope) == ("prod", "read")
-    assert key.startswith(prefix.removesuffix("..."))
-    assert key not in listed.stdout
-    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as keyed:
-        assert keyed.get("/connections").status_code == 200
-        assert keyed.post("/keys", json={}).status_code == 403  # read scope
-        revoked = _run(tmp_path, "keys", "revoke", key_id, **database)
-        assert revoked.returncode == 0, revoked.stderr
-        assert keyed.get("/connections").status_code == 401
-    unknown = _run(tmp_path, "keys", "create", "--environment", "nowhere", **database)
-    assert "nowhere" in _one_line_error(unknown)
