@@ -213,3 +213,26 @@ def test_deleting_a_connection_deletes_its_records_runs_checkpoint_and_credentia
             left = conn.execute(sa.select(table.c.connection_id)).scalars().all()
             assert left == [keep["id"]], table.name
         assert conn.execute(sa.select(connections.c.id)).scalars().all() == [keep["id"]]
+
+
+def test_checking_a_key_is_one_lookup_and_no_write_per_request(
+    client: TestClient, app: FastAPI
+) -> None:
+    secret = client.post("/keys", json={"name": "busy"}).json()["key"]
+    engine = app.state.databases.main
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as keyed:
+        keyed.get("/keys")  # the first use writes last_used_at
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            for _ in range(5):
+                assert keyed.get("/keys").status_code == 200
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+    lookups = [s for s in statements if "key_hash" in s]
+    assert len(lookups) == 5  # one per request
+    assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
