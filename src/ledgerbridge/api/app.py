@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,8 +27,8 @@ from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import fill_remote_account_ids
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
-from ledgerbridge.db import read_transaction, write_transaction
-from ledgerbridge.keys import is_valid_api_key
+from ledgerbridge.db import write_transaction
+from ledgerbridge.keys import accepts_api_key
 from ledgerbridge.observability.access import AccessLogMiddleware
 from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.runtime import Databases, connector_settings, open_databases
@@ -81,7 +80,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
         base_url=settings.base_url,
         admin_key_check=None
         if settings.listens_on_loopback
-        else lambda key: _is_server_api_key(settings, databases, key),
+        else lambda key: accepts_api_key(databases.main, settings, key),
     )
     install_error_handlers(app)
     app.add_middleware(AccessLogMiddleware)
@@ -104,13 +103,3 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
         skip_prefixes=tuple(p.sandbox.mount_path for p in platforms),
     )
     return app
-
-
-def _is_server_api_key(settings: Settings, databases: Databases, key: str) -> bool:
-    """The sandbox admin APIs, reachable beyond loopback, take the unified API's keys."""
-    if not key:
-        return False
-    if settings.api_key and secrets.compare_digest(key.encode(), settings.api_key.encode()):
-        return True
-    with read_transaction(databases.main) as conn:
-        return is_valid_api_key(conn, key)
