@@ -24,6 +24,7 @@ from ledgerbridge.errors import LedgerBridgeError
 from ledgerbridge.tables import connect_sessions
 
 TOKEN_PREFIX = "lbcs_"
+KEEP_EXPIRED = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,11 @@ def create_session(
     now: datetime,
     ttl_s: int,
 ) -> tuple[ConnectSession, str]:
-    """A new session and its token, in clear this once."""
+    """A new session and its token, in clear this once. Sessions expired for a day are
+    forgotten now (their outcome is long known), so the table stays small."""
+    conn.execute(
+        sa.delete(connect_sessions).where(connect_sessions.c.expires_at < now - KEEP_EXPIRED)
+    )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session_id = conn.execute(
         sa.insert(connect_sessions)
