@@ -29,6 +29,7 @@ import httpx
 import structlog
 from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Request, Security
+from sqlalchemy.engine import Engine
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ledgerbridge.api.deps import (
@@ -81,7 +82,7 @@ def _callback_url(base: str, provider: str) -> str:
 
 
 def _flow_from_session(
-    engine: Any, token: str, provider: str, redirect_uri: str | None
+    engine: Engine, token: str, provider: str, redirect_uri: str | None
 ) -> dict[str, Any] | Response:
     """The flow a connect session starts (its environment, end user, tags and redirect),
     or the answer refusing a spent, expired or unknown token."""
@@ -101,7 +102,7 @@ def _flow_from_session(
 
 
 def _flow_from_caller(
-    engine: Any, caller: Caller, provider: str, connection_id: str | None, allow_duplicate: bool
+    engine: Engine, caller: Caller, provider: str, connection_id: str | None, allow_duplicate: bool
 ) -> dict[str, Any]:
     """The flow the app's backend starts; a re-authorisation names a connection of its
     environment (another environment's is a 404 like a missing one)."""
