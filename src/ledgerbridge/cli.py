@@ -36,6 +36,10 @@ sandbox_app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 keys_app = typer.Typer(help="API keys of the unified API.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+environments_app = typer.Typer(
+    help="Environments: each key and connection belongs to one.", no_args_is_help=True
+)
+app.add_typer(environments_app, name="environments")
 
 ProviderOption = Annotated[
     str, typer.Option("--provider", help="A registered platform: qbo, qbd, intacct, …")
@@ -210,9 +214,13 @@ def connect(
         bool, typer.Option("--sandbox", help="Connect to this server's local sandbox.")
     ] = False,
     server_url: ServerUrlOption = None,
+    environment: Annotated[
+        str, typer.Option(help="The environment the connection belongs to.")
+    ] = "dev",
 ) -> None:
     """Create a connection to a sandbox tenant and print its id."""
     from ledgerbridge.connect import connect_sandbox
+    from ledgerbridge.errors import NotFoundError
     from ledgerbridge.runtime import open_databases
     from ledgerbridge.serving import last_url
 
@@ -231,7 +239,10 @@ def connect(
             provider=_provider(provider),
             tenant=tenant,
             server_url=server_url or last_url(settings),
+            environment=environment,
         )
+    except NotFoundError as exc:
+        _fail(str(exc))
     except LookupError as exc:
         _fail(str(exc).strip("'\""))
     finally:
@@ -241,18 +252,104 @@ def connect(
 
 @keys_app.command("create")
 def keys_create(
+    environment: Annotated[
+        str, typer.Option(help="The environment the key belongs to (it sees only that one).")
+    ] = "dev",
+    scope: Annotated[
+        str, typer.Option(help="`read` (connections, records, runs) or `full` (writes too).")
+    ] = "full",
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
 ) -> None:
-    """Create an API key for the unified API and print it (it is shown only once)."""
+    """Create an API key and print it on the last line (it is shown only once)."""
     from ledgerbridge.db import utcnow, write_transaction
+    from ledgerbridge.errors import NotFoundError
     from ledgerbridge.keys import create_api_key
+
+    with _main_database() as engine:
+        try:
+            with write_transaction(engine) as conn:
+                info, key = create_api_key(
+                    conn, name=name, now=utcnow(), environment=environment, scope=scope
+                )
+        except (NotFoundError, ValueError) as exc:
+            _fail(str(exc))
+    typer.echo(f"key {info.id} ({info.scope}) of environment {info.environment}:", err=True)
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    environment: Annotated[
+        str | None, typer.Option(help="Only this environment's keys (default: all).")
+    ] = None,
+) -> None:
+    """List API keys (never their secrets): id, prefix, environment, scope, use."""
+    from ledgerbridge.db import read_transaction
+    from ledgerbridge.keys import list_api_keys
+
+    with _main_database() as engine, read_transaction(engine) as conn:
+        keys = list_api_keys(conn, environment=environment)
+    for key in keys:
+        used = key.last_used_at.isoformat() if key.last_used_at else "never"
+        typer.echo(
+            f"{key.id}\t{key.prefix}...\t{key.environment}\t{key.scope}\t"
+            f"created {key.created_at.isoformat()}\tlast used {used}\t{key.name}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (`keys list`).")]) -> None:
+    """Revoke an API key at once: the next request made with it is refused (401)."""
+    from ledgerbridge.db import write_transaction
+    from ledgerbridge.errors import NotFoundError
+    from ledgerbridge.keys import revoke_api_key
+
+    with _main_database() as engine:
+        try:
+            with write_transaction(engine) as conn:
+                revoke_api_key(conn, key_id, environment=None)
+        except NotFoundError as exc:
+            _fail(str(exc))
+    typer.echo(f"revoked key {key_id}")
+
+
+@environments_app.command("create")
+def environments_create(name: Annotated[str, typer.Argument(help="e.g. staging.")]) -> None:
+    """Create an environment (then `keys create --environment NAME`)."""
+    from ledgerbridge.db import utcnow, write_transaction
+    from ledgerbridge.environments import create_environment
+
+    with _main_database() as engine:
+        try:
+            with write_transaction(engine) as conn:
+                create_environment(conn, name, now=utcnow())
+        except ValueError as exc:
+            _fail(str(exc))
+    typer.echo(name)
+
+
+@environments_app.command("list")
+def environments_list() -> None:
+    """List the environments."""
+    from ledgerbridge.db import read_transaction
+    from ledgerbridge.environments import list_environments
+
+    with _main_database() as engine, read_transaction(engine) as conn:
+        environments = list_environments(conn)
+    for environment in environments:
+        typer.echo(f"{environment.name}\tcreated {environment.created_at.isoformat()}")
+
+
+@contextmanager
+def _main_database() -> Iterator[Engine]:
+    """The main database (migrated), disposed of afterwards."""
     from ledgerbridge.runtime import open_main_database
 
     engine = open_main_database(_settings())
-    with write_transaction(engine) as conn:
-        key = create_api_key(conn, name=name, now=utcnow())
-    engine.dispose()
-    typer.echo(key)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @app.command()

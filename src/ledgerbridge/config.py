@@ -34,7 +34,14 @@ class Settings(BaseSettings):
         default="",
         description="Fernet key for credentials at rest; default: generated into data_dir.",
     )
-    api_key: str = Field(default="", description="An extra API key accepted by the unified API.")
+    api_key: str = Field(
+        default="",
+        description="The operator key: every scope, any environment (the "
+        "`Ledgerbridge-Environment` header, default `dev`); creates environments and keys.",
+    )
+    connect_session_ttl_s: int = Field(
+        default=600, ge=30, le=86_400, description="How long a connect session token lives."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = Field(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from ledgerbridge.connections import DEFAULT_SYNC_FREQUENCY_S, ConnectionInfo, create_connection
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import utcnow, write_transaction
+from ledgerbridge.environments import DEFAULT_ENVIRONMENT, require_environment
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.runtime import Databases
 from ledgerbridge.sandbox.base import SandboxContext
@@ -20,6 +21,7 @@ def connect_sandbox(
     tenant: str,
     server_url: str,
     sync_frequency_s: int = DEFAULT_SYNC_FREQUENCY_S,
+    environment: str = DEFAULT_ENVIRONMENT,
 ) -> ConnectionInfo:
     """A connection to a sandbox tenant served at `server_url` (created if new)."""
     platform = get_platform(provider)
@@ -37,4 +39,5 @@ def connect_sandbox(
             sync_frequency_s=sync_frequency_s,
             now=utcnow(),
             remote_account_id=platform.remote_account_id(credentials),
+            environment=require_environment(conn, environment),
         )

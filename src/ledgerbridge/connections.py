@@ -15,11 +15,31 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection as DbConnection
 
 from ledgerbridge.crypto import CredentialCipher
-from ledgerbridge.errors import NotFoundError
+from ledgerbridge.environments import DEFAULT_ENVIRONMENT
+from ledgerbridge.errors import LedgerBridgeError, NotFoundError
 from ledgerbridge.parsing import is_ascii_digits, parse_int
 from ledgerbridge.tables import connections, records, sync_runs, sync_state
 
 DEFAULT_SYNC_FREQUENCY_S = 3600
+MAX_METADATA_TAGS = 50
+_TAG_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_TAG_VALUE = 500
+
+
+def check_metadata(value: Mapping[str, Any]) -> dict[str, str]:
+    """Connection metadata: at most 50 tags, names of letters, digits and `_.:-` (64 at
+    most), values strings of 500 characters at most (so `metadata[name]=value` filters
+    compare like with like on every backend)."""
+    if len(value) > MAX_METADATA_TAGS:
+        raise ValueError(f"at most {MAX_METADATA_TAGS} metadata tags")
+    for name, tag in value.items():
+        if not _TAG_NAME.match(name):
+            raise ValueError(f"metadata tag name {name!r}: 1 to 64 letters, digits or _.:-")
+        if not isinstance(tag, str) or len(tag) > MAX_TAG_VALUE or "\x00" in tag:
+            raise ValueError(
+                f"metadata tag {name!r}: a string of at most {MAX_TAG_VALUE} characters"
+            )
+    return dict(value)
 
 
 class ConnectionStatus(StrEnum):
@@ -30,6 +50,9 @@ class ConnectionStatus(StrEnum):
     ACTIVE = "active"
     ERROR = "error"
     NEEDS_REAUTH = "needs_reauth"
+    PAUSED = "paused"
+    """Set by the caller (`PATCH /connections/{id}` with `paused: true`): never due, and
+    a sync asked for is refused (409) until it is resumed."""
 
 
 _DURATION = re.compile(
@@ -81,15 +104,26 @@ class ConnectionInfo:
     last_error_at: datetime | None = None
     remote_account_id: str | None = None
     """The account at the platform (a QuickBooks realm id), when the platform names one."""
+    environment: str = DEFAULT_ENVIRONMENT
+    end_user_id: str | None = None
+    """The caller's own reference, unique per environment and platform."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """Free-form tags of the caller's, filterable in `GET /connections`."""
 
 
-def _info(row: Any) -> ConnectionInfo:
+class EndUserTakenError(LedgerBridgeError):
+    """Another connection of this environment and platform has that `end_user_id`."""
+
+
+def info_of(row: Any) -> ConnectionInfo:
+    """A row of `PUBLIC_COLUMNS` as a `ConnectionInfo`."""
     values = dict(row._mapping)
     values["settings"] = dict(values["settings"] or {})
+    values["metadata"] = dict(values["metadata"] or {})
     return ConnectionInfo(**{**values, "status": ConnectionStatus(values["status"])})
 
 
-_PUBLIC = [
+PUBLIC_COLUMNS = [
     connections.c.id,
     connections.c.provider,
     connections.c.base_url,
@@ -102,6 +136,9 @@ _PUBLIC = [
     connections.c.last_error,
     connections.c.last_error_at,
     connections.c.remote_account_id,
+    connections.c.environment,
+    connections.c.end_user_id,
+    connections.c["metadata"],
 ]
 
 
@@ -116,7 +153,14 @@ def create_connection(
     now: datetime,
     settings: Mapping[str, Any] | None = None,
     remote_account_id: str | None = None,
+    environment: str = DEFAULT_ENVIRONMENT,
+    end_user_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> ConnectionInfo:
+    """A new connection, due for its first sync at once. `EndUserTakenError` if
+    `end_user_id` is another connection's in this environment and platform."""
+    if end_user_id is not None:
+        check_end_user_free(conn, environment, provider, end_user_id)
     connection_id = "conn_" + secrets.token_hex(8)
     conn.execute(
         sa.insert(connections).values(
@@ -128,6 +172,9 @@ def create_connection(
             created_at=now,
             settings=dict(settings or {}),
             remote_account_id=remote_account_id,
+            environment=environment,
+            end_user_id=end_user_id,
+            metadata=dict(metadata or {}),
         )
     )
     # Due at once: a new connection's first (full) sync starts with the next scheduler tick.
@@ -135,16 +182,64 @@ def create_connection(
     return get_connection(conn, connection_id)
 
 
-def get_connection(conn: DbConnection, connection_id: str) -> ConnectionInfo:
-    row = conn.execute(sa.select(*_PUBLIC).where(connections.c.id == connection_id)).first()
+def check_end_user_free(
+    conn: DbConnection,
+    environment: str,
+    provider: str,
+    end_user_id: str,
+    *,
+    but: str | None = None,
+) -> None:
+    """`EndUserTakenError` if a connection (other than `but`) of this environment and
+    platform has `end_user_id` (the unique constraint backs this check up)."""
+    query = sa.select(connections.c.id).where(
+        connections.c.environment == environment,
+        connections.c.provider == provider,
+        connections.c.end_user_id == end_user_id,
+    )
+    if but is not None:
+        query = query.where(connections.c.id != but)
+    taken = conn.execute(query).scalar_one_or_none()
+    if taken is not None:
+        raise EndUserTakenError(
+            f"connection {taken!r} of this environment already has end_user_id "
+            f"{end_user_id!r} for {provider}; re-authorise or update that one"
+        )
+
+
+def get_connection(
+    conn: DbConnection, connection_id: str, *, environment: str | None = None
+) -> ConnectionInfo:
+    """The connection; with `environment`, only if it belongs to it (another
+    environment's connection is `NotFoundError`, exactly like a missing one)."""
+    query = sa.select(*PUBLIC_COLUMNS).where(connections.c.id == connection_id)
+    if environment is not None:
+        query = query.where(connections.c.environment == environment)
+    row = conn.execute(query).first()
     if row is None:
         raise NotFoundError(f"connection {connection_id!r} does not exist")
-    return _info(row)
+    return info_of(row)
 
 
 def list_connections(conn: DbConnection) -> list[ConnectionInfo]:
-    rows = conn.execute(sa.select(*_PUBLIC).order_by(connections.c.created_at, connections.c.id))
-    return [_info(row) for row in rows]
+    """Every connection of every environment (`connection_search` pages one environment)."""
+    rows = conn.execute(
+        sa.select(*PUBLIC_COLUMNS).order_by(connections.c.created_at, connections.c.id)
+    )
+    return [info_of(row) for row in rows]
+
+
+def connection_of_end_user(
+    conn: DbConnection, environment: str, provider: str, end_user_id: str
+) -> ConnectionInfo | None:
+    row = conn.execute(
+        sa.select(*PUBLIC_COLUMNS).where(
+            connections.c.environment == environment,
+            connections.c.provider == provider,
+            connections.c.end_user_id == end_user_id,
+        )
+    ).first()
+    return None if row is None else info_of(row)
 
 
 def connections_of_account(
@@ -152,14 +247,14 @@ def connections_of_account(
 ) -> list[ConnectionInfo]:
     """The connections reaching one account of a platform (e.g. a QuickBooks realm)."""
     rows = conn.execute(
-        sa.select(*_PUBLIC)
+        sa.select(*PUBLIC_COLUMNS)
         .where(
             connections.c.provider == provider,
             connections.c.remote_account_id == remote_account_id,
         )
         .order_by(connections.c.created_at, connections.c.id)
     )
-    return [_info(row) for row in rows]
+    return [info_of(row) for row in rows]
 
 
 def fill_remote_account_ids(
@@ -189,9 +284,12 @@ def fill_remote_account_ids(
     return filled
 
 
-def delete_connection(conn: DbConnection, connection_id: str) -> None:
-    """Delete the connection and, with it, every record it synced."""
-    get_connection(conn, connection_id)
+def delete_connection(
+    conn: DbConnection, connection_id: str, *, environment: str | None = None
+) -> None:
+    """Delete the connection and, with it, its records, runs, sync state (checkpoint,
+    lease) and credentials. Nothing is kept; run ids are never reused."""
+    get_connection(conn, connection_id, environment=environment)
     for table in (records, sync_runs, sync_state):
         conn.execute(sa.delete(table).where(table.c.connection_id == connection_id))
     conn.execute(sa.delete(connections).where(connections.c.id == connection_id))
@@ -232,4 +330,93 @@ def set_status(
         sa.update(connections)
         .where(connections.c.id == connection_id)
         .values(status=status, status_message=message)
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionChanges:
+    """What `PATCH /connections/{id}` (or the CLI, or the dashboard) changes; None leaves
+    a field as it is."""
+
+    sync_frequency_s: int | None = None
+    paused: bool | None = None
+    metadata: dict[str, str] | None = None
+    end_user_id: str | None = None
+    credentials: dict[str, Any] | None = None
+    remote_account_id: str | None = None
+    """The account the new `credentials` reach (`Platform.remote_account_id`)."""
+
+
+def update_connection(
+    conn: DbConnection,
+    cipher: CredentialCipher,
+    connection: ConnectionInfo,
+    changes: ConnectionChanges,
+    *,
+    now: datetime,
+) -> ConnectionInfo:
+    """Apply `changes`. New credentials restore a connection in `needs_reauth` or `error`
+    to `active` (failures forgotten) and make it due at once; pausing makes it never due
+    until it is resumed (its next sync is then due when it would have been)."""
+    values: dict[str, Any] = {}
+    if changes.sync_frequency_s is not None:
+        values["sync_frequency_s"] = changes.sync_frequency_s
+    if changes.metadata is not None:
+        values["metadata"] = dict(changes.metadata)
+    if changes.end_user_id is not None:
+        check_end_user_free(
+            conn,
+            connection.environment,
+            connection.provider,
+            changes.end_user_id,
+            but=connection.id,
+        )
+        values["end_user_id"] = changes.end_user_id
+    if values:
+        conn.execute(sa.update(connections).where(connections.c.id == connection.id).values(values))
+    if changes.credentials is not None:
+        restore_credentials(
+            conn, cipher, connection.id, changes.credentials, changes.remote_account_id, now=now
+        )
+    if changes.paused is True:
+        set_status(conn, connection.id, ConnectionStatus.PAUSED, "paused by the API")
+    elif changes.paused is False and connection.status == ConnectionStatus.PAUSED:
+        set_status(conn, connection.id, ConnectionStatus.ACTIVE)
+    return get_connection(conn, connection.id)
+
+
+def restore_credentials(
+    conn: DbConnection,
+    cipher: CredentialCipher,
+    connection_id: str,
+    credentials: dict[str, Any],
+    remote_account_id: str | None,
+    *,
+    now: datetime,
+) -> None:
+    """Store new credentials (a re-authorisation, or credentials replaced by the caller):
+    a connection in `needs_reauth` or `error` is `active` again with its failures
+    forgotten, due for a sync at once; its id, records and checkpoint stay as they are.
+    A paused connection stays paused."""
+    conn.execute(
+        sa.update(connections)
+        .where(connections.c.id == connection_id)
+        .values(
+            credentials=cipher.encrypt(credentials),
+            remote_account_id=remote_account_id,
+            consecutive_failures=0,
+            status=sa.case(
+                (connections.c.status == ConnectionStatus.PAUSED, ConnectionStatus.PAUSED),
+                else_=ConnectionStatus.ACTIVE,
+            ),
+            status_message=sa.case(
+                (connections.c.status == ConnectionStatus.PAUSED, connections.c.status_message),
+                else_=None,
+            ),
+        )
+    )
+    conn.execute(
+        sa.update(sync_state)
+        .where(sync_state.c.connection_id == connection_id)
+        .values(next_run_at=now)
     )

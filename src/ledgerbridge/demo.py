@@ -29,6 +29,7 @@ from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.connections import get_connection
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.environments import DEFAULT_ENVIRONMENT
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.keys import create_api_key
 from ledgerbridge.providers.registry import get_platform
@@ -79,7 +80,9 @@ def prepare(settings: Settings, databases: Databases) -> dict[str, Any]:
     state = _load_state(path)
     if "api_key" not in state:
         with write_transaction(databases.main) as conn:
-            state["api_key"] = create_api_key(conn, name="demo", now=utcnow())
+            state["api_key"] = create_api_key(
+                conn, name="demo", now=utcnow(), environment=DEFAULT_ENVIRONMENT
+            )[1]
         _save_state(path, state)
     return state
 

@@ -4,6 +4,7 @@ LedgerBridgeError
 ├── ConfigurationError          the process is set up wrongly; fix the settings
 ├── NotFoundError               the connection, record or run does not exist
 ├── NeedsReauthorisationError   a person must re-authorise the connection first
+├── ConnectionPausedError       the connection is paused; resume it first
 ├── SyncBusyError               another process is syncing this connection (sync/engine.py)
 ├── LeaseLostError              this run's lease was taken over; it stops (sync/engine.py)
 └── ProviderError               a platform refused or failed a request (providers/base.py)
@@ -38,3 +39,7 @@ class NotFoundError(LedgerBridgeError):
 
 class NeedsReauthorisationError(LedgerBridgeError):
     """The connection's credentials were refused: a person must re-authorise it first."""
+
+
+class ConnectionPausedError(LedgerBridgeError):
+    """The connection is paused: it does not sync at all until it is resumed."""

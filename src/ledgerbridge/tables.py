@@ -8,6 +8,13 @@ from ledgerbridge.db import UTCDateTime
 
 metadata = sa.MetaData()
 
+environments = sa.Table(
+    "environments",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
 api_keys = sa.Table(
     "api_keys",
     metadata,
@@ -16,6 +23,10 @@ api_keys = sa.Table(
     sa.Column("prefix", sa.String(16), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("environment", sa.String(64), nullable=False, server_default="dev"),
+    sa.Column("scope", sa.String(16), nullable=False, server_default="full"),  # read | full
+    # Updated at most once a minute (keys.py), so checking a key adds no write per request.
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
 )
 
 connections = sa.Table(
@@ -40,8 +51,36 @@ connections = sa.Table(
     # The account at the platform (a QuickBooks realm id), in the clear: see
     # `Platform.account_field`.
     sa.Column("remote_account_id", sa.String(255), nullable=True),
+    sa.Column("environment", sa.String(64), nullable=False, server_default="dev"),
+    # The caller's own reference to whoever owns the account: unique per environment and
+    # platform (NULLs, connections without one, are not compared).
+    sa.Column("end_user_id", sa.String(255), nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False, server_default="{}"),  # string tags
+    sa.UniqueConstraint("environment", "provider", "end_user_id", name="uq_connections_end_user"),
 )
 sa.Index("ix_connections_remote_account", connections.c.provider, connections.c.remote_account_id)
+sa.Index(
+    "ix_connections_environment",
+    connections.c.environment,
+    connections.c.created_at,
+    connections.c.id,
+)
+
+# Single-use, short-lived tokens an end user's browser starts a connect flow with.
+connect_sessions = sa.Table(
+    "connect_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("environment", sa.String(64), nullable=False),
+    sa.Column("end_user_id", sa.String(255), nullable=False),
+    sa.Column("allowed_providers", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+)
 
 records = sa.Table(
     "records",

@@ -128,7 +128,7 @@ def test_unified_endpoints_need_a_valid_key(app: FastAPI, header: str | None) ->
 def test_stored_keys_work_and_are_hashed(app: FastAPI) -> None:
     engine = app.state.databases.main
     with write_transaction(engine) as conn:
-        key = create_api_key(conn, name="ci", now=utcnow())
+        _, key = create_api_key(conn, name="ci", now=utcnow())
     with engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT key_hash, prefix FROM api_keys").one()
     assert key not in stored.key_hash

@@ -55,6 +55,10 @@ def test_admin_apis_want_a_key_beyond_loopback(settings: Settings) -> None:
                 admin, json={"latency_ms": 5}, headers={"Authorization": "Bearer lb_test_key"}
             )
             assert keyed.status_code == 200, keyed.text
+            operator = {"Authorization": "Bearer lb_test_key"}
+            reader = client.post("/keys", json={"scope": "read"}, headers=operator).json()["key"]
+            read_only = client.put(admin, json={}, headers={"Authorization": f"Bearer {reader}"})
+            assert read_only.status_code == 401  # administering takes a full key
     finally:
         app.state.databases.dispose()
 

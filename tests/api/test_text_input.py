@@ -68,6 +68,7 @@ def _request(client: TestClient, method: str, path: str, where: str, name: str, 
         "connection_id": client.headers["Connection-Id"],
         "customer_id": "1",
         "provider": "qbo",
+        "key_id": "1",
     }
     if where == "path":
         values[name] = NUL

@@ -12,7 +12,17 @@ from ledgerbridge import __version__
 from ledgerbridge.api.docs import install_docs
 from ledgerbridge.api.errors import install_error_handlers
 from ledgerbridge.api.openapi import install_openapi
-from ledgerbridge.api.routes import authorize, connections, customers, health, metrics, syncs
+from ledgerbridge.api.routes import (
+    authorize,
+    connect_sessions,
+    connections,
+    customers,
+    environments,
+    health,
+    keys,
+    metrics,
+    syncs,
+)
 from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import fill_remote_account_ids
@@ -83,6 +93,9 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.include_router(connections.router)
     app.include_router(customers.router)
     app.include_router(syncs.router)
+    app.include_router(keys.router)
+    app.include_router(environments.router)
+    app.include_router(connect_sessions.router)
     install_ui(app)
     platforms = all_platforms()
     if settings.sandboxes:

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ledgerbridge.errors import NeedsReauthorisationError, NotFoundError
+from ledgerbridge.errors import ConnectionPausedError, NeedsReauthorisationError, NotFoundError
 from ledgerbridge.json import json_response
 from ledgerbridge.providers.base import (
     AuthError,
@@ -126,6 +126,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NeedsReauthorisationError)
     async def _needs_reauth(_request: Request, exc: NeedsReauthorisationError) -> Response:
         return error_response(409, "needs_reauth", str(exc))
+
+    @app.exception_handler(ConnectionPausedError)
+    async def _paused(_request: Request, exc: ConnectionPausedError) -> Response:
+        return error_response(409, "paused", str(exc))
 
     @app.exception_handler(ProviderError)
     async def _provider(_request: Request, exc: ProviderError) -> Response:

@@ -86,24 +86,33 @@ _EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("patch", "/customers/{customer_id}"): _WRITE_BACK,
     ("get", "/customers/{customer_id}"): (404,),
     ("post", "/connections/{connection_id}/sync"): (409,),
+    ("post", "/connections"): (409,),
+    ("patch", "/connections/{connection_id}"): (409,),
+    ("post", "/environments"): (409,),
 }
 """Errors a route raises beyond those its parameters and dependencies imply: the
 platform's refusals on write-back (`provider_error_response`), a record not found, a
-connection that needs re-authorisation."""
+connection that needs re-authorisation or is paused, an `end_user_id` taken, an
+environment that exists."""
 
 _ERROR_MEANINGS = {
     400: "The request is invalid (parameters, headers or body); `errors` says where.",
-    401: "No API key, or not a valid one.",
-    404: "No such connection, customer, run or platform connect flow.",
-    409: "A conflict: the record changed in the platform (`stale_record`) or the "
-    "connection must be re-authorised (`needs_reauth`).",
+    401: "No API key, or not a valid one (or a revoked one).",
+    403: "The key's scope does not allow this (`read` keys only read; environments take "
+    "the operator key).",
+    404: "No such connection, customer, key, environment or platform connect flow in the "
+    "caller's environment.",
+    409: "A conflict: the record changed in the platform (`stale_record`), the connection "
+    "must be re-authorised (`needs_reauth`) or is `paused`, the `end_user_id` is another "
+    "connection's (`end_user_taken`), the environment exists (`environment_exists`).",
     422: "The platform refused the data (`provider_validation`, its own code in `errors`).",
     429: "The platform is throttling requests; retry after `Retry-After` seconds.",
     502: "The platform failed the request.",
 }
 
 _REDIRECT_MEANINGS = {
-    303: "Back to the `redirect_uri` given to authorize, with `connection_id` or `error`.",
+    303: "Back to the app's redirect (`redirect_uri`, or the connect session's), with "
+    "`connection_id` or `error`.",
     307: "To the platform's consent page.",
 }
 
@@ -116,24 +125,43 @@ def _schema_of(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any
     return {"$ref": _REF.format(model=model.__name__)}
 
 
+_RESOURCE_PARAMETERS = (
+    "Connection-Id",
+    "connection_id",
+    "provider",
+    "key_id",
+    "Ledgerbridge-Environment",
+)
+
+
 def _names_a_resource(operation: dict[str, Any]) -> bool:
-    """A connection (header or path) or a platform's connect flow (path), any of which
-    may not exist."""
+    """A connection (header or path), a key, an environment (the operator's header) or a
+    platform's connect flow (path), any of which may not exist."""
     return any(
-        parameter["name"] in ("Connection-Id", "connection_id", "provider")
-        for parameter in operation.get("parameters", [])
+        parameter["name"] in _RESOURCE_PARAMETERS for parameter in operation.get("parameters", [])
+    )
+
+
+def _needs_a_scope(operation: dict[str, Any]) -> bool:
+    """The operation's `bearer` requirement names scopes (`full`, `operator`): a key
+    without them is refused (403)."""
+    return any(
+        scopes for requirement in operation.get("security", []) for scopes in requirement.values()
     )
 
 
 def _error_statuses(operation: dict[str, Any], key: tuple[str, str]) -> set[int]:
     """What the operation's inputs imply: anything with parameters or a body can be
-    invalid (400), anything behind the key can be refused (401), anything naming a
-    connection or a platform can name one that does not exist (404); plus `_EXTRA_ERRORS`."""
+    invalid (400), anything behind the key can be refused (401), or refused to a key
+    without the scope it needs (403), anything naming a connection, key, environment or
+    platform can name one that does not exist (404); plus `_EXTRA_ERRORS`."""
     statuses = set(_EXTRA_ERRORS.get(key, ()))
     if operation.get("parameters") or "requestBody" in operation:
         statuses.add(400)
     if operation.get("security"):
         statuses.add(401)
+    if _needs_a_scope(operation):
+        statuses.add(403)
     if _names_a_resource(operation):
         statuses.add(404)
     return statuses

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledgerbridge.connections import ConnectionStatus, get_connection
-from ledgerbridge.errors import NeedsReauthorisationError, NotFoundError
+from ledgerbridge.errors import ConnectionPausedError, NeedsReauthorisationError, NotFoundError
 from ledgerbridge.tables import sync_runs
 
 
@@ -110,12 +110,17 @@ def request_run(
     conn: Connection, connection_id: str, *, full: bool, trigger: str, now: datetime
 ) -> SyncRunInfo:
     """A person (API, dashboard) asks for a run: refused while the connection needs
-    re-authorising (it would only fail), else queued like `enqueue`. The caller wakes the
-    scheduler once the transaction commits."""
+    re-authorising (it would only fail) or is paused (pausing means no sync at all), else
+    queued like `enqueue`. The caller wakes the scheduler once the transaction commits."""
     connection = get_connection(conn, connection_id)
     if connection.status == ConnectionStatus.NEEDS_REAUTH:
         raise NeedsReauthorisationError(
             connection.status_message or "Re-authorise this connection."
+        )
+    if connection.status == ConnectionStatus.PAUSED:
+        raise ConnectionPausedError(
+            "The connection is paused; resume it with `PATCH /connections/{id}` and "
+            '`{"paused": false}` first.'
         )
     return enqueue(conn, connection_id, full=full, trigger=trigger, now=now)
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ledgerbridge.api.errors import ApiError
-from ledgerbridge.errors import NeedsReauthorisationError, NotFoundError
+from ledgerbridge.errors import ConnectionPausedError, NeedsReauthorisationError, NotFoundError
 from ledgerbridge.parsing import ParseError
 from ledgerbridge.sandbox.configure import TenantChangeError
 from ledgerbridge.ui.session import FormRefused, SignInRequired, read_session
@@ -109,7 +109,7 @@ class PageRoute(APIRoute):
                 return error_page(request, exc.status, exc.message)
             except NotFoundError as exc:
                 return error_page(request, 404, str(exc))
-            except NeedsReauthorisationError as exc:
+            except (NeedsReauthorisationError, ConnectionPausedError) as exc:
                 return error_page(request, 409, str(exc))
             except ParseError as exc:
                 return error_page(request, 400, str(exc))

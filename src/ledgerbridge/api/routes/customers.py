@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import Response
 
-from ledgerbridge.api.deps import ConnectionDep, EngineDep, SyncDep, require_api_key
+from ledgerbridge.api.deps import WRITE, ConnectionDep, EngineDep, SyncDep
 from ledgerbridge.api.errors import ApiError
 from ledgerbridge.api.records_query import (
     RecordsQuery,
@@ -29,7 +29,7 @@ from ledgerbridge.parsing import check_json
 from ledgerbridge.sync import write_back
 from ledgerbridge.unified.customer import Address, UnifiedCustomer
 
-router = APIRouter(tags=["customers"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["customers"])
 
 MAX_CENTS = 999_999_999_999_999
 """Amounts up to 9,999,999,999,999.99: the 13 integer digits QuickBooks keeps."""
@@ -140,6 +140,7 @@ class CustomerCreate(CustomerChanges):
     status_code=201,
     response_model=CustomerRecord,
     summary="Create a customer in the platform",
+    dependencies=[WRITE],
 )
 async def create_customer(
     sync: SyncDep, connection: ConnectionDep, body: CustomerCreate
@@ -155,6 +156,7 @@ async def create_customer(
     "/customers/{customer_id}",
     response_model=CustomerRecord,
     summary="Change some fields of a customer",
+    dependencies=[WRITE],
 )
 async def update_customer(
     sync: SyncDep, connection: ConnectionDep, customer_id: CustomerId, body: CustomerChanges

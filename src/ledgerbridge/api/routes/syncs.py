@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledgerbridge.api.deps import EngineDep, SyncDep, require_api_key
-from ledgerbridge.connections import get_connection
+from ledgerbridge.api.deps import WRITE, EngineDep, PathConnectionDep, SyncDep
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.sync.runs import SyncRunInfo, list_runs, request_run
 
-router = APIRouter(tags=["syncs"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["syncs"])
 
 
 class SyncRequest(BaseModel):
@@ -55,16 +54,17 @@ class SyncRunList(BaseModel):
     status_code=202,
     response_model=SyncRunPublic,
     summary="Ask for a sync run now (reuses a run already waiting)",
+    dependencies=[WRITE],
 )
 def request_sync(
-    connection_id: str,
+    connection: PathConnectionDep,
     engine: EngineDep,
     sync: SyncDep,
     body: Annotated[SyncRequest | None, Body()] = None,
 ) -> SyncRunPublic:
     full = body.full if body is not None else False
     with write_transaction(engine) as conn:
-        run = request_run(conn, connection_id, full=full, trigger="api", now=utcnow())
+        run = request_run(conn, connection.id, full=full, trigger="api", now=utcnow())
     sync.scheduler.wake()
     return SyncRunPublic.of(run)
 
@@ -75,12 +75,11 @@ def request_sync(
     summary="The connection's sync runs, newest first",
 )
 def get_syncs(
-    connection_id: str,
+    connection: PathConnectionDep,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> SyncRunList:
     with read_transaction(engine) as conn:
-        get_connection(conn, connection_id)
         return SyncRunList(
-            syncs=[SyncRunPublic.of(r) for r in list_runs(conn, connection_id, limit=limit)]
+            syncs=[SyncRunPublic.of(r) for r in list_runs(conn, connection.id, limit=limit)]
         )

@@ -165,7 +165,8 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
 
     @router.get("/oauth2/v1/authorize")
     def authorize_page(request: Request) -> Response:
-        """The approval page: shows the app and the realm, posts back to approve."""
+        """The approval page: shows the app and the realm being connected, posts back to
+        approve (Connect) or deny (Deny)."""
         params = request.query_params
         realm_id = params.get("realmId") or str(secrets.randbelow(9 * 10**15) + 10**15)
         fields = {
@@ -182,9 +183,13 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
             "<h1>Connect your app to QuickBooks Online (ledgerbridge sandbox)</h1>"
             f"<p>App <code>{html.escape(fields['client_id'])}</code> asks for "
             f"<code>{html.escape(fields['scope'])}</code>.</p>"
+            f'<p>Company being connected: <strong id="realm">{html.escape(realm_id)}</strong>'
+            "</p>"
             '<form method="post">'
             f'{hidden}<label>Company (realm id) <input name="realmId" '
-            f'value="{html.escape(realm_id)}"></label> <button type="submit">Connect</button>'
+            f'value="{html.escape(realm_id)}"></label> '
+            '<button type="submit" value="approve" name="decision">Connect</button> '
+            '<button type="submit" value="deny" name="decision">Deny</button>'
             "</form>"
         )
         return HTMLResponse(page)
@@ -195,6 +200,12 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
         client_id = str(form.get("client_id", ""))
         redirect_uri = str(form.get("redirect_uri", ""))
         realm_id = str(form.get("realmId", ""))
+        if redirect_uri and form.get("decision") == "deny":
+            # RFC 6749 section 4.1.2.1, as Intuit does: the browser goes back to the app
+            # with `error=access_denied` and the app's `state`, no code and no realm.
+            return _redirect_back(
+                redirect_uri, {"error": "access_denied", "state": str(form.get("state", ""))}
+            )
         if not redirect_uri or not realm_id.isdigit():
             return json_response(
                 {
@@ -229,9 +240,9 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
             code = await run_in_threadpool(issue)
         except OAuthError as exc:
             return _oauth_error(exc)
-        query = urlencode({"code": code, "state": str(form.get("state", "")), "realmId": realm_id})
-        separator = "&" if "?" in redirect_uri else "?"
-        return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
+        return _redirect_back(
+            redirect_uri, {"code": code, "state": str(form.get("state", "")), "realmId": realm_id}
+        )
 
     @router.post("/oauth2/v1/tokens/bearer")
     async def token(request: Request) -> Response:
@@ -300,3 +311,8 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
         return json_response({"sub": "sandbox-user", "email": "sandbox@example.com"})
 
     return router
+
+
+def _redirect_back(redirect_uri: str, params: dict[str, str]) -> Response:
+    separator = "&" if "?" in redirect_uri else "?"
+    return RedirectResponse(f"{redirect_uri}{separator}{urlencode(params)}", status_code=302)
