@@ -52,6 +52,8 @@ from ledgerbridge.tables import connections, sync_runs, sync_state
 PROVIDERS = ("qbo", "qbd", "intacct")
 CLAIM_BATCH = 32
 TICK = os.sysconf("SC_CLK_TCK")
+WORKER_APP = "ledgerbridge-bench-worker"
+"""The workers' PostgreSQL `application_name` (libpq's PGAPPNAME), to find their backends."""
 
 
 # ---- processes and their CPU -------------------------------------------------------------
@@ -79,9 +81,9 @@ def _backend_pids(engine: Engine, database: str) -> list[int]:
             conn.execute(
                 sa.text(
                     "SELECT pid FROM pg_stat_activity"
-                    " WHERE datname = :d AND pid <> pg_backend_pid()"
+                    " WHERE datname = :d AND application_name = :app"
                 ),
-                {"d": database},
+                {"d": database, "app": WORKER_APP},
             ).scalars()
         )
 
@@ -224,7 +226,7 @@ def _delays(
     rows = conn.execute(
         sa.text(
             """
-            SELECT r.connection_id, r.started_at, r.status, d.due_at,
+            SELECT r.connection_id, r.started_at, r.status, r.error, d.due_at,
                    lag(r.finished_at) OVER w AS prev_finished,
                    lag(r.status) OVER w AS prev_status,
                    row_number() OVER w AS n
@@ -239,7 +241,8 @@ def _delays(
     for row in rows:
         if start <= row.started_at <= end:
             started += 1
-            failed += row.status == "failed"
+            # Runs still in flight when the workers stop are cancelled: not failures.
+            failed += row.status == "failed" and not str(row.error).startswith("cancelled")
         if row.n == 1:
             due = row.due_at
         elif row.prev_status == "succeeded":
@@ -258,6 +261,19 @@ def _delays(
     return delays, started, failed, int(never)
 
 
+def _wait_for_workers(engine: Engine, database: str, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Until every worker has started and opened its database connection (its first,
+    empty, tick): start-up is not part of what a round measures."""
+    deadline = time.monotonic() + 180
+    while len(_backend_pids(engine, database)) < len(procs):
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit("a worker exited while starting")
+        if time.monotonic() > deadline:
+            raise SystemExit("the workers did not start within 3 minutes")
+        time.sleep(0.2)
+    time.sleep(0.5)
+
+
 def _round(
     workers: int,
     *,
@@ -268,18 +284,20 @@ def _round(
     frequency_s: int,
     seconds: float,
 ) -> RoundFigures:
+    log = (Path(env["LEDGERBRIDGE_DATA_DIR"]) / f"workers-{workers}.log").open("ab")
     far = utcnow() + timedelta(days=1)
     _spread_due(engine, far, frequency_s)  # nothing due while workers start
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "ledgerbridge", "worker"],
-            env=env,
+            env={**env, "PGAPPNAME": WORKER_APP},
             stdout=subprocess.DEVNULL,
+            stderr=log,
         )
         for _ in range(workers)
     ]
     try:
-        time.sleep(4.0)  # start-up, and a first (empty) tick that opens each pool
+        _wait_for_workers(engine, database, procs)
         start = utcnow() + timedelta(seconds=1)
         _spread_due(engine, start, frequency_s)
         backends = _backend_pids(engine, database)
@@ -301,6 +319,7 @@ def _round(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        log.close()
     with engine.connect() as conn:
         delays, started, failed, never = _delays(conn, start, end, frequency_s)
     return RoundFigures(
