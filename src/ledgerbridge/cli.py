@@ -181,7 +181,8 @@ async def _sync_now(
 
 @app.command()
 def worker() -> None:
-    """Run only the sync scheduler (any number of workers may run against one database).
+    """Run only the sync scheduler and the webhook deliverer (any number of workers may run
+    against one database).
     Stops cleanly on SIGTERM or Ctrl+C: runs in flight are recorded as interrupted and
     their leases released; a second signal stops at once."""
     import asyncio
@@ -189,13 +190,21 @@ def worker() -> None:
     from ledgerbridge.observability import metrics
     from ledgerbridge.runtime import connector_settings, open_databases
     from ledgerbridge.sync.worker import run_worker
+    from ledgerbridge.webhooks.delivery import DeliveryPolicy
 
     settings = _settings()
     databases = open_databases(settings)
     console = _console()
     console.print("ledgerbridge worker: running due syncs (Ctrl+C or SIGTERM to stop)")
     try:
-        asyncio.run(run_worker(databases.main, _cipher(settings), connector_settings(settings)))
+        asyncio.run(
+            run_worker(
+                databases.main,
+                _cipher(settings),
+                connector_settings(settings),
+                DeliveryPolicy.from_settings(settings),
+            )
+        )
     finally:
         databases.dispose()
         metrics.process_exiting()

@@ -13,7 +13,15 @@ from ledgerbridge import __version__
 from ledgerbridge.api.docs import install_docs
 from ledgerbridge.api.errors import install_error_handlers
 from ledgerbridge.api.openapi import install_openapi
-from ledgerbridge.api.routes import authorize, connections, customers, health, metrics, syncs
+from ledgerbridge.api.routes import (
+    authorize,
+    connections,
+    customers,
+    health,
+    metrics,
+    syncs,
+    webhooks,
+)
 from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
@@ -25,6 +33,7 @@ from ledgerbridge.runtime import Databases, connector_settings, open_databases
 from ledgerbridge.sandbox.app import mount_sandboxes
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync.worker import sync_service
+from ledgerbridge.webhooks.delivery import DeliveryPolicy
 
 
 def create_app(settings: Settings, databases: Databases | None = None) -> FastAPI:
@@ -40,6 +49,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
             cipher,
             run_scheduler=settings.scheduler,
             connector_settings=connector_settings(settings),
+            webhook_policy=DeliveryPolicy.from_settings(settings),
         ) as service:
             app.state.sync = service
             yield
@@ -73,6 +83,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.include_router(connections.router)
     app.include_router(customers.router)
     app.include_router(syncs.router)
+    app.include_router(webhooks.router)
     platforms = all_platforms()
     if settings.sandboxes:
         mount_sandboxes(app, app.state.sandbox, (p.sandbox for p in platforms))

@@ -16,6 +16,7 @@ from ledgerbridge.config import Settings
 from ledgerbridge.connections import ConnectionInfo, get_connection
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction
+from ledgerbridge.environments import DEFAULT_ENVIRONMENT
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.keys import is_valid_api_key
 from ledgerbridge.sandbox.base import SandboxContext
@@ -116,3 +117,13 @@ def require_connection(
 
 
 ConnectionDep = Annotated[ConnectionInfo, Depends(require_connection)]
+
+
+def caller_environment() -> str:
+    """The environment the caller's requests act in. API keys carry no environment yet,
+    so every caller is in the default one; this is the one place that will read it from
+    the key."""
+    return DEFAULT_ENVIRONMENT
+
+
+CallerEnvironment = Annotated[str, Depends(caller_environment)]

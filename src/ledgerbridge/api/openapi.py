@@ -117,10 +117,10 @@ def _schema_of(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any
 
 
 def _names_a_resource(operation: dict[str, Any]) -> bool:
-    """A connection (header or path) or a platform's connect flow (path), any of which
-    may not exist."""
+    """A connection (header or path), a platform's connect flow or a webhook subscription
+    (path), any of which may not exist."""
     return any(
-        parameter["name"] in ("Connection-Id", "connection_id", "provider")
+        parameter["name"] in ("Connection-Id", "connection_id", "provider", "webhook_id")
         for parameter in operation.get("parameters", [])
     )
 

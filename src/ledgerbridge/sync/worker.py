@@ -1,5 +1,6 @@
-"""The sync service of one process: the shared HTTP client, the sync environment and the
-scheduler. `serve` runs it inside the API server; `ledgerbridge worker` runs only it."""
+"""The sync service of one process: the shared HTTP client, the sync environment, the
+scheduler and the webhook deliverer. `serve` runs it inside the API server; `ledgerbridge
+worker` runs only it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ledgerbridge.observability.provider_http import ReportingTransport
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.sync.scheduler import Scheduler
+from ledgerbridge.webhooks.delivery import DeliveryPolicy, running_deliverer
 
 log = get_logger(__name__)
 
@@ -65,10 +67,12 @@ async def sync_service(
     run_scheduler: bool,
     connector_settings: ConnectorSettings | None = None,
     poll_interval: float = 5.0,
+    webhook_policy: DeliveryPolicy | None = None,
 ) -> AsyncIterator[SyncService]:
-    """The service for as long as the block lasts; the scheduler loop runs in the
-    background when `run_scheduler` (else `scheduler.tick()` starts due runs on demand)."""
-    async with new_http_client() as http:
+    """The service for as long as the block lasts; the scheduler loop and the webhook
+    deliverer run in the background when `run_scheduler` (else `scheduler.tick()` starts
+    due runs on demand, and no webhook is sent by this process)."""
+    async with new_http_client() as http, contextlib.AsyncExitStack() as background:
         env = SyncEnvironment(
             engine=engine,
             cipher=cipher,
@@ -76,6 +80,11 @@ async def sync_service(
             connector_settings=connector_settings or ConnectorSettings(),
         )
         scheduler = Scheduler(env, poll_interval=poll_interval)
+        if run_scheduler:
+            policy = webhook_policy or DeliveryPolicy()
+            await background.enter_async_context(
+                running_deliverer(engine, cipher, owner=env.owner, policy=policy)
+            )
         loop_task = asyncio.create_task(scheduler.run_forever()) if run_scheduler else None
         try:
             yield SyncService(env, scheduler)
@@ -89,7 +98,10 @@ async def sync_service(
 
 
 async def run_worker(
-    engine: Engine, cipher: CredentialCipher, connector_settings: ConnectorSettings
+    engine: Engine,
+    cipher: CredentialCipher,
+    connector_settings: ConnectorSettings,
+    webhook_policy: DeliveryPolicy | None = None,
 ) -> None:
     """Run the scheduler until SIGTERM or SIGINT (systemd, Docker and Kubernetes send
     SIGTERM; under `nohup` SIGINT is ignored, so it cannot be the only way). Then stop
@@ -99,7 +111,11 @@ async def run_worker(
     stop = asyncio.Event()
     _on_stop_signals(stop)
     async with sync_service(
-        engine, cipher, run_scheduler=True, connector_settings=connector_settings
+        engine,
+        cipher,
+        run_scheduler=True,
+        connector_settings=connector_settings,
+        webhook_policy=webhook_policy,
     ):
         await stop.wait()
         log.info("worker stopping: cancelling runs in flight")
