@@ -54,13 +54,11 @@ def pending(app: FastAPI) -> int:
         return backlog(conn)
 
 
-async def deliver_until(
-    condition: Callable[[], bool], *deliverers: Deliverer, timeout: float = 20.0
-) -> None:
-    """Run the deliverers' loops, side by side, until `condition` holds."""
+async def deliver_until(condition: Callable[[], bool], *deliverers: Deliverer) -> None:
+    """Run the deliverers' loops, side by side, until `condition` holds (20 s at most)."""
     tasks = [asyncio.create_task(d.run_forever()) for d in deliverers]
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + 20.0
         while not await asyncio.to_thread(condition):
             assert time.monotonic() < deadline, "the condition never held"
             await asyncio.sleep(0.02)

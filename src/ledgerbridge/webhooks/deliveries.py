@@ -246,6 +246,15 @@ def claim_due(
     return [Claimed(**row._mapping) for row in rows]
 
 
+def release(conn: Connection, delivery_ids: list[int], owner: str) -> None:
+    """Give up the leases this owner still holds on these deliveries (unsent: due again)."""
+    conn.execute(
+        sa.update(webhook_deliveries)
+        .where(webhook_deliveries.c.id.in_(delivery_ids), webhook_deliveries.c.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
 @dataclass(frozen=True)
 class AttemptResult:
     """What one HTTP attempt came to: a 2xx is a success, anything else a failure."""

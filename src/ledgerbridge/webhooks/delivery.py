@@ -113,7 +113,14 @@ class Deliverer:
         """One round: claim what is due and send it, concurrently; how many were sent."""
         claimed = await to_thread.run_sync(self._claim)
         if claimed:
-            await asyncio.gather(*(self._deliver(c, secret) for c, secret in claimed))
+            try:
+                await asyncio.gather(*(self._deliver(c, secret) for c, secret in claimed))
+            except asyncio.CancelledError:
+                # Stopping (SIGTERM, shutdown): hand back what was not recorded, so another
+                # worker sends it now rather than after the lease expires.
+                with write_transaction(self.engine) as conn:
+                    deliveries.release(conn, [c.id for c, _ in claimed], self.owner)
+                raise
         return len(claimed)
 
     async def run_forever(self) -> None:
