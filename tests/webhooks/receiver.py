@@ -17,9 +17,10 @@ from typing import Any
 class Received:
     """One request as it arrived."""
 
+    path: str
     body: bytes
     headers: dict[str, str]
-    answered: int | None  # None: it hung up without answering
+    answered: int | None
 
     @property
     def event(self) -> dict[str, Any]:
@@ -64,7 +65,7 @@ class Receiver:
                 status = behaviour.status
                 if behaviour.failure_rate and behaviour.rng.random() < behaviour.failure_rate:
                     status = 500
-                receiver._record(Received(body, dict(self.headers), status))
+                receiver._record(Received(self.path, body, dict(self.headers), status))
                 answer = b'{"received": true}' if status < 300 else b"receiver failed"
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
@@ -90,10 +91,14 @@ class Receiver:
         with self._lock:
             self.requests.append(received)
 
-    def events(self) -> list[dict[str, Any]]:
-        """The events answered with a 2xx, in arrival order."""
+    def events(self, path: str | None = None) -> list[dict[str, Any]]:
+        """The events answered with a 2xx (sent to `path`, if given), in arrival order."""
         with self._lock:
-            return [r.event for r in self.requests if r.answered and r.answered < 300]
+            return [
+                r.event
+                for r in self.requests
+                if r.answered and r.answered < 300 and path in (None, r.path)
+            ]
 
     def wait_for(self, count: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
