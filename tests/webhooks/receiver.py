@@ -4,6 +4,7 @@ out), to fail at random, or to be down (nothing listening on its port)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -67,10 +68,11 @@ class Receiver:
                     status = 500
                 receiver._record(Received(self.path, body, dict(self.headers), status))
                 answer = b'{"received": true}' if status < 300 else b"receiver failed"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                with contextlib.suppress(OSError):  # the sender gave up (timed out, killed)
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
