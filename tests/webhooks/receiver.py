@@ -14,6 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    """Room for every sender's connections at once (the default backlog of 5 makes the
+    kernel drop connection attempts beyond it, which then wait a second to retry)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass(frozen=True)
 class Received:
     """One request as it arrived."""
@@ -77,8 +85,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

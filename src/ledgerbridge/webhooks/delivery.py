@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -110,17 +111,24 @@ class Deliverer:
             ]
 
     async def deliver_due(self) -> int:
-        """One round: claim what is due and send it, concurrently; how many were sent."""
+        """One round: claim what is due, send it all concurrently, then record every
+        attempt in one transaction (one write per round, not per delivery: writers queue
+        on SQLite's lock); how many were sent."""
         claimed = await to_thread.run_sync(self._claim)
-        if claimed:
-            try:
-                await asyncio.gather(*(self._deliver(c, secret) for c, secret in claimed))
-            except asyncio.CancelledError:
-                # Stopping (SIGTERM, shutdown): hand back what was not recorded, so another
-                # worker sends it now rather than after the lease expires.
-                with write_transaction(self.engine) as conn:
-                    deliveries.release(conn, [c.id for c, _ in claimed], self.owner)
-                raise
+        if not claimed:
+            return 0
+        try:
+            results = await asyncio.gather(*(self._send(c, secret) for c, secret in claimed))
+        except asyncio.CancelledError:
+            # Stopping (SIGTERM, shutdown): hand the round back, so another worker sends
+            # it now rather than after the leases expire.
+            with write_transaction(self.engine) as conn:
+                deliveries.release(conn, [c.id for c, _ in claimed], self.owner)
+            raise
+        outcomes = [(c, result) for (c, _), result in zip(claimed, results, strict=True)]
+        statuses = await to_thread.run_sync(self._record, outcomes)
+        for (delivered, result), status in zip(outcomes, statuses, strict=True):
+            _report(delivered, result, status)
         return len(claimed)
 
     async def run_forever(self) -> None:
@@ -141,46 +149,27 @@ class Deliverer:
         with read_transaction(self.engine) as conn:
             metrics.WEBHOOK_BACKLOG.set(deliveries.backlog(conn))
 
-    async def _deliver(self, claimed: Claimed, secret: str) -> None:
+    async def _send(self, claimed: Claimed, secret: str) -> AttemptResult:
         body = event_body(
             claimed.event_id, claimed.event_type, claimed.event_created_at, claimed.data
         )
-        result = await self._post(claimed.url, body, secret)
-        retry_in = self.policy.retry_in(claimed.attempts + 1, self.rng)
-        status = await to_thread.run_sync(self._record, claimed, result, retry_in)
-        outcome = "succeeded" if result.succeeded else "failed"
-        metrics.WEBHOOK_ATTEMPTS.labels(outcome).inc()
-        metrics.WEBHOOK_LATENCY.observe(result.latency_ms / 1000)
-        if status == DeliveryStatus.FAILED:
-            metrics.WEBHOOK_GIVEN_UP.inc()
-        log.log(
-            20 if result.succeeded else 30,
-            "webhook attempt",
-            subscription_id=claimed.subscription_id,
-            delivery_id=claimed.id,
-            event_id=claimed.event_id,
-            event_type=claimed.event_type,
-            attempt=claimed.attempts + 1,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            error=result.error,
-            outcome=outcome,
-            delivery_status=status.value if status is not None else "lease_lost",
-        )
+        return await self._post(claimed.url, body, secret)
 
-    def _record(
-        self, claimed: Claimed, result: AttemptResult, retry_in: timedelta
-    ) -> DeliveryStatus | None:
+    def _record(self, outcomes: list[tuple[Claimed, AttemptResult]]) -> list[DeliveryStatus | None]:
         with write_transaction(self.engine) as conn:
-            return deliveries.record_attempt(
-                conn,
-                claimed,
-                self.owner,
-                result,
-                now=self.clock(),
-                retry_in=retry_in,
-                retry_window=self.policy.retry_window,
-            )
+            now = self.clock()
+            return [
+                deliveries.record_attempt(
+                    conn,
+                    claimed,
+                    self.owner,
+                    result,
+                    now=now,
+                    retry_in=self.policy.retry_in(claimed.attempts + 1, self.rng),
+                    retry_window=self.policy.retry_window,
+                )
+                for claimed, result in outcomes
+            ]
 
     async def _post(self, url: str, body: bytes, secret: str) -> AttemptResult:
         """One signed POST; every outcome (an answer, a time-out, a refused connection)
@@ -206,6 +195,29 @@ class Deliverer:
             response_snippet=snippet,
             error=None if response.is_success else f"HTTP {response.status_code}",
         )
+
+
+def _report(claimed: Claimed, result: AttemptResult, status: DeliveryStatus | None) -> None:
+    """The attempt's metrics and log line."""
+    outcome = "succeeded" if result.succeeded else "failed"
+    metrics.WEBHOOK_ATTEMPTS.labels(outcome).inc()
+    metrics.WEBHOOK_LATENCY.observe(result.latency_ms / 1000)
+    if status == DeliveryStatus.FAILED:
+        metrics.WEBHOOK_GIVEN_UP.inc()
+    log.log(
+        logging.INFO if result.succeeded else logging.WARNING,
+        "webhook attempt",
+        subscription_id=claimed.subscription_id,
+        delivery_id=claimed.id,
+        event_id=claimed.event_id,
+        event_type=claimed.event_type,
+        attempt=claimed.attempts + 1,
+        status_code=result.status_code,
+        latency_ms=result.latency_ms,
+        error=result.error,
+        outcome=outcome,
+        delivery_status=status.value if status is not None else "lease_lost",
+    )
 
 
 def _ms_since(started: float) -> int:
