@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.connections import create_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
+from ledgerbridge.sync import leases
 from ledgerbridge.webhooks.deliveries import backlog
 from ledgerbridge.webhooks.delivery import Deliverer, DeliveryPolicy
 
@@ -36,17 +37,20 @@ def subscribe(client: TestClient, url: str, events: list[str], **options: Any) -
 
 
 def new_connection(app: FastAPI) -> str:
-    """A connection (its creation is an event); nothing syncs it."""
+    """A connection (its creation is an event); not due, so no worker's scheduler syncs it."""
+    now = utcnow()
     with write_transaction(app.state.databases.main) as conn:
-        return create_connection(
+        connection_id = create_connection(
             conn,
             app.state.cipher,
             provider="qbo",
             base_url="http://127.0.0.1:9/sandbox/qbo",
             credentials={"realm_id": "1"},
             sync_frequency_s=3600,
-            now=utcnow(),
+            now=now,
         ).id
+        leases.schedule(conn, connection_id, now + timedelta(days=1))
+    return connection_id
 
 
 def pending(app: FastAPI) -> int:
