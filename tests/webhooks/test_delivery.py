@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ledgerbridge.db import read_transaction
+from ledgerbridge.observability.metrics import REGISTRY
 from ledgerbridge.tables import webhook_attempts
 from ledgerbridge.webhooks.delivery import Deliverer, new_webhook_client
 from ledgerbridge.webhooks.signing import SIGNATURE_HEADER, sign, verify
@@ -45,6 +46,11 @@ def _readme_receiver(secret: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {}
     exec("\n".join(lines[:-1]).replace('b"whsec_..."', repr(secret.encode())), namespace)
     return namespace
+
+
+def _attempts_counted(outcome: str) -> float:
+    labels = {"outcome": outcome}
+    return REGISTRY.get_sample_value("ledgerbridge_webhook_attempts_total", labels) or 0.0
 
 
 async def test_deliveries_are_signed_as_the_readme_receiver_verifies(
@@ -112,6 +118,7 @@ async def test_a_receiver_down_then_back_gets_everything_once_in_order(
 
     await deliver_until(each_connection_tried_twice, deliverer)
     assert receiver.requests == []
+    assert REGISTRY.get_sample_value("ledgerbridge_webhook_outbox_backlog") == 5
     receiver.start()  # back, on the same port
     await deliver_until(lambda: pending(app) == 0, deliverer)
     events = receiver.events()
@@ -134,6 +141,7 @@ async def test_500s_and_timeouts_are_retried_and_recorded_then_delivered(
     created = subscribe(client, receiver.url, ["connection.created"])
     receiver.behaviour.status = 500
     new_connection(app)
+    before = {o: _attempts_counted(o) for o in ("succeeded", "failed")}
 
     def attempted(count: int) -> Callable[[], bool]:
         return lambda: len(deliveries(client, created["id"])[0]["attempts"]) >= count
@@ -159,6 +167,8 @@ async def test_500s_and_timeouts_are_retried_and_recorded_then_delivered(
     assert timed_out[0]["latency_ms"] >= 300
     assert attempts[-1]["status_code"] == 200
     assert attempts[-1]["response_snippet"] == '{"received": true}'
+    assert _attempts_counted("succeeded") - before["succeeded"] == 1
+    assert _attempts_counted("failed") - before["failed"] == len(attempts) - 1
 
 
 async def test_a_later_event_waits_while_an_earlier_one_is_retried(

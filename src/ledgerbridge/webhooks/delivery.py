@@ -39,6 +39,10 @@ from ledgerbridge.webhooks.signing import SIGNATURE_HEADER, sign
 log = get_logger("ledgerbridge.webhooks")
 
 
+BACKLOG_EVERY_S = 5.0
+"""How often a deliverer counts the pending deliveries for the backlog gauge."""
+
+
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """How hard, how long and how fast to try (the `LEDGERBRIDGE_WEBHOOK_*` settings)."""
@@ -134,11 +138,13 @@ class Deliverer:
     async def run_forever(self) -> None:
         """Deliver until cancelled: at once while there is work, else every poll interval.
         A database error is logged and the loop goes on."""
+        counted_at = -BACKLOG_EVERY_S
         while True:
             try:
                 sent = await self.deliver_due()
-                if not sent:
+                if time.monotonic() - counted_at >= BACKLOG_EVERY_S:
                     await to_thread.run_sync(self._report_backlog)
+                    counted_at = time.monotonic()
             except Exception:
                 log.exception("webhook delivery round failed; trying again")
                 sent = 0
