@@ -68,6 +68,8 @@ def _request(client: TestClient, method: str, path: str, where: str, name: str, 
         "connection_id": client.headers["Connection-Id"],
         "customer_id": "1",
         "provider": "qbo",
+        "webhook_id": "wh_1",
+        "delivery_id": "1",
     }
     if where == "path":
         values[name] = NUL
