@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 from ledgerbridge.providers.registry import get_platform
 
@@ -59,7 +60,7 @@ class CursorConsumer:
     """Ids the platform did delete, deactivate or merge away (the test adds them)."""
     cursor: str | None = None
     shown: dict[str, Version] = field(default_factory=dict)
-    delivered: set[tuple[str, Version, str]] = field(default_factory=set)
+    delivered: set[tuple[str, Version, str, bytes]] = field(default_factory=set)
     duplicated: list[str] = field(default_factory=list)
     older: list[str] = field(default_factory=list)
     phantom_deletes: list[str] = field(default_factory=list)
@@ -79,7 +80,10 @@ class CursorConsumer:
         action = record["_nango_metadata"]["last_action"]
         native = record.get("remote_data") or {}
         version = version_of(self.provider, native)
-        key = (external_id, version, action)
+        # A version's content, too: QuickBooks Desktop renames a job with its parent without
+        # a new version, so the same version may rightly come again with another full name.
+        body = {k: v for k, v in record.items() if k not in ("_nango_metadata", "remote_data")}
+        key = (external_id, version, action, orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
         if key in self.delivered:
             self.duplicated.append(external_id)
         self.delivered.add(key)

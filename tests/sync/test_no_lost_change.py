@@ -47,21 +47,30 @@ def _unified(url: str, connection_id: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers=headers, timeout=60)
 
 
-@pytest.mark.anyio
-async def test_qbd_write_backs_during_a_full_pass_are_neither_deleted_nor_overwritten(
-    app: FastAPI, live_server: LiveServer
-) -> None:
+def _company_file(app: FastAPI, live_server: LiveServer, customers: int, seed: int) -> Desktop:
+    """A seeded QuickBooks Desktop company file, as its user sees it."""
     context = app.state.sandbox
-    qbd_sandbox.seed(context, END_USER, 40, seed=5)
+    qbd_sandbox.seed(context, END_USER, customers, seed=seed)
     secret = qbd_sandbox.credentials(context, END_USER)["CONDUCTOR_SECRET_KEY"]
-    desktop = Desktop(live_server.url, secret)
-    connection = connect_sandbox(
+    return Desktop(live_server.url, secret)
+
+
+def _connect_qbd(app: FastAPI, live_server: LiveServer) -> str:
+    return connect_sandbox(
         app.state.databases,
         app.state.cipher,
         provider="qbd",
         tenant=END_USER,
         server_url=live_server.url,
     ).id
+
+
+@pytest.mark.anyio
+async def test_qbd_write_backs_during_a_full_pass_are_neither_deleted_nor_overwritten(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    desktop = _company_file(app, live_server, 40, seed=5)
+    connection = _connect_qbd(app, live_server)
     consumer = CursorConsumer(live_server.url, connection, "qbd")
     created: list[str] = []
     patched: dict[str, str] = {}
@@ -297,3 +306,85 @@ async def test_qbo_merges_during_a_full_run_and_an_incremental_are_deletes(
         assert stored[gone]["_nango_metadata"]["last_action"] == "DELETED"
     for kept in [*merged.values(), survivor, last_survivor]:
         assert stored[kept]["_nango_metadata"]["last_action"] != "DELETED"
+
+
+# -- QuickBooks Desktop: renamed parents ------------------------------------------------------
+
+
+def _create(desktop: Desktop, name: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": name}
+    if parent is not None:
+        body["parentId"] = parent["id"]
+    created: dict[str, Any] = desktop.call("POST", "/quickbooks-desktop/customers", json=body)
+    return created
+
+
+def _current(desktop: Desktop, customer: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = desktop.call("GET", f"/quickbooks-desktop/customers/{customer['id']}")
+    return found
+
+
+@pytest.mark.anyio
+async def test_qbd_jobs_follow_a_renamed_parent_and_grandparent(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    """QuickBooks Desktop renames a job with its parent without moving the job's
+    `updatedAt`: the incremental run after a rename (of a parent, of a grandparent, during
+    a run, through our own API) still leaves every job's full name right."""
+    desktop = _company_file(app, live_server, 12, seed=7)
+    grand = _create(desktop, "Grand Co")
+    site = _create(desktop, "Site", grand)
+    phases = [_create(desktop, f"Phase {n}", site) for n in range(3)]
+    parent = _create(desktop, "Parent Ltd")
+    jobs = [_create(desktop, f"Job {n}", parent) for n in range(7)]
+    desktop.edit(_current(desktop, jobs[2]), isActive=False)  # an inactive job is renamed too
+    connection = _connect_qbd(app, live_server)
+    consumer = CursorConsumer(live_server.url, connection, "qbd")
+
+    def check() -> None:
+        consumer.follow()
+        compare("qbd", desktop.customers(), read_all(live_server.url, connection)).assert_equal()
+        consumer.assert_clean()
+
+    def names() -> dict[str, str]:
+        stored = read_all(live_server.url, connection)
+        return {r["id"]: r["fully_qualified_name"] for r in stored}
+
+    async with sync_environment(app, page_size=5) as env:
+        first = await run_sync(env, connection)
+        assert first.status == "succeeded", first.error
+        check()
+
+        desktop.edit(_current(desktop, parent), name="Parent Renamed Ltd")
+        desktop.edit(_current(desktop, grand), name="Grand Renamed Co")
+        renamed = await run_sync(env, connection)
+        assert (renamed.status, renamed.kind) == ("succeeded", "incremental"), renamed.error
+        check()
+        stored = names()
+        assert stored[phases[0]["id"]] == "Grand Renamed Co:Site:Phase 0"
+        assert stored[jobs[2]["id"]] == "Parent Renamed Ltd:Job 2"
+        # Nothing stale is left: the next run reads nothing again.
+        again = await run_sync(env, connection)
+        assert (again.added, again.updated, again.deleted) == (0, 0, 0)
+
+        def rename_during_the_run() -> None:
+            desktop.edit(_current(desktop, parent), name="Parent Moved Ltd")
+            desktop.edit(_current(desktop, site), name="Site B")
+
+        desktop.edit(_current(desktop, jobs[0]), jobDescription="edited before the run")
+        during = await run_sync(env, connection, progress=AfterPage(1, rename_during_the_run))
+        assert during.status == "succeeded", during.error
+        after = await run_sync(env, connection)
+        assert after.status == "succeeded", after.error
+        check()
+        assert names()[phases[2]["id"]] == "Grand Renamed Co:Site B:Phase 2"
+
+        # A rename written back through our API is stored at once; its jobs follow in the
+        # next run.
+        with _unified(live_server.url, connection) as api:
+            answer = api.patch(f"/customers/{grand['id']}", json={"display_name": "Grand Again"})
+            assert answer.status_code == 200, answer.text
+        written = await run_sync(env, connection)
+        assert written.status == "succeeded", written.error
+        check()
+        assert names()[phases[1]["id"]] == "Grand Again:Site B:Phase 1"

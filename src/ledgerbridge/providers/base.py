@@ -10,7 +10,7 @@ HTTP answers into this tree in exactly one place.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -161,6 +161,27 @@ class CredentialRotation(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredChild:
+    """A record the store holds whose unified `parent_id` is another record: what a
+    connector needs to tell whether the stored `fully_qualified_name` still follows its
+    parent's."""
+
+    external_id: str
+    parent_id: str
+    fully_qualified_name: str | None
+
+
+class StoredHierarchy(Protocol):
+    """The connection's stored records as a connector may consult them (read-only), to find
+    records a platform changed without saying so. Implemented over the database by
+    `sync/hierarchy.py`."""
+
+    async def children(self, parent_ids: Sequence[str]) -> list[StoredChild]:
+        """Every stored record (deleted ones too) whose parent is one of `parent_ids`."""
+        ...
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to retry temporary failures (exponential backoff, jitter)."""
@@ -234,4 +255,5 @@ class ConnectorFactory(Protocol):
         credentials: CredentialStore,
         http: httpx.AsyncClient,
         settings: ConnectorSettings,
+        stored: StoredHierarchy | None = None,
     ) -> Connector: ...

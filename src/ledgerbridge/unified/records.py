@@ -594,3 +594,26 @@ def live_external_ids(
     result = conn.execute(query.execution_options(stream_results=True, yield_per=batch_size))
     for row in result:
         yield row.external_id
+
+
+def children_of(
+    conn: Connection, *, connection_id: str, model: str, parent_ids: Sequence[str]
+) -> list[tuple[str, str, str | None]]:
+    """(external id, parent id, fully qualified name) of every stored record, deleted ones
+    too, whose unified `parent_id` is one of `parent_ids`. Read from the payload: no index
+    serves it, so it scans the connection's records; connectors ask it only on incremental
+    pages, for the customers the page changed."""
+    parent = records.c.payload["parent_id"].as_string()
+    found: list[tuple[str, str, str | None]] = []
+    for start in range(0, len(parent_ids), _LOOKUP_CHUNK):
+        query = sa.select(
+            records.c.external_id,
+            parent.label("parent_id"),
+            records.c.payload["fully_qualified_name"].as_string().label("full_name"),
+        ).where(
+            records.c.connection_id == connection_id,
+            records.c.model == model,
+            parent.in_(parent_ids[start : start + _LOOKUP_CHUNK]),
+        )
+        found += [(row.external_id, row.parent_id, row.full_name) for row in conn.execute(query)]
+    return found
