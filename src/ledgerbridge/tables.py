@@ -97,6 +97,21 @@ sync_state = sa.Table(
     sa.Column("lease_expires_at", UTCDateTime, nullable=True),
 )
 
+# A token refresh under way: who claimed it, until when (sync/credentials.py). The token
+# endpoint is called outside any transaction; the claim keeps a second refresher waiting.
+credential_claims = sa.Table(
+    "credential_claims",
+    metadata,
+    sa.Column(
+        "connection_id",
+        sa.String(64),
+        sa.ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
 sync_runs = sa.Table(
     "sync_runs",
     metadata,

@@ -141,9 +141,10 @@ class CredentialStore(Protocol):
         ...
 
     def rotating(self) -> AbstractAsyncContextManager[CredentialRotation]:
-        """Hold the connection's credentials lock (across processes) while tokens are
+        """Claim the connection's token refresh (across processes) while tokens are
         refreshed: read the latest stored credentials inside, call the token endpoint, then
-        `save` the answer before leaving. Two refreshes of one connection never overlap."""
+        `save` the answer before leaving. Two refreshes of one connection never overlap,
+        and no database lock is held while the token endpoint is called."""
         ...
 
     async def needs_reauthorisation(self, message: str) -> None:
@@ -153,11 +154,13 @@ class CredentialStore(Protocol):
 
 class CredentialRotation(Protocol):
     current: dict[str, Any]
-    """The credentials as stored when the lock was taken (another process may have
+    """The credentials as stored when the refresh was claimed (another process may have
     refreshed them already: compare before calling the token endpoint)."""
 
-    async def save(self, credentials: dict[str, Any]) -> None:
-        """Store new credentials in the locked transaction; committed when the block ends."""
+    async def save(self, credentials: dict[str, Any]) -> dict[str, Any]:
+        """Store the token endpoint's answer at once (committed on return) unless the stored
+        credentials were replaced since `current` was read; returns the credentials to use
+        (the answer, or the replacement that stands)."""
         ...
 
 
