@@ -9,12 +9,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
 
+from conftest import read_customers_at
 from ledgerbridge.providers.registry import get_platform
-
-API_KEY = "lb_test_key"
 
 Version = tuple[str, int | str]
 """A record's platform version as (modified time, token): later sorts higher."""
@@ -36,17 +34,7 @@ def version_of(provider: str, native: Mapping[str, Any]) -> Version:
 
 def read_all(url: str, connection_id: str, **params: Any) -> list[dict[str, Any]]:
     """Every page of `GET /customers` (with `remote_data`), from `params`' cursor on."""
-    headers = {"Authorization": f"Bearer {API_KEY}", "Connection-Id": connection_id}
-    params = {"include": "remote_data", "limit": 500, **params}
-    found: list[dict[str, Any]] = []
-    while True:
-        response = httpx.get(f"{url}/customers", params=params, headers=headers, timeout=60)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        found += body["records"]
-        if body["next_cursor"] is None:
-            return found
-        params = {**params, "cursor": body["next_cursor"]}
+    return read_customers_at(url, connection_id, include="remote_data", limit=500, **params)
 
 
 @dataclass

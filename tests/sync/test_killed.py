@@ -164,6 +164,7 @@ def killed(qbo: SyncSetup, settings: Settings) -> Killed:
     return Killed(qbo, settings)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_killed_mid_pages_twice_loses_nothing(killed: Killed) -> None:
     seed_realm(killed.qbo.app, 100)
@@ -193,6 +194,7 @@ async def test_killed_mid_pages_twice_loses_nothing(killed: Killed) -> None:
     killed.check(consumer)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("single_use", "survives"),

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import LiveServer, sync_environment
+from conftest import API_KEY, LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.providers.qbd.sandbox import provider as qbd_sandbox
 from ledgerbridge.sync.engine import run_sync
@@ -21,7 +21,7 @@ from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.unified.records import WriteCounts
 from providers.qbd.test_sync_e2e import END_USER, Desktop
 from providers.qbo.live_sync import SyncSetup, seed_realm
-from sync.lossless import API_KEY, CursorConsumer, compare, read_all
+from sync.lossless import CursorConsumer, compare, read_all
 
 
 class AfterPage:
