@@ -52,11 +52,14 @@ class CursorConsumer:
     duplicated: list[str] = field(default_factory=list)
     older: list[str] = field(default_factory=list)
     phantom_deletes: list[str] = field(default_factory=list)
+    followed: int = 0
+    """Changes delivered so far."""
 
     def follow(self) -> int:
         """Read every change since the last cursor; returns how many were delivered."""
         params = {} if self.cursor is None else {"cursor": self.cursor}
         changes = read_all(self.url, self.connection_id, **params)
+        self.followed += len(changes)
         for record in changes:
             self._see(record)
         if changes:
@@ -141,3 +144,20 @@ def compare(
         if gone_there and record["_nango_metadata"]["last_action"] != "DELETED":
             wrong.append(external_id)
     return Comparison(len(expected), lost, wrong)
+
+
+def check_lossless(consumer: CursorConsumer, platform: Iterable[Mapping[str, Any]]) -> None:
+    """After a run: the consumer reads what changed, the whole of `GET /customers` is
+    compared with `platform` (the platform's own answer, every customer), the figures are
+    printed (`pytest -s` shows them) and every one of them must be zero."""
+    consumer.follow()
+    ours = read_all(consumer.url, consumer.connection_id)
+    result = compare(consumer.provider, platform, ours)
+    print(
+        f"lossless {consumer.provider}: {result.compared} compared, {len(result.lost)} lost, "
+        f"{len(consumer.duplicated)} duplicated, {len(result.wrong)} wrong, "
+        f"{len(consumer.older)} older, {len(consumer.phantom_deletes)} phantom deletes "
+        f"({consumer.followed} changes followed)"
+    )
+    result.assert_equal()
+    consumer.assert_clean()

@@ -21,7 +21,7 @@ from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.unified.records import WriteCounts
 from providers.qbd.test_sync_e2e import END_USER, Desktop
 from providers.qbo.live_sync import SyncSetup, seed_realm
-from sync.lossless import CursorConsumer, compare, read_all
+from sync.lossless import CursorConsumer, check_lossless, read_all
 
 
 class AfterPage:
@@ -99,10 +99,7 @@ async def test_qbd_write_backs_during_a_full_pass_are_neither_deleted_nor_overwr
 
             full = await run_sync(env, connection, full=True, progress=AfterPage(1, write_back))
             assert (full.status, full.kind) == ("succeeded", "full"), full.error
-            consumer.follow()
-            result = compare("qbd", desktop.customers(), read_all(live_server.url, connection))
-            result.assert_equal()
-            consumer.assert_clean()
+            check_lossless(consumer, desktop.customers())
 
             stored = {r["id"]: r for r in read_all(live_server.url, connection)}
             assert {stored[i]["_nango_metadata"]["last_action"] for i in created} == {"ADDED"}
@@ -178,11 +175,7 @@ class Realm:
 
 
 def _check(realm: Realm, setup: SyncSetup, consumer: CursorConsumer) -> None:
-    consumer.follow()
-    compare(
-        "qbo", realm.customers(), read_all(setup.server.url, setup.connection_id)
-    ).assert_equal()
-    consumer.assert_clean()
+    check_lossless(consumer, realm.customers())
 
 
 @pytest.mark.slow
@@ -342,9 +335,7 @@ async def test_qbd_jobs_follow_a_renamed_parent_and_grandparent(
     consumer = CursorConsumer(live_server.url, connection, "qbd")
 
     def check() -> None:
-        consumer.follow()
-        compare("qbd", desktop.customers(), read_all(live_server.url, connection)).assert_equal()
-        consumer.assert_clean()
+        check_lossless(consumer, desktop.customers())
 
     def names() -> dict[str, str]:
         stored = read_all(live_server.url, connection)
