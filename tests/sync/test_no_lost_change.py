@@ -15,7 +15,10 @@ from fastapi import FastAPI
 
 from conftest import API_KEY, LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
+from ledgerbridge.providers.intacct import mapper as intacct_mapper
+from ledgerbridge.providers.intacct.sandbox import provider as intacct_sandbox
 from ledgerbridge.providers.qbd.sandbox import provider as qbd_sandbox
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync.engine import run_sync
 from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.unified.records import WriteCounts
@@ -379,3 +382,98 @@ async def test_qbd_jobs_follow_a_renamed_parent_and_grandparent(
         assert written.status == "succeeded", written.error
         check()
         assert names()[phases[1]["id"]] == "Grand Again:Site B:Phase 1"
+
+
+# -- Sage Intacct -----------------------------------------------------------------------------
+
+INTACCT_COMPANY = "LOSSLESS"
+INTACCT_CUSTOMERS = "/objects/accounts-receivable/customer"
+
+
+class IntacctCompany:
+    """The Intacct sandbox company as another Intacct client changes and reads it."""
+
+    def __init__(self, app: FastAPI, live_server: LiveServer) -> None:
+        issued = get_platform("intacct").sandbox.credentials(app.state.sandbox, INTACCT_COMPANY)
+        self.http = httpx.Client(
+            base_url=f"{live_server.url}/sandbox/intacct/ia/api/v1",
+            headers={"Authorization": f"Bearer {issued['access_token']}"},
+            timeout=60,
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        assert response.status_code in (200, 201, 204), response.text
+        return response.json() if response.content else None
+
+    def customers(self) -> list[dict[str, Any]]:
+        """The platform's own answer: every customer, any status, in the connector's fields."""
+        found: list[dict[str, Any]] = []
+        start: int | None = 1
+        while start is not None:
+            body = {
+                "object": "accounts-receivable/customer",
+                "fields": list(intacct_mapper.QUERY_FIELDS),
+                "start": start,
+                "size": 4000,
+            }
+            answer = self.call("POST", "/services/core/query", json=body)
+            found += [intacct_mapper.from_query_row(row) for row in answer["ia::result"]]
+            start = answer["ia::meta"]["next"]
+        return found
+
+    def change(self, key: str, **fields: Any) -> None:
+        self.call("PATCH", f"{INTACCT_CUSTOMERS}/{key}", json=fields)
+
+    def create(self, name: str) -> str:
+        return str(self.call("POST", INTACCT_CUSTOMERS, json={"name": name})["ia::result"]["key"])
+
+    def delete(self, key: str, consumer: CursorConsumer) -> None:
+        """Delete outright (a hard delete, which Intacct reports nowhere)."""
+        consumer.platform_deletes.add(key)
+        self.call("DELETE", f"{INTACCT_CUSTOMERS}/{key}")
+
+
+@pytest.mark.anyio
+async def test_intacct_edits_deactivations_and_hard_deletes_lose_nothing(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    """Edits, deactivations, creates and hard deletes, some during a run, with the
+    reconciliation on every run (`reconcile_every: 1`): nothing lost, nothing phantom."""
+    intacct_sandbox.seed(app.state.sandbox, INTACCT_COMPANY, 60, seed=3)
+    company = IntacctCompany(app, live_server)
+    connection = connect_sandbox(
+        app.state.databases,
+        app.state.cipher,
+        provider="intacct",
+        tenant=INTACCT_COMPANY,
+        server_url=live_server.url,
+    ).id
+    consumer = CursorConsumer(live_server.url, connection, "intacct")
+    # Customers with transactions cannot be deleted: these have none.
+    doomed = [company.create(f"Doomed {n}") for n in range(3)]
+    settings = {"page_size": 10, "lag_seconds": 5, "extra": {"reconcile_every": 1}}
+    async with sync_environment(app, **settings) as env:
+        first = await run_sync(env, connection)
+        assert first.status == "succeeded", first.error
+        check_lossless(consumer, company.customers())
+
+        keys = [c["key"] for c in company.customers() if c["status"] == "active"]
+        for key in keys[:5]:
+            company.change(key, name=f"Renamed {key}")
+        company.change(keys[6], status="inactive")
+        for key in doomed[:2]:
+            company.delete(key, consumer)
+
+        def meanwhile() -> None:
+            company.change(keys[11], name="Renamed during the run")
+            company.create("New during the run")
+            company.delete(doomed[2], consumer)
+            consumer.follow()
+
+        during = await run_sync(env, connection, progress=AfterPage(1, meanwhile))
+        assert during.status == "succeeded", during.error
+        after = await run_sync(env, connection)
+        assert after.status == "succeeded", after.error
+        check_lossless(consumer, company.customers())
+    company.http.close()
