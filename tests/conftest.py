@@ -182,3 +182,31 @@ async def sync_environment(app: FastAPI, **settings: Any) -> AsyncIterator[SyncE
             http=http,
             connector_settings=ConnectorSettings(**{"retry": FAST_RETRY, **settings}),
         )
+
+
+API_KEY = "lb_test_key"
+"""The unified API's key in every test app (`settings`)."""
+
+
+def read_customers(
+    api: httpx.Client | TestClient, connection_id: str, **params: Any
+) -> list[dict[str, Any]]:
+    """Every record `GET /customers` returns from `params` on (a `cursor`, a `limit`, an
+    `include`), following `next_cursor` to the end: what a user's app reads. `api` is any
+    client bound to the unified API's URL."""
+    headers = {"Authorization": f"Bearer {API_KEY}", "Connection-Id": connection_id}
+    found: list[dict[str, Any]] = []
+    while True:
+        response = api.get("/customers", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        found += body["records"]
+        if body["next_cursor"] is None:
+            return found
+        params = {**params, "cursor": body["next_cursor"]}
+
+
+def read_customers_at(url: str, connection_id: str, **params: Any) -> list[dict[str, Any]]:
+    """`read_customers` of the unified API served at `url`."""
+    with httpx.Client(base_url=url, timeout=60) as api:
+        return read_customers(api, connection_id, **params)

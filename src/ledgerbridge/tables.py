@@ -115,6 +115,8 @@ sa.Index(
     records.c.last_action,
     records.c.change_seq,
 )
+# Also `ix_records_parent` (connection_id, model, the payload's parent_id): an expression
+# in each database's own JSON syntax, created by migration 0005 only.
 sa.Index(
     "ix_records_modified",
     records.c.connection_id,
@@ -150,6 +152,21 @@ sa.Index(
     sync_state.c.run_requested_at,
     postgresql_where=_REQUESTED,
     sqlite_where=_REQUESTED,
+)
+
+# A token refresh under way: who claimed it, until when (sync/credentials.py). The token
+# endpoint is called outside any transaction; the claim keeps a second refresher waiting.
+credential_claims = sa.Table(
+    "credential_claims",
+    metadata,
+    sa.Column(
+        "connection_id",
+        sa.String(64),
+        sa.ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
 sync_runs = sa.Table(

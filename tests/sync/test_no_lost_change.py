@@ -13,15 +13,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import LiveServer, sync_environment
+from conftest import API_KEY, LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
+from ledgerbridge.providers.intacct import mapper as intacct_mapper
+from ledgerbridge.providers.intacct.sandbox import provider as intacct_sandbox
 from ledgerbridge.providers.qbd.sandbox import provider as qbd_sandbox
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync.engine import run_sync
 from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.unified.records import WriteCounts
 from providers.qbd.test_sync_e2e import END_USER, Desktop
 from providers.qbo.live_sync import SyncSetup, seed_realm
-from sync.lossless import API_KEY, CursorConsumer, compare, read_all
+from sync.lossless import CursorConsumer, check_lossless, read_all
 
 
 class AfterPage:
@@ -47,21 +50,30 @@ def _unified(url: str, connection_id: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers=headers, timeout=60)
 
 
-@pytest.mark.anyio
-async def test_qbd_write_backs_during_a_full_pass_are_neither_deleted_nor_overwritten(
-    app: FastAPI, live_server: LiveServer
-) -> None:
+def _company_file(app: FastAPI, live_server: LiveServer, customers: int, seed: int) -> Desktop:
+    """A seeded QuickBooks Desktop company file, as its user sees it."""
     context = app.state.sandbox
-    qbd_sandbox.seed(context, END_USER, 40, seed=5)
+    qbd_sandbox.seed(context, END_USER, customers, seed=seed)
     secret = qbd_sandbox.credentials(context, END_USER)["CONDUCTOR_SECRET_KEY"]
-    desktop = Desktop(live_server.url, secret)
-    connection = connect_sandbox(
+    return Desktop(live_server.url, secret)
+
+
+def _connect_qbd(app: FastAPI, live_server: LiveServer) -> str:
+    return connect_sandbox(
         app.state.databases,
         app.state.cipher,
         provider="qbd",
         tenant=END_USER,
         server_url=live_server.url,
     ).id
+
+
+@pytest.mark.anyio
+async def test_qbd_write_backs_during_a_full_pass_are_neither_deleted_nor_overwritten(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    desktop = _company_file(app, live_server, 40, seed=5)
+    connection = _connect_qbd(app, live_server)
     consumer = CursorConsumer(live_server.url, connection, "qbd")
     created: list[str] = []
     patched: dict[str, str] = {}
@@ -90,10 +102,7 @@ async def test_qbd_write_backs_during_a_full_pass_are_neither_deleted_nor_overwr
 
             full = await run_sync(env, connection, full=True, progress=AfterPage(1, write_back))
             assert (full.status, full.kind) == ("succeeded", "full"), full.error
-            consumer.follow()
-            result = compare("qbd", desktop.customers(), read_all(live_server.url, connection))
-            result.assert_equal()
-            consumer.assert_clean()
+            check_lossless(consumer, desktop.customers())
 
             stored = {r["id"]: r for r in read_all(live_server.url, connection)}
             assert {stored[i]["_nango_metadata"]["last_action"] for i in created} == {"ADDED"}
@@ -169,11 +178,7 @@ class Realm:
 
 
 def _check(realm: Realm, setup: SyncSetup, consumer: CursorConsumer) -> None:
-    consumer.follow()
-    compare(
-        "qbo", realm.customers(), read_all(setup.server.url, setup.connection_id)
-    ).assert_equal()
-    consumer.assert_clean()
+    check_lossless(consumer, realm.customers())
 
 
 @pytest.mark.slow
@@ -297,3 +302,178 @@ async def test_qbo_merges_during_a_full_run_and_an_incremental_are_deletes(
         assert stored[gone]["_nango_metadata"]["last_action"] == "DELETED"
     for kept in [*merged.values(), survivor, last_survivor]:
         assert stored[kept]["_nango_metadata"]["last_action"] != "DELETED"
+
+
+# -- QuickBooks Desktop: renamed parents ------------------------------------------------------
+
+
+def _create(desktop: Desktop, name: str, parent: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": name}
+    if parent is not None:
+        body["parentId"] = parent["id"]
+    created: dict[str, Any] = desktop.call("POST", "/quickbooks-desktop/customers", json=body)
+    return created
+
+
+def _current(desktop: Desktop, customer: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = desktop.call("GET", f"/quickbooks-desktop/customers/{customer['id']}")
+    return found
+
+
+@pytest.mark.anyio
+async def test_qbd_jobs_follow_a_renamed_parent_and_grandparent(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    """QuickBooks Desktop renames a job with its parent without moving the job's
+    `updatedAt`: the incremental run after a rename (of a parent, of a grandparent, during
+    a run, through our own API) still leaves every job's full name right."""
+    desktop = _company_file(app, live_server, 12, seed=7)
+    grand = _create(desktop, "Grand Co")
+    site = _create(desktop, "Site", grand)
+    phases = [_create(desktop, f"Phase {n}", site) for n in range(3)]
+    parent = _create(desktop, "Parent Ltd")
+    jobs = [_create(desktop, f"Job {n}", parent) for n in range(7)]
+    desktop.edit(_current(desktop, jobs[2]), isActive=False)  # an inactive job is renamed too
+    connection = _connect_qbd(app, live_server)
+    consumer = CursorConsumer(live_server.url, connection, "qbd")
+
+    def check() -> None:
+        check_lossless(consumer, desktop.customers())
+
+    def names() -> dict[str, str]:
+        stored = read_all(live_server.url, connection)
+        return {r["id"]: r["fully_qualified_name"] for r in stored}
+
+    async with sync_environment(app, page_size=5) as env:
+        first = await run_sync(env, connection)
+        assert first.status == "succeeded", first.error
+        check()
+
+        desktop.edit(_current(desktop, parent), name="Parent Renamed Ltd")
+        desktop.edit(_current(desktop, grand), name="Grand Renamed Co")
+        renamed = await run_sync(env, connection)
+        assert (renamed.status, renamed.kind) == ("succeeded", "incremental"), renamed.error
+        check()
+        stored = names()
+        assert stored[phases[0]["id"]] == "Grand Renamed Co:Site:Phase 0"
+        assert stored[jobs[2]["id"]] == "Parent Renamed Ltd:Job 2"
+        # Nothing stale is left: the next run reads nothing again.
+        again = await run_sync(env, connection)
+        assert (again.added, again.updated, again.deleted) == (0, 0, 0)
+
+        def rename_during_the_run() -> None:
+            desktop.edit(_current(desktop, parent), name="Parent Moved Ltd")
+            desktop.edit(_current(desktop, site), name="Site B")
+
+        desktop.edit(_current(desktop, jobs[0]), jobDescription="edited before the run")
+        during = await run_sync(env, connection, progress=AfterPage(1, rename_during_the_run))
+        assert during.status == "succeeded", during.error
+        after = await run_sync(env, connection)
+        assert after.status == "succeeded", after.error
+        check()
+        assert names()[phases[2]["id"]] == "Grand Renamed Co:Site B:Phase 2"
+
+        # A rename written back through our API is stored at once; its jobs follow in the
+        # next run.
+        with _unified(live_server.url, connection) as api:
+            answer = api.patch(f"/customers/{grand['id']}", json={"display_name": "Grand Again"})
+            assert answer.status_code == 200, answer.text
+        written = await run_sync(env, connection)
+        assert written.status == "succeeded", written.error
+        check()
+        assert names()[phases[1]["id"]] == "Grand Again:Site B:Phase 1"
+
+
+# -- Sage Intacct -----------------------------------------------------------------------------
+
+INTACCT_COMPANY = "LOSSLESS"
+INTACCT_CUSTOMERS = "/objects/accounts-receivable/customer"
+
+
+class IntacctCompany:
+    """The Intacct sandbox company as another Intacct client changes and reads it."""
+
+    def __init__(self, app: FastAPI, live_server: LiveServer) -> None:
+        issued = get_platform("intacct").sandbox.credentials(app.state.sandbox, INTACCT_COMPANY)
+        self.http = httpx.Client(
+            base_url=f"{live_server.url}/sandbox/intacct/ia/api/v1",
+            headers={"Authorization": f"Bearer {issued['access_token']}"},
+            timeout=60,
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        assert response.status_code in (200, 201, 204), response.text
+        return response.json() if response.content else None
+
+    def customers(self) -> list[dict[str, Any]]:
+        """The platform's own answer: every customer, any status, in the connector's fields."""
+        found: list[dict[str, Any]] = []
+        start: int | None = 1
+        while start is not None:
+            body = {
+                "object": "accounts-receivable/customer",
+                "fields": list(intacct_mapper.QUERY_FIELDS),
+                "start": start,
+                "size": 4000,
+            }
+            answer = self.call("POST", "/services/core/query", json=body)
+            found += [intacct_mapper.from_query_row(row) for row in answer["ia::result"]]
+            start = answer["ia::meta"]["next"]
+        return found
+
+    def change(self, key: str, **fields: Any) -> None:
+        self.call("PATCH", f"{INTACCT_CUSTOMERS}/{key}", json=fields)
+
+    def create(self, name: str) -> str:
+        return str(self.call("POST", INTACCT_CUSTOMERS, json={"name": name})["ia::result"]["key"])
+
+    def delete(self, key: str, consumer: CursorConsumer) -> None:
+        """Delete outright (a hard delete, which Intacct reports nowhere)."""
+        consumer.platform_deletes.add(key)
+        self.call("DELETE", f"{INTACCT_CUSTOMERS}/{key}")
+
+
+@pytest.mark.anyio
+async def test_intacct_edits_deactivations_and_hard_deletes_lose_nothing(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    """Edits, deactivations, creates and hard deletes, some during a run, with the
+    reconciliation on every run (`reconcile_every: 1`): nothing lost, nothing phantom."""
+    intacct_sandbox.seed(app.state.sandbox, INTACCT_COMPANY, 60, seed=3)
+    company = IntacctCompany(app, live_server)
+    connection = connect_sandbox(
+        app.state.databases,
+        app.state.cipher,
+        provider="intacct",
+        tenant=INTACCT_COMPANY,
+        server_url=live_server.url,
+    ).id
+    consumer = CursorConsumer(live_server.url, connection, "intacct")
+    # Customers with transactions cannot be deleted: these have none.
+    doomed = [company.create(f"Doomed {n}") for n in range(3)]
+    settings = {"page_size": 10, "lag_seconds": 5, "extra": {"reconcile_every": 1}}
+    async with sync_environment(app, **settings) as env:
+        first = await run_sync(env, connection)
+        assert first.status == "succeeded", first.error
+        check_lossless(consumer, company.customers())
+
+        keys = [c["key"] for c in company.customers() if c["status"] == "active"]
+        for key in keys[:5]:
+            company.change(key, name=f"Renamed {key}")
+        company.change(keys[6], status="inactive")
+        for key in doomed[:2]:
+            company.delete(key, consumer)
+
+        def meanwhile() -> None:
+            company.change(keys[11], name="Renamed during the run")
+            company.create("New during the run")
+            company.delete(doomed[2], consumer)
+            consumer.follow()
+
+        during = await run_sync(env, connection, progress=AfterPage(1, meanwhile))
+        assert during.status == "succeeded", during.error
+        after = await run_sync(env, connection)
+        assert after.status == "succeeded", after.error
+        check_lossless(consumer, company.customers())
+    company.http.close()

@@ -22,6 +22,8 @@ from ledgerbridge.unified.records import (
     IncomingRecord,
     StoredRecord,
     WriteCounts,
+    _parent_id,
+    children_of,
     current_change_seq,
     get_record,
     list_records,
@@ -448,3 +450,36 @@ def test_a_versioned_delete_outranks_pages_read_before_it(engine: Engine, conn_i
     assert one(engine, conn_id, "1").last_action == DELETED
     # ... a newer version of it does (a customer made active again).
     assert save(engine, conn_id, versioned("1", "Ann", V3)).added == 1
+
+
+def test_children_of_finds_jobs_by_parent_through_the_index(engine: Engine, conn_id: str) -> None:
+    """The stored jobs under given parents (deleted ones too), found through
+    `ix_records_parent`, not by reading the connection's every record."""
+    people = [
+        IncomingRecord("p1", {"fully_qualified_name": "Acme", "parent_id": None}),
+        IncomingRecord("j1", {"fully_qualified_name": "Acme:Roof", "parent_id": "p1"}),
+        IncomingRecord(
+            "j2", {"fully_qualified_name": "Acme:Barn", "parent_id": "p1"}, deleted=True
+        ),
+        IncomingRecord("g1", {"fully_qualified_name": "Acme:Roof:Tiles", "parent_id": "j1"}),
+        IncomingRecord("x1", {"fully_qualified_name": "Other:Job", "parent_id": "p9"}),
+    ]
+    save(engine, conn_id, *people)
+    with read_transaction(engine) as conn:
+        found = children_of(conn, connection_id=conn_id, model=MODEL, parent_ids=["p1", "j1"])
+        query = sa.select(records.c.external_id).where(
+            records.c.connection_id == conn_id,
+            records.c.model == MODEL,
+            _parent_id(conn).in_(["p1"]),
+        )
+        sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+        explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        if engine.dialect.name != "sqlite":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table
+        plan = " ".join(str(row) for row in conn.exec_driver_sql(explain + sql))
+    assert sorted(found) == [
+        ("g1", "j1", "Acme:Roof:Tiles"),
+        ("j1", "p1", "Acme:Roof"),
+        ("j2", "p1", "Acme:Barn"),
+    ]
+    assert "ix_records_parent" in plan, plan

@@ -10,7 +10,7 @@ HTTP answers into this tree in exactly one place.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -141,9 +141,10 @@ class CredentialStore(Protocol):
         ...
 
     def rotating(self) -> AbstractAsyncContextManager[CredentialRotation]:
-        """Hold the connection's credentials lock (across processes) while tokens are
+        """Claim the connection's token refresh (across processes) while tokens are
         refreshed: read the latest stored credentials inside, call the token endpoint, then
-        `save` the answer before leaving. Two refreshes of one connection never overlap."""
+        `save` the answer before leaving. Two refreshes of one connection never overlap,
+        and no database lock is held while the token endpoint is called."""
         ...
 
     async def needs_reauthorisation(self, message: str) -> None:
@@ -153,11 +154,34 @@ class CredentialStore(Protocol):
 
 class CredentialRotation(Protocol):
     current: dict[str, Any]
-    """The credentials as stored when the lock was taken (another process may have
+    """The credentials as stored when the refresh was claimed (another process may have
     refreshed them already: compare before calling the token endpoint)."""
 
-    async def save(self, credentials: dict[str, Any]) -> None:
-        """Store new credentials in the locked transaction; committed when the block ends."""
+    async def save(self, credentials: dict[str, Any]) -> dict[str, Any]:
+        """Store the token endpoint's answer at once (committed on return) unless the stored
+        credentials were replaced since `current` was read; returns the credentials to use
+        (the answer, or the replacement that stands)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChild:
+    """A record the store holds whose unified `parent_id` is another record: what a
+    connector needs to tell whether the stored `fully_qualified_name` still follows its
+    parent's."""
+
+    external_id: str
+    parent_id: str
+    fully_qualified_name: str | None
+
+
+class StoredHierarchy(Protocol):
+    """The connection's stored records as a connector may consult them (read-only), to find
+    records a platform changed without saying so. Implemented over the database by
+    `sync/hierarchy.py`."""
+
+    async def children(self, parent_ids: Sequence[str]) -> list[StoredChild]:
+        """Every stored record (deleted ones too) whose parent is one of `parent_ids`."""
         ...
 
 
@@ -234,4 +258,5 @@ class ConnectorFactory(Protocol):
         credentials: CredentialStore,
         http: httpx.AsyncClient,
         settings: ConnectorSettings,
+        stored: StoredHierarchy | None = None,
     ) -> Connector: ...

@@ -261,7 +261,7 @@ class ProviderClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | list[str]] | None = None,
         json: Any = None,
         content: bytes | None = None,
         data: Mapping[str, str] | None = None,

@@ -9,11 +9,16 @@ to tell a person when the credentials are refused), and then only pages and maps
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, NotRequired, TypedDict
 
 import httpx
 
-from ledgerbridge.providers.base import AuthError, ConnectorSettings, CredentialStore
+from ledgerbridge.providers.base import (
+    AuthError,
+    ConnectorSettings,
+    CredentialStore,
+    StoredHierarchy,
+)
 from ledgerbridge.providers.client import ProviderClient, RequestLimits
 
 
@@ -24,6 +29,9 @@ class Connection(TypedDict):
     credentials: CredentialStore
     http: httpx.AsyncClient
     settings: ConnectorSettings
+    stored: NotRequired[StoredHierarchy | None]
+    """The connection's stored records, where a connector must consult them (the sync
+    engine gives them; a connector built without them reads the platform only)."""
 
 
 class HttpConnector:
@@ -43,8 +51,10 @@ class HttpConnector:
         credentials: CredentialStore,
         http: httpx.AsyncClient,
         settings: ConnectorSettings,
+        stored: StoredHierarchy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.stored = stored
         self.credentials = credentials
         self.http = http
         self.settings = settings

@@ -4,10 +4,12 @@ Refresh tokens rotate (QuickBooks Online's always, Intacct's when one is used): 
 refresh returns a new one and the old one dies. Two refreshes racing with the same token
 leave one holding a dead token (`invalid_grant`, the most reported sync failure), and a new
 refresh token lost before it is stored kills the connection. So every refresh runs inside
-the credential store's `rotating()` lock, starts from the credentials stored *now*
+the credential store's `rotating()` claim, starts from the credentials stored *now*
 (another process may have refreshed already, and then its token is used), and stores the
-answer before anyone uses the new access token. Each platform supplies only its `grant`:
-the call to its token endpoint.
+answer before anyone uses the new access token, with no other work in between. A refresh
+the platform refuses after another refresher rotated the token meanwhile uses that
+refresher's tokens: only a refusal of the token stored now costs the connection. Each
+platform supplies only its `grant`: the call to its token endpoint.
 """
 
 from __future__ import annotations
@@ -135,16 +137,21 @@ class AccessTokens:
         return credentials
 
     async def _rotate(self, used: str | None) -> str:
+        current: dict[str, Any] = {}
         try:
             async with self._store.rotating() as rotation:
                 current = dict(rotation.current)
                 if current.get("access_token") != used and self._fresh(current):
                     credentials = current  # another refresher stored it while we waited
                 else:
-                    credentials = await self._granted(current)
-                    await rotation.save(credentials)
+                    credentials = await rotation.save(await self._granted(current))
         except AuthError as refused:
-            # Outside the rotation: its transaction holds the connection row's lock.
+            # Outside the rotation, which is released by now.
+            stored = await self._store.load()
+            if stored.get("refresh_token") != current.get("refresh_token") and self._fresh(stored):
+                # Refused because another refresher (whose claim outlived ours) or a person
+                # reconnecting replaced the token meanwhile: theirs stand.
+                return self._adopt(stored)
             message = refused.message
             if self._hint:
                 message = f"{message.rstrip('.')}. {self._hint}"

@@ -1,38 +1,54 @@
 """Connection credentials over the database, as connectors use them (`CredentialStore`).
 
-A token refresh happens inside `rotating()`: the connection row is locked (`FOR UPDATE` on
-PostgreSQL, the write lock on SQLite) before the stored credentials are read, the token
-endpoint is called while the lock is held, and the rotated refresh token is written and
-committed in that same transaction before anyone uses the new access token. A second
-refresher, in this process or another, waits for the lock and then finds the fresh tokens.
+A token refresh never holds a database lock across the token endpoint call: on SQLite the
+write lock would stop every other writer of the whole database (every connection's page
+saves) for as long as the platform takes to answer. Instead:
+
+1. in this process, refreshers of one connection queue on an asyncio lock;
+2. across processes, the refresher claims the connection's refresh (`credential_claims`,
+   one short transaction that also reads the credentials stored now); a second process
+   waits until the claim is released, then reads the tokens the first one stored and
+   uses them; a claim left by a killed process expires after `CLAIM_TTL`;
+3. the token endpoint is called holding no lock;
+4. the answer is stored at once, in one short transaction that does nothing else: an
+   `UPDATE` that compares the stored ciphertext with the one the refresh started from
+   (so credentials replaced meanwhile, by a person reconnecting or by a refresher whose
+   claim had expired, are never overwritten; those are used instead) and the claim's
+   release.
+
+Under strict single-use rotation the window between the platform's answer and our commit
+is step 4 alone: encrypting happens before it, and nothing else runs inside it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from anyio import to_thread
 from sqlalchemy.engine import Connection, Engine
 
-from ledgerbridge.connections import (
-    ConnectionStatus,
-    read_credentials,
-    set_status,
-    write_credentials,
-)
+from ledgerbridge.connections import ConnectionStatus, read_credentials, set_status
 from ledgerbridge.crypto import CredentialCipher
-from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.errors import NotFoundError
-from ledgerbridge.tables import connections
+from ledgerbridge.tables import connections, credential_claims
+
+CLAIM_TTL = timedelta(seconds=120)
+"""How long a refresh claim holds: past the token request's own timeout and retries, so a
+live refresher keeps it; a killed one's claim lapses after this long."""
+CLAIM_POLL_S = (0.02, 0.5)
+"""A waiting refresher looks again after the first delay, doubling up to the second."""
 
 # One asyncio lock per event loop and connection, so in-process refreshers queue on the loop
-# instead of each holding a thread while they wait for the database lock.
+# instead of each holding a thread while they wait for another's claim.
 _LOCAL_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
@@ -42,14 +58,19 @@ _LOCAL_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asy
 class _Rotation:
     current: dict[str, Any]
     _store: DatabaseCredentials
-    _conn: Connection
+    _stored: str
+    """The ciphertext `current` was read from: the value the save compares against."""
 
-    async def save(self, credentials: dict[str, Any]) -> None:
+    async def save(self, credentials: dict[str, Any]) -> dict[str, Any]:
         store = self._store
-        await to_thread.run_sync(
-            write_credentials, self._conn, store.cipher, store.connection_id, credentials
-        )
-        self.current = credentials
+        replacement = store.cipher.encrypt(credentials)  # before the transaction opens
+        if await to_thread.run_sync(store.swap, self._stored, replacement):
+            self.current, self._stored = credentials, replacement
+            return credentials
+        # Replaced meanwhile (a person reconnected, or a refresher whose claim had lapsed
+        # stored first): theirs stand.
+        self.current = await store.load()
+        return self.current
 
 
 class DatabaseCredentials:
@@ -59,6 +80,9 @@ class DatabaseCredentials:
         self.engine = engine
         self.cipher = cipher
         self.connection_id = connection_id
+        self.owner = uuid.uuid4().hex
+        """Who holds a claim: this store object (one process may hold several, on several
+        event loops)."""
 
     def _read(self) -> dict[str, Any]:
         with read_transaction(self.engine) as conn:
@@ -74,26 +98,77 @@ class DatabaseCredentials:
     @asynccontextmanager
     async def rotating(self) -> AsyncIterator[_Rotation]:
         async with self._local_lock():
-            transaction = write_transaction(self.engine)
-            conn = await to_thread.run_sync(transaction.__enter__)
+            stored = await self._claim()
             try:
-                current = await to_thread.run_sync(self._locked_read, conn)
-                rotation = _Rotation(current, self, conn)
-                yield rotation
-            except BaseException as exc:
-                await to_thread.run_sync(transaction.__exit__, type(exc), exc, exc.__traceback__)
-                raise
-            await to_thread.run_sync(transaction.__exit__, None, None, None)
+                yield _Rotation(self.cipher.decrypt(stored), self, stored)
+            finally:
+                await to_thread.run_sync(self.release)
 
-    def _locked_read(self, conn: Connection) -> dict[str, Any]:
-        token = conn.execute(
-            sa.select(connections.c.credentials)
-            .where(connections.c.id == self.connection_id)
-            .with_for_update()
-        ).scalar_one_or_none()
-        if token is None:
-            raise NotFoundError(f"connection {self.connection_id!r} does not exist")
-        return self.cipher.decrypt(token)
+    async def _claim(self) -> str:
+        """Claim the refresh, waiting while another process holds it; the stored
+        ciphertext as it is once claimed."""
+        delay, longest = CLAIM_POLL_S
+        while True:
+            stored = await to_thread.run_sync(self.try_claim)
+            if stored is not None:
+                return stored
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+
+    def try_claim(self) -> str | None:
+        """One short transaction: the stored credentials and the claim, or None while
+        another refresher's claim is live."""
+        now = utcnow()
+        with write_transaction(self.engine) as conn:
+            stored = conn.execute(
+                sa.select(connections.c.credentials)
+                .where(connections.c.id == self.connection_id)
+                .with_for_update()
+            ).scalar_one_or_none()
+            if stored is None:
+                raise NotFoundError(f"connection {self.connection_id!r} does not exist")
+            claim = credential_claims.c
+            holder = conn.execute(
+                sa.select(claim.owner, claim.expires_at).where(
+                    claim.connection_id == self.connection_id
+                )
+            ).first()
+            if holder is not None and holder.owner != self.owner and holder.expires_at > now:
+                return None
+            conn.execute(
+                sa.delete(credential_claims).where(claim.connection_id == self.connection_id)
+            )
+            conn.execute(
+                sa.insert(credential_claims).values(
+                    connection_id=self.connection_id, owner=self.owner, expires_at=now + CLAIM_TTL
+                )
+            )
+            return str(stored)
+
+    def swap(self, expected: str, replacement: str) -> bool:
+        """Store `replacement` if the stored ciphertext is still `expected`, and release the
+        claim: the only transaction between the token endpoint's answer and its commit."""
+        with write_transaction(self.engine) as conn:
+            swapped = conn.execute(
+                sa.update(connections)
+                .where(connections.c.id == self.connection_id)
+                .where(connections.c.credentials == expected)
+                .values(credentials=replacement)
+            ).rowcount
+            self._release(conn)
+        return swapped == 1
+
+    def release(self) -> None:
+        with write_transaction(self.engine) as conn:
+            self._release(conn)
+
+    def _release(self, conn: Connection) -> None:
+        claim = credential_claims.c
+        conn.execute(
+            sa.delete(credential_claims).where(
+                claim.connection_id == self.connection_id, claim.owner == self.owner
+            )
+        )
 
     def _mark(self, message: str) -> None:
         with write_transaction(self.engine) as conn:

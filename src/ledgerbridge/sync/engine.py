@@ -51,6 +51,7 @@ from ledgerbridge.providers.base import (
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
+from ledgerbridge.sync.hierarchy import DatabaseHierarchy
 from ledgerbridge.sync.runs import RunKind, RunStatus, SyncRunInfo
 from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME
@@ -128,6 +129,7 @@ def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
         credentials=DatabaseCredentials(env.engine, env.cipher, info.id),
         http=env.http,
         settings=settings,
+        stored=DatabaseHierarchy(env.engine, info.id),
     )
 
 

@@ -606,3 +606,35 @@ def live_external_ids(
     result = conn.execute(query.execution_options(stream_results=True, yield_per=batch_size))
     for row in result:
         yield row.external_id
+
+
+def _parent_id(conn: Connection) -> sa.ColumnElement[str]:
+    """The unified `parent_id` inside the payload, written exactly as the `ix_records_parent`
+    index of migration 0005 is (a database uses an expression index only for the very same
+    expression, with the JSON path a literal, not a bound parameter)."""
+    if is_sqlite(conn):
+        path: sa.ColumnElement[str] = sa.literal_column("'$.parent_id'")
+        return sa.func.json_extract(records.c.payload, path, type_=sa.String)
+    return records.c.payload.op("->>", return_type=sa.String)(sa.literal_column("'parent_id'"))
+
+
+def children_of(
+    conn: Connection, *, connection_id: str, model: str, parent_ids: Sequence[str]
+) -> list[tuple[str, str, str | None]]:
+    """(external id, parent id, fully qualified name) of every stored record, deleted ones
+    too, whose unified `parent_id` is one of `parent_ids` (through `ix_records_parent`:
+    a millisecond where a scan of 50,000 records took most of a second)."""
+    parent = _parent_id(conn)
+    found: list[tuple[str, str, str | None]] = []
+    for start in range(0, len(parent_ids), _LOOKUP_CHUNK):
+        query = sa.select(
+            records.c.external_id,
+            parent.label("parent_id"),
+            records.c.payload["fully_qualified_name"].as_string().label("full_name"),
+        ).where(
+            records.c.connection_id == connection_id,
+            records.c.model == model,
+            parent.in_(parent_ids[start : start + _LOOKUP_CHUNK]),
+        )
+        found += [(row.external_id, row.parent_id, row.full_name) for row in conn.execute(query)]
+    return found

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import FAST_RETRY, LiveServer, sync_environment
+from conftest import FAST_RETRY, LiveServer, read_customers, sync_environment
 from ledgerbridge.providers.base import (
     ConflictError,
     ConnectorSettings,
@@ -62,16 +62,7 @@ async def env(app: FastAPI, harness: Harness) -> AsyncIterator[SyncEnvironment]:
 
 def unified_api(harness: SandboxHarness, connection_id: str, **params: Any) -> list[dict[str, Any]]:
     """Every record `GET /customers` returns, following `next_cursor` to the end."""
-    headers = {**API_HEADERS, "Connection-Id": connection_id}
-    found: list[dict[str, Any]] = []
-    while True:
-        response = harness.http.get("/customers", params=params, headers=headers)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        found += body["records"]
-        if body["next_cursor"] is None:
-            return found
-        params = {**params, "cursor": body["next_cursor"]}
+    return read_customers(harness.http, connection_id, **params)
 
 
 def last_run(harness: SandboxHarness, connection_id: str) -> dict[str, Any]:

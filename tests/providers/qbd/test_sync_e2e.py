@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import sync_environment
+from conftest import read_customers_at, sync_environment
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.providers.qbd.sandbox import provider
 from ledgerbridge.sync.engine import run_sync
@@ -48,19 +48,6 @@ class Desktop:
         self.call("POST", f"/quickbooks-desktop/customers/{customer['id']}", json=body)
 
 
-def _records(url: str, connection_id: str, **params: Any) -> list[dict[str, Any]]:
-    headers = {"Authorization": "Bearer lb_test_key", "Connection-Id": connection_id}
-    found: list[dict[str, Any]] = []
-    while True:
-        response = httpx.get(f"{url}/customers", params=params, headers=headers, timeout=30)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        found += body["records"]
-        if body["next_cursor"] is None:
-            return found
-        params = {**params, "cursor": body["next_cursor"]}
-
-
 @pytest.mark.anyio
 async def test_seed_sync_change_sync_shows_exactly_the_changes(
     app: FastAPI, live_server: Any
@@ -84,7 +71,7 @@ async def test_seed_sync_change_sync_shows_exactly_the_changes(
         assert (first.status, first.kind, first.error) == ("succeeded", "full", None), first.error
         assert (first.added, first.deleted) == (SEEDED - len(inactive), len(inactive))
         assert first.pages == -(-SEEDED // 8)
-        stored = _records(live_server.url, connection.id, limit=25)
+        stored = read_customers_at(live_server.url, connection.id, limit=25)
         assert len(stored) == SEEDED
         last_cursor = stored[-1]["_nango_metadata"]["cursor"]
 
@@ -108,7 +95,7 @@ async def test_seed_sync_change_sync_shows_exactly_the_changes(
         assert (second.status, second.kind, second.error) == ("succeeded", "incremental", None)
         assert (second.added, second.updated, second.deleted) == (2, 1, 2)
 
-        changes = _records(live_server.url, connection.id, cursor=last_cursor)
+        changes = read_customers_at(live_server.url, connection.id, cursor=last_cursor)
         actions = {r["id"]: r["_nango_metadata"]["last_action"] for r in changes}
         assert actions == {
             edited["id"]: "UPDATED",
@@ -133,4 +120,4 @@ async def test_seed_sync_change_sync_shows_exactly_the_changes(
             0,
         )
         latest = changes[-1]["_nango_metadata"]["cursor"]
-        assert _records(live_server.url, connection.id, cursor=latest) == []
+        assert read_customers_at(live_server.url, connection.id, cursor=latest) == []

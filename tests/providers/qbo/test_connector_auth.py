@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,13 +13,20 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from conftest import FAST_RETRY
+from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.connections import ConnectionStatus
+from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.providers.base import AuthError, ConnectorSettings
 from ledgerbridge.providers.qbo.connector import QboConnector
 from ledgerbridge.providers.qbo.oauth import INTUIT_TOKEN_URL, default_token_url
+from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync.credentials import DatabaseCredentials
+from ledgerbridge.tables import credential_claims
+from ledgerbridge.unified.customer import MODEL_NAME
+from ledgerbridge.unified.records import IncomingRecord, save_records
 from providers.qbo.connector_support import QboConnection, Recorder, collect, ids_of, run
 
 BILL = {"line1": "1 Main St", "city": "Tucson"}
@@ -180,16 +188,14 @@ def test_refreshers_on_two_event_loops_rotate_once(qbo_connection: QboConnection
 
 
 class CrashBeforeCommit(DatabaseCredentials):
-    """The process dies after the token endpoint answered and the answer was written, before
-    the transaction commits (as a SIGKILL there would leave it: nothing stored)."""
+    """The process dies after the token endpoint answered, before the answer is committed
+    (as a SIGKILL there would leave it: nothing stored)."""
 
     @asynccontextmanager
     async def rotating(self) -> AsyncIterator[Any]:
         async with super().rotating() as rotation:
-            save = rotation.save
 
-            async def save_then_die(credentials: dict[str, Any]) -> None:
-                await save(credentials)
+            async def save_then_die(credentials: dict[str, Any]) -> dict[str, Any]:
                 raise RuntimeError("killed between the token answer and the commit")
 
             rotation.save = save_then_die
@@ -256,3 +262,54 @@ def test_tokens_shorter_than_the_margin_are_not_refreshed_before_every_request(
     assert ids_of(pages) == qbo_connection.sandbox_ids()
     assert len(recorder.api_calls()) > 20
     assert recorder.token_calls() == 1
+
+
+def _claimed(qbo_connection: QboConnection) -> bool:
+    with read_transaction(qbo_connection.app.state.databases.main) as conn:
+        claim = credential_claims.c
+        found = conn.execute(
+            sa.select(claim.owner).where(claim.connection_id == qbo_connection.connection_id)
+        ).first()
+    return found is not None
+
+
+def test_a_slow_token_endpoint_holds_no_database_lock(qbo_connection: QboConnection) -> None:
+    """While the token endpoint takes its time, another connection saves a page at once:
+    the refresh holds a claim, not the database's write lock (on SQLite that lock would
+    stop every writer of the whole database)."""
+    app = qbo_connection.app
+    qbo_connection.configure(latency_ms=2000)  # the token answer too
+    qbo_connection.seed(2)
+    _without_access_token(qbo_connection)
+    get_platform("qbd").sandbox.seed(qbo_connection.sandbox, "end_usr_other", 1, 1)
+    other = connect_sandbox(
+        app.state.databases,
+        app.state.cipher,
+        provider="qbd",
+        tenant="end_usr_other",
+        server_url=qbo_connection.server.url,
+    ).id
+    saved_in: list[float] = []
+    recorder = Recorder()
+
+    def save_meanwhile() -> None:
+        deadline = time.monotonic() + 10
+        while recorder.token_calls() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the token request is on the wire, its answer 2 s away
+        assert (recorder.token_calls(), recorder.in_flight) == (1, 1)
+        started = time.monotonic()
+        page = [IncomingRecord(f"c{n}", {"display_name": f"C {n}"}) for n in range(50)]
+        with write_transaction(app.state.databases.main) as conn:
+            save_records(conn, connection_id=other, model=MODEL_NAME, batch=page, now=utcnow())
+        saved_in.append(time.monotonic() - started)
+
+    saver = threading.Thread(target=save_meanwhile)
+    saver.start()
+    customer = run(lambda http: qbo_connection.connector(http).get("1"), recorder)
+    saver.join(timeout=30)
+    assert customer["Id"] == "1"
+    assert recorder.token_calls() == 1
+    assert len(saved_in) == 1, saved_in  # the saver's own checks held
+    assert saved_in[0] < 0.5, saved_in
+    assert not _claimed(qbo_connection)  # released with the answer's commit

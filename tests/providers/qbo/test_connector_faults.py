@@ -196,8 +196,9 @@ class MemoryRotation:
     current: dict[str, Any]
     store: MemoryCredentials
 
-    async def save(self, credentials: dict[str, Any]) -> None:
+    async def save(self, credentials: dict[str, Any]) -> dict[str, Any]:
         self.store.credentials = credentials
+        return credentials
 
 
 def test_cdc_deleted_entries_become_deleted_ids() -> None:

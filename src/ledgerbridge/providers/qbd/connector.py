@@ -18,6 +18,20 @@ customers deleted outright come from `deleted-list-objects`, which QuickBooks ke
 days: a checkpoint last checked longer ago than that cannot be continued, so the pass is
 made full, and a full pass's last page carries every id that exists (`present_ids`).
 
+Renamed parents. A job's `fullName` is its parent's `fullName` and its own `name`
+(docs.conductor.is/qbd-examples/jobs-and-customers), so renaming a customer renames every
+job under it. Nothing Intuit or Conductor publishes says that this moves the jobs'
+`updatedAt` (QuickBooks keeps a job's parent as a reference, and the SDK documents the
+EditSequence as changing when the object itself is modified), and the sandbox does not
+move it: an incremental listing shows the renamed customer only. So every incremental page
+asks the store (`StoredHierarchy`) for the jobs under the customers it changed, and reads
+again (`ids=`) those whose stored full name no longer follows their parent's, down the
+hierarchy, in the same page: the parent and its jobs are saved in one transaction, and a
+run killed before it reads the parent again. A rename written back through our own API
+(stored at once) is caught the same way, since it is the jobs that are compared, not the
+parent. Were QuickBooks to move the jobs' `updatedAt` after all, the jobs would simply be
+listed as changed and nothing would be read twice.
+
 Not verified on a real desktop: whether a transaction that moves a customer's `balance`
 (or a job's, and so the parent's `totalBalance`) also moves its `updatedAt`. If it does
 not, balances are fresh after a full run only (`run_sync(..., full=True)`).
@@ -278,7 +292,7 @@ class QbdConnector(HttpConnector):
         self,
         method: str,
         path: str,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | list[str]] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> Any:
         return await self.client.request(method, path, params=params, json=body)
@@ -331,6 +345,8 @@ class QbdConnector(HttpConnector):
             if fresh:
                 if pending:
                     yield CustomerPage(pending, midway, total)
+                if not state.full:
+                    fresh += await self._renamed_jobs(fresh)
                 pending = [mapper.mapped(customer) for customer in fresh]
         deleted = []
         for gone in await self._deleted(state.updated_after, started):
@@ -350,8 +366,53 @@ class QbdConnector(HttpConnector):
         final = QbdCheckpoint(False, window.start(), checked, window.boundary())
         return final.to_json()
 
+    async def _renamed_jobs(self, changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The jobs under `changed` whose stored full name no longer follows their parent's,
+        as QuickBooks has them now, and the same for the jobs under those, down the
+        hierarchy (a grandparent's rename renames every level)."""
+        if self.stored is None:
+            return []
+        seen = {customer["id"] for customer in changed}
+        parents = {customer["id"]: customer["fullName"] for customer in changed}
+        found: list[dict[str, Any]] = []
+        while parents:
+            stale = [
+                child.external_id
+                for child in await self.stored.children(list(parents))
+                if child.external_id not in seen
+                and child.fully_qualified_name
+                != _job_full_name(parents[child.parent_id], child.fully_qualified_name)
+            ]
+            current = await self._read_ids(stale)
+            found += current
+            seen.update(customer["id"] for customer in current)
+            parents = {customer["id"]: customer["fullName"] for customer in current}
+        return found
+
+    async def _read_ids(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The customers of `ids` as QuickBooks has them now (any status: with `ids`,
+        QuickBooks ignores every other filter), skipping any deleted meanwhile (the deleted
+        list reports those). One id not found fails a whole `ids` request, so a refused
+        chunk is read one customer at a time."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), self._page_size):
+            chunk = ids[start : start + self._page_size]
+            try:
+                async for customers, _ in self._list({"ids": chunk, "limit": str(len(chunk))}):
+                    found += customers
+            except FatalError as exc:
+                if exc.http_status != 404:
+                    raise
+                for external_id in chunk:
+                    try:
+                        found.append(await self.get(external_id))
+                    except FatalError as missing:
+                        if missing.http_status != 404:
+                            raise
+        return found
+
     async def _list(
-        self, params: dict[str, str]
+        self, params: Mapping[str, str | list[str]]
     ) -> AsyncIterator[tuple[list[dict[str, Any]], int | None]]:
         """The pages of one listing and how many customers it holds, following Conductor's
         cursor to its end (`nextCursor: null`); a cursor that does not continue where the
@@ -412,6 +473,11 @@ class QbdConnector(HttpConnector):
             "POST", _customer_path(external_id), body=body
         )
         return customer
+
+
+def _job_full_name(parent_full_name: str, stored_full_name: str | None) -> str:
+    """What a job's full name is under its parent's current one (a name holds no colon)."""
+    return f"{parent_full_name}:{(stored_full_name or '').rsplit(':', 1)[-1]}"
 
 
 def _customer_path(external_id: str) -> str:

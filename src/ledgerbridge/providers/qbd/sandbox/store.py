@@ -317,7 +317,12 @@ def _descendants(connection: Connection, end_user_id: str, customer_id: str) -> 
 def _rename_descendants(
     connection: Connection, end_user_id: str, parent_id: str, full_name: str, sublevel: int
 ) -> None:
-    # A job's fullName follows its parent's name (QuickBooks keeps the hierarchy in it).
+    # A job's fullName follows its parent's name (QuickBooks keeps the hierarchy in it:
+    # docs.conductor.is/qbd-examples/jobs-and-customers). Its updatedAt and revisionNumber
+    # stay as they were: the job itself was not modified (the SDK's EditSequence changes
+    # "every time the object is changed", and QuickBooks keeps the parent as a reference),
+    # and nothing Intuit or Conductor publishes says a parent's rename touches its jobs. Of
+    # the two readings this is the one a sync must survive (providers/qbd/connector.py).
     for child in _children(connection, end_user_id, parent_id):
         child_name = f"{full_name}:{child.name}"
         connection.execute(

@@ -4,6 +4,7 @@ or in the form body, rotating refresh tokens), revocation and userinfo."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import secrets
@@ -67,6 +68,12 @@ def _lifetime(context: SandboxContext) -> Any:
         return (settings or default_settings()).token_lifetime_s
 
     return lifetime
+
+
+def _latency_ms(context: SandboxContext, realm_id: str) -> int:
+    with read_transaction(context.engine) as connection:
+        settings = tenants.get_tenant(connection, PROVIDER, realm_id)
+    return (settings or default_settings()).latency_ms
 
 
 def rotation_of(settings: tenants.TenantSettings) -> RefreshRotation:
@@ -288,6 +295,11 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
             pair = await run_in_threadpool(exchange)
         except OAuthError as exc:
             return _oauth_error(exc)
+        # The realm's latency knob slows the token answer too, after the rotation is done:
+        # the window in which a client holds nothing yet and the old token may be spent.
+        latency_ms = await run_in_threadpool(_latency_ms, context, pair.tenant_id)
+        if latency_ms:
+            await asyncio.sleep(latency_ms / 1000)
         return json_response(token_body(pair))
 
     @router.post("/oauth2/v1/tokens/revoke")
