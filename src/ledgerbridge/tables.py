@@ -116,7 +116,7 @@ sa.Index(
     records.c.change_seq,
 )
 # Also `ix_records_parent` (connection_id, model, the payload's parent_id): an expression
-# in each database's own JSON syntax, created by migration 0005 only.
+# in each database's own JSON syntax, created by migration 0009 only.
 sa.Index(
     "ix_records_modified",
     records.c.connection_id,

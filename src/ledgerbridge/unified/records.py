@@ -610,7 +610,7 @@ def live_external_ids(
 
 def _parent_id(conn: Connection) -> sa.ColumnElement[str]:
     """The unified `parent_id` inside the payload, written exactly as the `ix_records_parent`
-    index of migration 0005 is (a database uses an expression index only for the very same
+    index of migration 0009 is (a database uses an expression index only for the very same
     expression, with the JSON path a literal, not a bound parameter)."""
     if is_sqlite(conn):
         path: sa.ColumnElement[str] = sa.literal_column("'$.parent_id'")

@@ -10,8 +10,8 @@ looks up the stored jobs under the customers it changed (`unified.records.childr
 which without an index scans the connection's records. The expression is each database's
 own JSON accessor, so the index lives here and not in `tables.py`.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
@@ -19,8 +19,8 @@ from alembic import op
 
 from ledgerbridge.db import UTCDateTime
 
-revision = "0005"
-down_revision = "0004"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
