@@ -13,7 +13,15 @@ from ledgerbridge import __version__
 from ledgerbridge.api.docs import install_docs
 from ledgerbridge.api.errors import install_error_handlers
 from ledgerbridge.api.openapi import install_openapi
-from ledgerbridge.api.routes import authorize, connections, customers, health, metrics, syncs
+from ledgerbridge.api.routes import (
+    authorize,
+    connections,
+    customers,
+    health,
+    metrics,
+    notifications,
+    syncs,
+)
 from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import fill_remote_account_ids
@@ -23,7 +31,7 @@ from ledgerbridge.keys import is_valid_api_key
 from ledgerbridge.observability.access import AccessLogMiddleware
 from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.runtime import Databases, connector_settings, open_databases
-from ledgerbridge.sandbox.app import mount_sandboxes
+from ledgerbridge.sandbox.app import mount_sandboxes, sandbox_background
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync.worker import sync_service
 
@@ -44,13 +52,18 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        """The sync service (HTTP client, scheduler when enabled) lives as long as the app."""
-        async with sync_service(
-            databases.main,
-            cipher,
-            run_scheduler=settings.scheduler,
-            connector_settings=connector_settings(settings),
-        ) as service:
+        """The sync service (HTTP client, scheduler when enabled) and the sandboxes'
+        background work (change notifications) live as long as the app."""
+        sandboxes = [p.sandbox for p in all_platforms()] if settings.sandboxes else []
+        async with (
+            sync_service(
+                databases.main,
+                cipher,
+                run_scheduler=settings.scheduler,
+                connector_settings=connector_settings(settings),
+            ) as service,
+            sandbox_background(app.state.sandbox, sandboxes),
+        ):
             app.state.sync = service
             yield
 
@@ -83,6 +96,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.include_router(connections.router)
     app.include_router(customers.router)
     app.include_router(syncs.router)
+    app.include_router(notifications.router)
     platforms = all_platforms()
     if settings.sandboxes:
         mount_sandboxes(app, app.state.sandbox, (p.sandbox for p in platforms))

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledgerbridge.api.deps import EngineDep, SyncDep, require_api_key
-from ledgerbridge.api.errors import ApiError
-from ledgerbridge.connections import ConnectionStatus, get_connection
+from ledgerbridge.connections import get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
-from ledgerbridge.sync.runs import SyncRunInfo, enqueue, list_runs
+from ledgerbridge.sync.requests import request_run
+from ledgerbridge.sync.runs import SyncRunInfo, list_runs
 
 router = APIRouter(tags=["syncs"], dependencies=[Depends(require_api_key)])
 
@@ -29,7 +29,10 @@ class SyncRunPublic(BaseModel):
     id: int
     connection_id: str
     kind: str = Field(description="`full` or `incremental`.")
-    trigger: str = Field(description="`api`, `schedule` or `cli`.")
+    trigger: str = Field(
+        description="`api`, `schedule`, `cli` or `notification` (a platform's change "
+        "notification, `POST /notifications/qbo`)."
+    )
     status: str = Field(description="`queued`, `running`, `succeeded` or `failed`.")
     queued_at: datetime
     started_at: datetime | None
@@ -65,12 +68,7 @@ def request_sync(
 ) -> SyncRunPublic:
     full = body.full if body is not None else False
     with write_transaction(engine) as conn:
-        connection = get_connection(conn, connection_id)
-        if connection.status == ConnectionStatus.NEEDS_REAUTH:
-            raise ApiError(
-                409, "needs_reauth", connection.status_message or "Re-authorise this connection."
-            )
-        run = enqueue(conn, connection_id, full=full, trigger="api", now=utcnow())
+        run = request_run(conn, connection_id, full=full, trigger="api", now=utcnow())
     sync.scheduler.wake()
     return SyncRunPublic.of(run)
 
