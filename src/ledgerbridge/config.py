@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     qbo_webhook_verifier_token: str = Field(
         default="",
         description="The verifier token of your Intuit app's webhook (its Webhooks page); "
-        "empty: `POST /notifications/qbo` refuses every notification (503).",
+        "empty: `POST /notifications/qbo` refuses every notification (404).",
     )
 
     @field_validator("database_url", "sandbox_database_url")

@@ -274,7 +274,7 @@ def test_without_a_verifier_token_every_notification_is_refused(
             answer = client.post(
                 "/notifications/qbo", content=body, headers={"intuit-signature": sign(body)}
             )
-        assert answer.status_code == 503, answer.text
+        assert answer.status_code == 404, answer.text
         assert "LEDGERBRIDGE_QBO_WEBHOOK_VERIFIER_TOKEN" in answer.json()["error"]["message"]
     finally:
         app.state.databases.dispose()

@@ -86,7 +86,7 @@ _EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("patch", "/customers/{customer_id}"): _WRITE_BACK,
     ("get", "/customers/{customer_id}"): (404,),
     ("post", "/connections/{connection_id}/sync"): (409,),
-    ("post", "/notifications/qbo"): (401, 413, 503),
+    ("post", "/notifications/qbo"): (401, 404, 413),
 }
 """Errors a route raises beyond those its parameters and dependencies imply: the
 platform's refusals on write-back (`provider_error_response`), a record not found, a
@@ -95,14 +95,14 @@ connection that needs re-authorisation."""
 _ERROR_MEANINGS = {
     400: "The request is invalid (parameters, headers or body); `errors` says where.",
     401: "No API key, or not a valid one (a notification: no valid signature).",
-    404: "No such connection, customer, run or platform connect flow.",
+    404: "No such connection, customer, run or platform connect flow (or notifications "
+    "are not configured on this server).",
     409: "A conflict: the record changed in the platform (`stale_record`) or the "
     "connection must be re-authorised (`needs_reauth`).",
     422: "The platform refused the data (`provider_validation`, its own code in `errors`).",
     429: "The platform is throttling requests; retry after `Retry-After` seconds.",
     413: "The body is too large.",
     502: "The platform failed the request.",
-    503: "The feature is not configured on this server (notifications: no verifier token).",
 }
 
 _REDIRECT_MEANINGS = {

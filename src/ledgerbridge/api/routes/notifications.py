@@ -91,8 +91,10 @@ async def qbo_notification(
     token = getattr(settings, platform.notifications.token_setting)
     if not token:
         metrics.NOTIFICATIONS_REFUSED.labels("qbo", "not_configured").inc()
+        # 404, not 503: on this server the endpoint does not exist (nothing will change
+        # by retrying), and a 5xx would invite Intuit to retry for days.
         raise ApiError(
-            503,
+            404,
             "notifications_not_configured",
             "QuickBooks Online notifications are off: set LEDGERBRIDGE_QBO_WEBHOOK_VERIFIER_"
             "TOKEN to your Intuit app's webhook verifier token",
