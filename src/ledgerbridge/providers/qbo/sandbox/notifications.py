@@ -387,7 +387,7 @@ class Deliverer:
                 pending = connection.execute(
                     sa.select(webhook_events)
                     .where(webhook_events.c.client_id == client_id)
-                    .order_by(webhook_events.c.changed_at, webhook_events.c.id)
+                    .order_by(webhook_events.c.id)
                     .limit(1000)
                 ).all()
                 events = [
