@@ -130,8 +130,10 @@ def test_cloudevents_as_intuit_sends_them(
         "intuitaccountid",
         "data",
     }
-    assert merge["specversion"] == "1.0" and merge["intuitaccountid"] == realm.realm_id
-    assert merge["source"].startswith("intuit.") and merge["time"].endswith("Z")
+    assert merge["specversion"] == "1.0"
+    assert merge["intuitaccountid"] == realm.realm_id
+    assert merge["source"].startswith("intuit.")
+    assert merge["time"].endswith("Z")
     assert len({e["id"] for e in events}) == len(events)
 
 
