@@ -47,6 +47,16 @@ class QboSandbox:
         """Delivering change notifications to the apps' webhooks."""
         return [notifications.Deliverer(context.engine, context.clock).deliver_forever]
 
+    def set_webhook(
+        self, context: SandboxContext, changes: dict[str, Any]
+    ) -> tuple[str, notifications.WebhookSettings]:
+        """Set the sandbox app's webhook (what Intuit's developer portal does); returns
+        the app's client id and its webhook. `pydantic.ValidationError` when wrong."""
+        with write_transaction(context.engine) as connection:
+            now = context.clock()
+            client_id, _ = self.issuer.ensure_client(connection, now)
+            return client_id, notifications.put_webhook(connection, client_id, changes, now)
+
     def create(self, context: SandboxContext, tenant_id: str) -> None:
         """Create the realm (a company with no customers) if new."""
         ensure_realm(context, tenant_id)
