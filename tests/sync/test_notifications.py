@@ -24,7 +24,7 @@ from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.providers.registry import get_platform
-from sync.lossless import API_KEY, compare, read_all
+from sync.lossless import API_KEY, CursorConsumer, compare, read_all
 
 TOKEN = "vt_test_verifier_token"
 REALM = "9130350000000001"
@@ -299,18 +299,25 @@ def test_dropped_repeated_and_late_notifications_never_make_a_record_wrong(
         max_delay_ms=800,
         seed=14,
     )
+    consumer = CursorConsumer(notified.server.url, notified.connection_id, "qbo")
     made = [notified.save(customer(f"Chaos {n}")) for n in range(10)]
+    consumer.follow()
     for n, item in enumerate(made[:5]):
         notified.save({**item, "DisplayName": f"Chaos {n} renamed", "sparse": True})
+        consumer.follow()
+    consumer.platform_deletes |= {made[6]["Id"], made[8]["Id"]}
     notified.merge(made[6]["Id"], into=made[7]["Id"])
     notified.save({**made[8], "sparse": True, "Active": False})
     notified.settle(1.0)
+    consumer.follow()
     assert notified.runs(trigger="notification", status="succeeded")
     # A stale record is what a lost notification costs until the next scheduled run
     # (asked for here); a wrong one would be corruption.
     answer = notified.http.post(f"/connections/{notified.connection_id}/sync", headers=AUTH)
     assert answer.status_code == 202, answer.text
     notified.settle()
+    consumer.follow()
+    consumer.assert_clean()
     compare(
         "qbo", notified.platform(), read_all(notified.server.url, notified.connection_id)
     ).assert_equal()
