@@ -96,27 +96,22 @@ def _print_figures(label: str, seconds: list[float]) -> None:
     )
 
 
+def _cli_output(env: dict[str, str], *args: str) -> str:
+    command = [sys.executable, "-m", "ledgerbridge", *args]
+    return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+
+
 def _token(env: dict[str, str], url: str) -> dict[str, str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "ledgerbridge", "sandbox", "token", "--provider", "qbo"]
-        + ["--tenant", REALM, "--server-url", url],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = _cli_output(
+        env, "sandbox", "token", "--provider", "qbo", "--tenant", REALM, "--server-url", url
+    )
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
 def _run(url: str, env: dict[str, str], args: argparse.Namespace) -> None:
-    connection_id = subprocess.run(
-        [sys.executable, "-m", "ledgerbridge", "connect", "--provider", "qbo"]
-        + ["--tenant", REALM, "--sandbox", "--server-url", url],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    connection_id = _cli_output(
+        env, "connect", "--provider", "qbo", "--tenant", REALM, "--sandbox", "--server-url", url
+    ).strip()
     issued = _token(env, url)
     with httpx.Client(
         base_url=url, timeout=30, headers={"Authorization": f"Bearer {API_KEY}"}
@@ -142,7 +137,10 @@ def _run(url: str, env: dict[str, str], args: argparse.Namespace) -> None:
         _print_figures("change -> run finished (announced)", [c.announced or 0 for c in changes])
         runs = http.get(f"/connections/{connection_id}/syncs", params={"limit": 500}).json()
         triggered = [r for r in runs["syncs"] if r["trigger"] == "notification"]
-        print(f"notification-triggered runs: {len(triggered)} for {args.changes} changes")
+        print(
+            f"notification-triggered runs: {len(triggered)} for {args.changes} changes "
+            f"(and {len(customers)} creates before them)"
+        )
         stats = http.get("/sandbox/qbo/_admin/webhooks/stats").json()
         print("sandbox deliveries: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
 
