@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from ledgerbridge.db import write_transaction
-from ledgerbridge.providers.qbo.sandbox import notifications
+from ledgerbridge.providers.qbo.sandbox import delivery, notifications
 from ledgerbridge.providers.qbo.sandbox import seed as seeding
 from ledgerbridge.providers.qbo.sandbox.app import create_app
 from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
@@ -45,7 +45,7 @@ class QboSandbox:
         self, context: SandboxContext
     ) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
         """Delivering change notifications to the apps' webhooks."""
-        return [notifications.Deliverer(context.engine, context.clock).deliver_forever]
+        return [delivery.Deliverer(context.engine, context.clock).deliver_forever]
 
     def set_webhook(
         self, context: SandboxContext, changes: dict[str, Any]
