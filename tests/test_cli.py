@@ -110,6 +110,21 @@ def test_configure_lists_the_valid_keys(tmp_path: Path) -> None:
     assert all(key in helped.stdout for key in TenantSettings.model_fields), helped.stdout
 
 
+def test_the_sandbox_app_webhook_is_set_from_the_command_line(tmp_path: Path) -> None:
+    args = ["sandbox", "webhook", "--url", "http://127.0.0.1:8000/notifications/qbo"]
+    missing = _one_line_error(_run(tmp_path, *args))  # no verifier token yet
+    assert "verifier_token" in missing
+    made = _run(tmp_path, *args, "--verifier-token", "vt", "payload_format=legacy")
+    assert made.returncode == 0, made.stderr
+    assert '"payload_format": "legacy"' in made.stdout
+    assert '"client_id": "client_' in made.stdout
+    invalid = _one_line_error(_run(tmp_path, "sandbox", "webhook", "drop_rate=2"))
+    assert "drop_rate" in invalid
+    changed = _run(tmp_path, "sandbox", "webhook", "drop_rate=0.5")
+    assert '"drop_rate": 0.5' in changed.stdout
+    assert '"verifier_token": "vt"' in changed.stdout  # kept
+
+
 def test_reset_asks_first_and_refuses_unknown_tenants(tmp_path: Path) -> None:
     seeded = _run(tmp_path, "sandbox", "seed", "--provider", "qbd", "--tenant", "end_usr_b")
     assert seeded.returncode == 0, seeded.stderr

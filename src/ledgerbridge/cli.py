@@ -515,6 +515,48 @@ def sandbox_configure(
     _console().print_json(data=settings.model_dump(mode="json"))
 
 
+WEBHOOK_HELP = """KEY=VALUE pairs beyond the URL and token: payload_format (cloudevents or
+legacy), batch_window_ms, timeout_s, retry_delays_s (e.g. [10,20,30]), max_attempts, and the
+fault knobs drop_rate, duplicate_rate, delay_rate (0 to 1), max_delay_ms, seed."""
+
+
+@sandbox_app.command(
+    "webhook", help=f"Set the QuickBooks Online sandbox app's webhook.\n\n{WEBHOOK_HELP}"
+)
+def sandbox_webhook(
+    url: Annotated[
+        str | None, typer.Option("--url", help="Where to POST (e.g. .../notifications/qbo).")
+    ] = None,
+    verifier_token: Annotated[
+        str | None, typer.Option("--verifier-token", help="Keys the intuit-signature.")
+    ] = None,
+    values: Annotated[
+        list[str] | None, typer.Argument(help=WEBHOOK_HELP, show_default=False)
+    ] = None,
+) -> None:
+    from pydantic import ValidationError
+
+    from ledgerbridge.providers.qbo.sandbox import provider as sandbox
+    from ledgerbridge.sandbox.configure import TenantChangeError, parse_pairs
+
+    try:
+        changes = parse_pairs(values or [])
+    except TenantChangeError as exc:
+        _fail(str(exc))
+    if url is not None:
+        changes["endpoint_url"] = url
+    if verifier_token is not None:
+        changes["verifier_token"] = verifier_token
+    try:
+        with _sandbox_context() as context:
+            client_id, settings = sandbox.set_webhook(context, changes)
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    _console().print_json(
+        data={"client_id": client_id, "webhook": settings.model_dump(mode="json")}
+    )
+
+
 @sandbox_app.command("reset")
 def sandbox_reset(
     provider: Annotated[str | None, typer.Option("--provider", help="Only this one.")] = None,

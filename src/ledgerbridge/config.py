@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         description="Intuit's API host (https://sandbox-quickbooks.api.intuit.com for "
         "Intuit's own sandbox companies).",
     )
+    qbo_webhook_verifier_token: str = Field(
+        default="",
+        description="The verifier token of your Intuit app's webhook (its Webhooks page); "
+        "empty: `POST /notifications/qbo` refuses every notification (404).",
+    )
 
     @field_validator("database_url", "sandbox_database_url")
     @classmethod

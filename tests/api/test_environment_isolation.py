@@ -25,8 +25,9 @@ from ledgerbridge.webhooks.deliveries import list_deliveries
 from ledgerbridge.webhooks.subscriptions import create_subscription
 
 REALM_A, REALM_B = "1111222233334444", "5555666677778888"
-PUBLIC = {"GET /health", "GET /connections/{provider}/callback"}
-"""Operations without a key: health, and where the platform sends the browser back."""
+PUBLIC = {"GET /health", "GET /connections/{provider}/callback", "POST /notifications/qbo"}
+"""Operations with no API key: authenticated otherwise (the OAuth state, an Intuit
+signature) or open (health)."""
 
 
 @dataclass

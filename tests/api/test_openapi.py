@@ -82,7 +82,7 @@ async def test_every_answer_matches_the_openapi_document(
     assert (await run_sync(env, qbo.connection_id)).status == "succeeded"
     headers = {"Authorization": "Bearer lb_test_key", "Connection-Id": qbo.connection_id}
     answered = _fuzz(qbo.server.url, headers)
-    assert len(answered) == 28, answered
+    assert len(answered) == 29, answered
     # Cases reached past validation: records were served, and writes reached the platform
     # (which takes or refuses random customers: 201 or its own 422).
     assert 200 in answered["GET /customers"], answered
@@ -102,6 +102,12 @@ def test_the_document_declares_the_bearer_key_and_our_error_envelope(
     authorize = document["paths"]["/connections/{provider}/authorize"]["get"]["responses"]["307"]
     assert "content" not in authorize
     assert "Location" in authorize["headers"]
+    # Intuit's change notifications carry no API key: their signature is the authentication.
+    notification = document["paths"]["/notifications/qbo"]["post"]
+    assert "security" not in notification
+    assert set(notification["responses"]) == {"200", "400", "401", "404", "413"}
+    assert [p["name"] for p in notification["parameters"]] == ["intuit-signature"]
+    assert "oneOf" in notification["requestBody"]["content"]["application/json"]["schema"]
     for path in document["paths"].values():
         for operation in path.values():
             assert "422" not in operation["responses"] or operation["responses"]["422"]["content"][

@@ -21,6 +21,7 @@ from ledgerbridge.api.routes import (
     health,
     keys,
     metrics,
+    notifications,
     syncs,
     webhooks,
 )
@@ -33,7 +34,7 @@ from ledgerbridge.keys import accepts_api_key
 from ledgerbridge.observability.access import AccessLogMiddleware
 from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.runtime import Databases, connector_settings, open_databases
-from ledgerbridge.sandbox.app import mount_sandboxes
+from ledgerbridge.sandbox.app import mount_sandboxes, sandbox_background
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync.scheduler import SchedulerSettings
 from ledgerbridge.sync.worker import sync_service
@@ -57,15 +58,20 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        """The sync service (HTTP client, scheduler when enabled) lives as long as the app."""
-        async with sync_service(
-            databases.main,
-            cipher,
-            run_scheduler=settings.scheduler,
-            connector_settings=connector_settings(settings),
-            scheduling=SchedulerSettings.from_settings(settings),
-            webhook_policy=DeliveryPolicy.from_settings(settings),
-        ) as service:
+        """The sync service (HTTP client, scheduler when enabled) and the sandboxes'
+        background work (change notifications) live as long as the app."""
+        sandboxes = [p.sandbox for p in all_platforms()] if settings.sandboxes else []
+        async with (
+            sync_service(
+                databases.main,
+                cipher,
+                run_scheduler=settings.scheduler,
+                connector_settings=connector_settings(settings),
+                scheduling=SchedulerSettings.from_settings(settings),
+                webhook_policy=DeliveryPolicy.from_settings(settings),
+            ) as service,
+            sandbox_background(app.state.sandbox, sandboxes),
+        ):
             app.state.sync = service
             yield
 
@@ -103,6 +109,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.include_router(connect_sessions.router)
     install_ui(app)
     app.include_router(webhooks.router)
+    app.include_router(notifications.router)
     platforms = all_platforms()
     if settings.sandboxes:
         mount_sandboxes(app, app.state.sandbox, (p.sandbox for p in platforms))

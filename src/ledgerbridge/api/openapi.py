@@ -89,6 +89,7 @@ _EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/connections"): (409,),
     ("patch", "/connections/{connection_id}"): (409,),
     ("post", "/environments"): (409,),
+    ("post", "/notifications/qbo"): (401, 404, 413),
 }
 """Errors a route raises beyond those its parameters and dependencies imply: the
 platform's refusals on write-back (`provider_error_response`), a record not found, a
@@ -97,16 +98,17 @@ environment that exists."""
 
 _ERROR_MEANINGS = {
     400: "The request is invalid (parameters, headers or body); `errors` says where.",
-    401: "No API key, or not a valid one (or a revoked one).",
+    401: "No API key, or not a valid one (or a revoked one); a notification: no valid signature.",
     403: "The key's scope does not allow this (`read` keys only read; environments take "
     "the operator key).",
     404: "No such connection, customer, key, environment or platform connect flow in the "
-    "caller's environment.",
+    "caller's environment (or notifications are not configured on this server).",
     409: "A conflict: the record changed in the platform (`stale_record`), the connection "
     "must be re-authorised (`needs_reauth`) or is `paused`, the `end_user_id` is another "
     "connection's (`end_user_taken`), the environment exists (`environment_exists`).",
     422: "The platform refused the data (`provider_validation`, its own code in `errors`).",
     429: "The platform is throttling requests; retry after `Retry-After` seconds.",
+    413: "The body is too large.",
     502: "The platform failed the request.",
 }
 

@@ -71,6 +71,26 @@ LEASE_TAKEOVERS = Counter(
     "Connection leases taken over after their holder let them expire.",
     registry=REGISTRY,
 )
+NOTIFICATIONS_RECEIVED = Counter(
+    "ledgerbridge_notifications_received",
+    "Change notifications taken (validly signed and well formed), by provider.",
+    ["provider"],
+    registry=REGISTRY,
+)
+NOTIFICATIONS_REFUSED = Counter(
+    "ledgerbridge_notifications_refused",
+    "Change notifications refused, by provider and reason (not_configured, too_large, "
+    "signature, body).",
+    ["provider", "reason"],
+    registry=REGISTRY,
+)
+NOTIFICATION_RUNS = Counter(
+    "ledgerbridge_notification_runs",
+    "What notifications did to each connection they reached: a run requested, coalesced "
+    "with a waiting one, covered by a later one, or skipped (needs re-authorisation).",
+    ["provider", "outcome"],
+    registry=REGISTRY,
+)
 PROVIDER_REQUESTS = Counter(
     "ledgerbridge_provider_requests",
     "HTTP requests to the platforms, by provider, method and status (`error`: no answer).",

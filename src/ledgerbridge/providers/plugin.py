@@ -87,6 +87,34 @@ class ConnectionSettings(BaseModel):
 
 
 @dataclass(frozen=True)
+class AccountChange:
+    """A change notification's news about one account at the platform (a QuickBooks realm):
+    something changed there, at `changed_at` when the notification says."""
+
+    account_id: str
+    changed_at: datetime | None
+
+
+class ChangeNotifications(Protocol):
+    """How a platform signs and shapes the change notifications it pushes
+    (`POST /notifications/{provider}`); the rest is the same for every platform."""
+
+    signature_header: str
+    """The request header carrying the signature (`intuit-signature`)."""
+    token_setting: str
+    """The `Settings` field holding the secret that keys the signature."""
+
+    def verify(self, body: bytes, signature: str, token: str) -> bool:
+        """Whether `signature` signs `body` with `token` (compared in constant time)."""
+        ...
+
+    def changes(self, body: bytes) -> list[AccountChange]:
+        """What the notification reports, one entry per account and change; `ParseError`
+        when the body is not a notification of this platform."""
+        ...
+
+
+@dataclass(frozen=True)
 class Platform:
     """Everything about one platform, in one place."""
 
@@ -111,6 +139,9 @@ class Platform:
     stored in the clear as the connection's `remote_account_id` so that the account's
     connections can be found without decrypting credentials (change notifications name
     the realm; re-authorising a connected realm updates its connection)."""
+
+    notifications: ChangeNotifications | None = None
+    """The platform's change notifications, when it pushes any (QuickBooks Online)."""
 
     def remote_account_id(self, credentials: Mapping[str, Any]) -> str | None:
         """The account a connection with these credentials reaches, when the platform

@@ -14,17 +14,11 @@ from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext
 
 
-def admin_router(
-    provider: str,
-    context: SandboxContext,
-    defaults: Callable[[], tenants.TenantSettings],
-    on_create: Callable[[str], None] | None = None,
-) -> APIRouter:
-    """Routes for one provider. `on_create(tenant_id)` runs after a tenant is first made
-    (a provider may need rows of its own, like a QuickBooks company record)."""
+def admin_key_required(context: SandboxContext) -> Any:
+    """The dependency guarding every admin route: open on loopback (the demo); beyond it,
+    only with an API key of the server."""
 
     def require_admin_key(request: Request) -> None:
-        """Open on loopback (the demo); beyond it, only with an API key of the server."""
         if context.admin_key_check is None:
             return
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -36,8 +30,20 @@ def admin_router(
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
+    return Depends(require_admin_key)
+
+
+def admin_router(
+    provider: str,
+    context: SandboxContext,
+    defaults: Callable[[], tenants.TenantSettings],
+    on_create: Callable[[str], None] | None = None,
+) -> APIRouter:
+    """Routes for one provider. `on_create(tenant_id)` runs after a tenant is first made
+    (a provider may need rows of its own, like a QuickBooks company record)."""
+
     router = APIRouter(
-        prefix="/_admin", tags=["sandbox admin"], dependencies=[Depends(require_admin_key)]
+        prefix="/_admin", tags=["sandbox admin"], dependencies=[admin_key_required(context)]
     )
 
     @router.get("/tenants")
@@ -65,7 +71,7 @@ def admin_router(
             try:
                 settings = tenants.update_tenant(connection, provider, tenant_id, changes)
             except ValidationError as exc:
-                raise _refused(exc) from exc
+                raise refused(exc) from exc
         if created and on_create is not None:
             on_create(tenant_id)
         return {"tenant_id": tenant_id, "settings": settings.model_dump(mode="json")}
@@ -78,13 +84,13 @@ def admin_router(
             except KeyError as exc:
                 raise HTTPException(404, f"no {provider} sandbox tenant {tenant_id!r}") from exc
             except ValidationError as exc:
-                raise _refused(exc) from exc
+                raise refused(exc) from exc
         return {"tenant_id": tenant_id, "settings": settings.model_dump(mode="json")}
 
     return router
 
 
-def _refused(exc: ValidationError) -> HTTPException:
+def refused(exc: ValidationError, what: str = "tenant settings") -> HTTPException:
     """A 422 saying which knobs are wrong and why, in one line a person can act on (each
     sandbox renders it in its platform's envelope, where a list would come out as a
     Python repr)."""
@@ -92,4 +98,4 @@ def _refused(exc: ValidationError) -> HTTPException:
         f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
         for error in exc.errors(include_url=False)
     )
-    return HTTPException(422, f"invalid tenant settings: {problems}")
+    return HTTPException(422, f"invalid {what}: {problems}")

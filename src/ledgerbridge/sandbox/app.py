@@ -6,15 +6,17 @@ the shared machinery is handed them, so it imports no platform and nothing of th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledgerbridge.db import migrate
-from ledgerbridge.sandbox.base import SandboxContext, SandboxProvider
+from ledgerbridge.sandbox.base import SandboxContext, SandboxProvider, SandboxWithBackground
 from ledgerbridge.sandbox.envelope import mount_any_path
 
 SHARED_MIGRATIONS = "ledgerbridge.sandbox:migrations"
@@ -38,6 +40,25 @@ def mount_sandboxes(
 ) -> None:
     for sandbox in sandboxes:
         mount_any_path(app, sandbox.mount_path, _BuiltOnFirstRequest(sandbox, context))
+
+
+@contextlib.asynccontextmanager
+async def sandbox_background(
+    context: SandboxContext, sandboxes: Iterable[SandboxProvider]
+) -> AsyncIterator[None]:
+    """Run the sandboxes' background tasks for as long as the block lasts."""
+    tasks = [
+        asyncio.create_task(start(), name=f"sandbox {sandbox.name}")
+        for sandbox in sandboxes
+        if isinstance(sandbox, SandboxWithBackground)
+        for start in sandbox.background(context)
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _BuiltOnFirstRequest:

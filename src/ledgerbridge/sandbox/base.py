@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -80,4 +80,17 @@ class SandboxProvider(Protocol):
 
     def customer_count(self, context: SandboxContext, tenant_id: str) -> int:
         """How many customers the tenant holds now (the dashboard's sandboxes page)."""
+        ...
+
+
+@runtime_checkable
+class SandboxWithBackground(Protocol):
+    """A sandbox that works between requests too (QuickBooks Online sends change
+    notifications): the server runs `background(context)`'s coroutines for as long as it
+    serves the sandboxes, and cancels them when it stops."""
+
+    def background(
+        self, context: SandboxContext
+    ) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
+        """The sandbox's long-running tasks, not yet started."""
         ...

@@ -19,17 +19,24 @@ class TenantChangeError(ValueError):
     """The asked change cannot be made; the message says why and what would work."""
 
 
-def parse_changes(pairs: list[str]) -> dict[str, object]:
-    """`["error_rate=0.1", "max_concurrent=none"]` as a dict of changes. Values are JSON
-    when they parse as JSON (numbers, true, lists), text otherwise; none/null/off is None."""
+def parse_pairs(pairs: list[str]) -> dict[str, object]:
+    """`["error_rate=0.1", "max_concurrent=none"]` as a dict. Values are JSON when they
+    parse as JSON (numbers, true, lists), text otherwise; none/null/off is None."""
     changes: dict[str, object] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep:
             raise TenantChangeError(f"expected KEY=VALUE, got {pair!r}")
+        changes[key] = None if raw.lower() in _OFF else _value(raw)
+    return changes
+
+
+def parse_changes(pairs: list[str]) -> dict[str, object]:
+    """`parse_pairs` of a tenant's knobs: an unknown key lists the valid ones."""
+    changes = parse_pairs(pairs)
+    for key in changes:
         if key not in KEYS:
             raise TenantChangeError(f"unknown key {key!r}; the keys are {', '.join(KEYS)}")
-        changes[key] = None if raw.lower() in _OFF else _value(raw)
     return changes
 
 

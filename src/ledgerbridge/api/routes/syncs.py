@@ -27,7 +27,10 @@ class SyncRunPublic(BaseModel):
     id: int
     connection_id: str
     kind: str = Field(description="`full` or `incremental`.")
-    trigger: str = Field(description="`api`, `schedule` or `cli`.")
+    trigger: str = Field(
+        description="`api`, `schedule`, `cli` or `notification` (a platform's change "
+        "notification, `POST /notifications/qbo`)."
+    )
     status: str = Field(description="`queued`, `running`, `succeeded` or `failed`.")
     queued_at: datetime
     started_at: datetime | None

@@ -4,6 +4,7 @@ and the local sandbox. `platform` is everything the rest of the product knows of
 from ledgerbridge.providers.plugin import Platform
 from ledgerbridge.providers.qbo.connector import LIMITS, QboConnector
 from ledgerbridge.providers.qbo.mapper import mapped
+from ledgerbridge.providers.qbo.notifications import IntuitNotifications
 from ledgerbridge.providers.qbo.oauth import IntuitConnect, sandbox_credentials
 from ledgerbridge.providers.qbo.sandbox import provider as sandbox
 
@@ -19,4 +20,5 @@ platform = Platform(
     sandbox=sandbox,
     sandbox_credentials=sandbox_credentials,
     oauth=IntuitConnect(),
+    notifications=IntuitNotifications(),
 )

@@ -30,6 +30,7 @@ from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
     oauth_router,
 )
 from ledgerbridge.providers.qbo.sandbox.tables import customers
+from ledgerbridge.providers.qbo.sandbox.webhook_routes import webhook_router
 from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.admin import admin_router
@@ -103,6 +104,7 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     app.include_router(
         admin_router(PROVIDER, context, default_settings, lambda realm: _company(context, realm))
     )
+    app.include_router(webhook_router(context))
 
     def authorize(request: Request, realm_id: str) -> tenants.TenantSettings:
         header = request.headers.get("authorization", "")

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from ledgerbridge.providers.qbo.sandbox import store
+from ledgerbridge.providers.qbo.sandbox.notifications import Change, record_changes
 from ledgerbridge.providers.qbo.sandbox.tables import customers, deleted_customers
 
 
@@ -81,6 +82,8 @@ def merge_customers(
     connection.execute(
         sa.insert(deleted_customers).values(realm_id=realm_id, id=deleted_id, deleted_time=now)
     )
+    # Intuit announces a merge once, on the survivor, naming the deleted id.
+    record_changes(connection, realm_id, [Change(survivor_id, "Merge", deleted_id)], now)
     merged_into = store.get_customer(connection, realm_id, survivor_id)
     assert merged_into is not None
     return merged_into

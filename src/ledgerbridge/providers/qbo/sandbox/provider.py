@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from fastapi import FastAPI
 
 from ledgerbridge.db import read_transaction, write_transaction
+from ledgerbridge.providers.qbo.sandbox import delivery, notifications
 from ledgerbridge.providers.qbo.sandbox import seed as seeding
 from ledgerbridge.providers.qbo.sandbox.app import create_app
 from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
@@ -13,7 +17,12 @@ from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
     ensure_realm,
     realm_settings,
 )
-from ledgerbridge.providers.qbo.sandbox.tables import companies, customers, deleted_customers
+from ledgerbridge.providers.qbo.sandbox.tables import (
+    companies,
+    customers,
+    deleted_customers,
+    webhook_events,
+)
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
 from ledgerbridge.sandbox.oauth import TokenIssuer
@@ -32,6 +41,22 @@ class QboSandbox:
 
     def create_app(self, context: SandboxContext) -> FastAPI:
         return create_app(context, self.issuer)
+
+    def background(
+        self, context: SandboxContext
+    ) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
+        """Delivering change notifications to the apps' webhooks."""
+        return [delivery.Deliverer(context.engine, context.clock).deliver_forever]
+
+    def set_webhook(
+        self, context: SandboxContext, changes: dict[str, Any]
+    ) -> tuple[str, notifications.WebhookSettings]:
+        """Set the sandbox app's webhook (what Intuit's developer portal does); returns
+        the app's client id and its webhook. `pydantic.ValidationError` when wrong."""
+        with write_transaction(context.engine) as connection:
+            now = context.clock()
+            client_id, _ = self.issuer.ensure_client(connection, now)
+            return client_id, notifications.put_webhook(connection, client_id, changes, now)
 
     def create(self, context: SandboxContext, tenant_id: str) -> None:
         """Create the realm (a company with no customers) if new."""
@@ -81,7 +106,7 @@ class QboSandbox:
     def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
         """Forget one realm (customers, company, settings, tokens) or every realm."""
         with write_transaction(context.engine) as connection:
-            for table in (customers, deleted_customers, companies):
+            for table in (customers, deleted_customers, companies, webhook_events):
                 query = sa.delete(table)
                 if tenant_id is not None:
                     query = query.where(table.c.realm_id == tenant_id)

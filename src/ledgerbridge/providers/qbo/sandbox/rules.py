@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from ledgerbridge.parsing import ParseError, cents, parse_decimal, parse_id
 from ledgerbridge.providers.qbo import wire
 from ledgerbridge.providers.qbo.sandbox import store
+from ledgerbridge.providers.qbo.sandbox.notifications import Change, record_changes
 from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox.tenants import TenantSettings
@@ -288,6 +289,7 @@ def create_customer(
     }
     connection.execute(sa.insert(customers).values(**values))
     store.add_to_ancestors(connection, realm_id, values["parent_id"], balance_cents)
+    record_changes(connection, realm_id, [Change(customer_id, "Create")], now)
     row = store.get_customer(connection, realm_id, customer_id)
     assert row is not None
     return row
@@ -390,7 +392,8 @@ def update_customer(
 
     level = 0 if parent is None else parent["level"] + 1
     new_parent_id = None if parent is None else parent["id"]
-    if fqn != row["fully_qualified_name"] or level != row["level"]:
+    renamed = fqn != row["fully_qualified_name"] or level != row["level"]
+    if renamed:
         _rename_subtree(connection, realm_id, row, subtree, fqn, level, now)
     if row["active"] and not active:
         _deactivate(connection, realm_id, subtree, now)
@@ -416,9 +419,26 @@ def update_customer(
             **_searchable(merged),
         )
     )
+    record_changes(connection, realm_id, _announced(row, active, subtree, renamed), now)
     updated = store.get_customer(connection, realm_id, row["id"])
     assert updated is not None
     return updated
+
+
+def _announced(
+    row: RowMapping, active: bool, subtree: list[RowMapping], renamed: bool
+) -> list[Change]:
+    """The notifications an update sends: the customer's own, and one for each
+    sub-customer it changed. Making a customer inactive is how QuickBooks Online deletes
+    one (the API has no delete for customers), announced as `Delete`."""
+    deactivated = bool(row["active"]) and not active
+    own = Change(row["id"], "Delete" if deactivated else "Update")
+    below = [
+        Change(child["id"], "Delete" if deactivated and child["active"] else "Update")
+        for child in subtree
+        if renamed or (deactivated and child["active"])
+    ]
+    return [own, *below]
 
 
 def _deactivate(

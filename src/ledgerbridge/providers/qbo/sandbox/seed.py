@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from ledgerbridge.db import write_transaction
 from ledgerbridge.providers.qbo import wire
 from ledgerbridge.providers.qbo.sandbox import store
+from ledgerbridge.providers.qbo.sandbox.notifications import Change, record_changes
 from ledgerbridge.providers.qbo.sandbox.tables import customers
 
 BATCH = 5_000
@@ -203,4 +204,6 @@ def seed_customers(
                 ),
                 updates[start : start + BATCH],
             )
+        created = [Change(first_id + offset, "Create") for offset in range(count)]
+        record_changes(connection, realm_id, created, now)
     return count

@@ -72,3 +72,29 @@ deleted_customers = sa.Table(
 sa.Index(
     "ix_qbo_deleted_customers_time", deleted_customers.c.realm_id, deleted_customers.c.deleted_time
 )
+
+# Change notifications (webhooks), see `notifications.py`: each app's endpoint and verifier
+# token, and the outbox of changes waiting to be POSTed to it.
+webhook_apps = sa.Table(
+    "qbo_webhook_apps",
+    metadata,
+    sa.Column("client_id", sa.String(128), primary_key=True),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+webhook_events = sa.Table(
+    "qbo_webhook_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("client_id", sa.String(128), nullable=False),
+    sa.Column("realm_id", sa.String(128), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("entity_id", sa.String(32), nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),
+    sa.Column("deleted_id", sa.String(32), nullable=True),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+)
+sa.Index("ix_qbo_webhook_events_due", webhook_events.c.due_at)
