@@ -1,8 +1,10 @@
 """End-to-end sync: a sandbox company served by a separate `ledgerbridge serve` process over
 loopback HTTP (limits off), synced into SQLite (or `--database-url`) by this process.
 
-Prints the full sync's records/s, wall time and this process's peak RSS, then the time of
-an incremental sync that finds nothing to do.
+Prints the full sync's records/s, wall time and this process's peak RSS; the syncing
+process's CPU per customer (start-up shown apart); a read-only pass over the same pages
+first (fetch, parse and map, nothing stored: the connectors map as they parse) with its
+rate and CPU per customer; then the time of an incremental sync that finds nothing to do.
 
 `python -m bench sync_bench --provider qbo --customers 100000`
 """
@@ -24,10 +26,12 @@ import httpx
 
 from ledgerbridge.config import Settings
 from ledgerbridge.connect import connect_sandbox
+from ledgerbridge.connections import get_connection
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
+from ledgerbridge.db import read_transaction
 from ledgerbridge.observability.logs import configure_logging
 from ledgerbridge.runtime import open_databases
-from ledgerbridge.sync.engine import SyncEnvironment, run_sync
+from ledgerbridge.sync.engine import SyncEnvironment, open_connector, run_sync
 from ledgerbridge.sync.worker import new_http_client
 
 TENANTS = {"qbo": "9130357992221046", "qbd": "end_usr_bench", "intacct": "BENCH-CO"}
@@ -59,21 +63,43 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+async def _read_only(env: SyncEnvironment, connection_id: str) -> tuple[int, float, float]:
+    """A pass over the same pages that stores nothing: (customers, seconds, CPU seconds).
+    The connectors map as they parse, so this is fetch + parse + map, without the store."""
+    with read_transaction(env.engine) as conn:
+        info = get_connection(conn, connection_id)
+    connector = open_connector(env, info)
+    customers, cpu, started = 0, time.process_time(), time.perf_counter()
+    async for page in connector.pages(None):
+        customers += len(page.records)
+    return customers, time.perf_counter() - started, time.process_time() - cpu
+
+
 async def _sync(settings: Settings, connection_id: str) -> None:
     databases = open_databases(settings)
     cipher = CredentialCipher(load_or_create_key(settings))
     async with new_http_client() as http:
         env = SyncEnvironment(engine=databases.main, cipher=cipher, http=http)
-        started = time.perf_counter()
+        startup_cpu = time.process_time()  # imports, settings, databases: not per customer
+        read, read_s, read_cpu = await _read_only(env, connection_id)
+        cpu, started = time.process_time(), time.perf_counter()
         run = await run_sync(env, connection_id, full=True)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if run.error:
             raise SystemExit(f"the sync failed: {run.error}")
         records = run.added + run.updated + run.deleted + run.unchanged
+        rate, read_rate = records / seconds, read / read_s
         print(
             f"full sync: {records:,} records in {seconds:.1f}s = "
-            f"{records / seconds:,.0f} records/s ({run.pages} pages); "
+            f"{rate:,.0f} records/s ({run.pages} pages); "
             f"peak RSS of the syncing process {_peak_rss_mb():,.0f} MB"
+        )
+        print(
+            f"  CPU of the syncing process: {cpu / max(records, 1) * 1e6:,.1f} us a customer "
+            f"(start-up {startup_cpu:.2f} s, not included); read-only pass over the same "
+            f"pages (fetch, parse, map; nothing stored): {read_rate:,.0f} customers/s, "
+            f"{read_cpu / max(read, 1) * 1e6:,.1f} us a customer; full sync / read-only "
+            f"{rate / read_rate:.0%}"
         )
         started = time.perf_counter()
         noop = await run_sync(env, connection_id)

@@ -192,6 +192,7 @@ def worker() -> None:
 
     from ledgerbridge.observability import metrics
     from ledgerbridge.runtime import connector_settings, open_databases
+    from ledgerbridge.sync.scheduler import SchedulerSettings
     from ledgerbridge.sync.worker import run_worker
 
     settings = _settings()
@@ -199,7 +200,14 @@ def worker() -> None:
     console = _console()
     console.print("ledgerbridge worker: running due syncs (Ctrl+C or SIGTERM to stop)")
     try:
-        asyncio.run(run_worker(databases.main, _cipher(settings), connector_settings(settings)))
+        asyncio.run(
+            run_worker(
+                databases.main,
+                _cipher(settings),
+                connector_settings(settings),
+                SchedulerSettings.from_settings(settings),
+            )
+        )
     finally:
         databases.dispose()
         metrics.process_exiting()

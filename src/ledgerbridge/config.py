@@ -62,6 +62,25 @@ class Settings(BaseSettings):
     sync_page_size: int | None = Field(
         default=None, ge=1, description="Customers per request; default each platform's maximum."
     )
+    worker_max_parallel: int = Field(
+        default=16,
+        ge=1,
+        description="Sync runs one process (`worker` or `serve`) runs at once; runs mostly "
+        "wait on the platform, so this can exceed the cores.",
+    )
+    worker_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest wait (seconds) between a scheduler's looks for due work; it wakes "
+        "earlier when a connection falls due. Bounds how late a sync asked for through another "
+        "process starts.",
+    )
+    run_retention_days: int = Field(
+        default=30, ge=0, description="Sync runs older than this are deleted; 0 keeps all."
+    )
+    run_retention_keep: int = Field(
+        default=20, ge=0, description="Each connection's latest runs, kept whatever their age."
+    )
     qbo_client_id: str = Field(
         default="",
         description="Your Intuit app's client id for `GET /connections/qbo/authorize`; "

@@ -138,6 +138,18 @@ sync_state = sa.Table(
     # The lease: one run per connection at a time, across any number of processes.
     sa.Column("lease_owner", sa.String(200), nullable=True),
     sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    # A run was asked for (POST /connections/{id}/sync): claimed before scheduled work.
+    sa.Column("run_requested_at", UTCDateTime, nullable=True),
+)
+# Due work is found through these two indexes alone, never through run history.
+sa.Index("ix_sync_state_due", sync_state.c.next_run_at)
+sa.Index("ix_sync_state_lease_expiry", sync_state.c.lease_expires_at)
+_REQUESTED = sa.or_(sync_state.c.run_requested_at.is_not(None), sync_state.c.next_run_at.is_(None))
+sa.Index(
+    "ix_sync_state_requested",
+    sync_state.c.run_requested_at,
+    postgresql_where=_REQUESTED,
+    sqlite_where=_REQUESTED,
 )
 
 sync_runs = sa.Table(
@@ -168,3 +180,4 @@ sync_runs = sa.Table(
     sqlite_autoincrement=True,
 )
 sa.Index("ix_sync_runs_connection", sync_runs.c.connection_id, sync_runs.c.id)
+sa.Index("ix_sync_runs_finished", sync_runs.c.finished_at)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.connections import create_connection, delete_connection, get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
-from ledgerbridge.sync import health, runs
+from ledgerbridge.sync import health, leases, runs
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.scheduler import Scheduler
 from ledgerbridge.tables import sync_runs, sync_state
@@ -95,6 +95,7 @@ async def test_the_scheduler_fails_the_runs_of_a_dead_process_once_its_lease_exp
     with write_transaction(env.engine) as conn:
         run = runs.enqueue(conn, qbo.connection_id, full=True, trigger="schedule", now=now)
         runs.update_run(conn, run.id, status=runs.RunStatus.RUNNING, started_at=now, owner="gone:1")
+        leases.take_request(conn, qbo.connection_id)  # as a starting run does
         conn.execute(  # its process died: nobody renews the lease, and no run is due
             sa.update(sync_state)
             .where(sync_state.c.connection_id == qbo.connection_id)

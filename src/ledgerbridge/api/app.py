@@ -34,6 +34,7 @@ from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.runtime import Databases, connector_settings, open_databases
 from ledgerbridge.sandbox.app import mount_sandboxes
 from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sync.scheduler import SchedulerSettings
 from ledgerbridge.sync.worker import sync_service
 from ledgerbridge.ui import install_ui
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
             cipher,
             run_scheduler=settings.scheduler,
             connector_settings=connector_settings(settings),
+            scheduling=SchedulerSettings.from_settings(settings),
         ) as service:
             app.state.sync = service
             yield

@@ -265,6 +265,7 @@ def _start(
             run_id = waiting.id
         else:
             run_id = runs.enqueue(conn, connection_id, full=full, trigger=trigger, now=now).id
+        leases.take_request(conn, connection_id)  # this run serves every request so far
         resuming_full = _mid_pass(checkpoint)
         if full and not resuming_full:
             checkpoint = None

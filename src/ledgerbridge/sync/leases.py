@@ -20,8 +20,7 @@ from sqlalchemy.engine import Connection
 
 from ledgerbridge.connections import SCHEDULABLE
 from ledgerbridge.db import is_sqlite
-from ledgerbridge.sync.runs import RunStatus
-from ledgerbridge.tables import connections, sync_runs, sync_state
+from ledgerbridge.tables import connections, sync_state
 
 
 def _free(now: datetime) -> sa.ColumnElement[bool]:
@@ -102,31 +101,99 @@ def holder(conn: Connection, connection_id: str, *, now: datetime) -> str | None
     return str(row.lease_owner)
 
 
+def _due_candidates(now: datetime, limit: int, *, requested: bool) -> sa.Select[Any]:
+    """Free, schedulable connections that are due, oldest first, read through one of
+    `sync_state`'s two due indexes: those a run was asked for (or never scheduled), by
+    request time; or those whose `next_run_at` has come, by due time. Neither reads
+    `sync_runs`, so the cost does not grow with run history."""
+    if requested:
+        due = sa.or_(sync_state.c.run_requested_at.is_not(None), sync_state.c.next_run_at.is_(None))
+        order = sync_state.c.run_requested_at.asc().nulls_first()
+    else:
+        due = sync_state.c.next_run_at <= now
+        order = sync_state.c.next_run_at.asc()
+    return (
+        sa.select(sync_state.c.connection_id)
+        .join(connections, connections.c.id == sync_state.c.connection_id)
+        .where(due, _free(now), connections.c.status.in_(SCHEDULABLE))
+        .order_by(order)
+        .limit(limit)
+    )
+
+
+def due_queries(now: datetime, limit: int) -> list[sa.Select[Any]]:
+    """The claim's two searches, requested runs first (shown by `EXPLAIN` in tests and the
+    scheduler benchmark)."""
+    return [_due_candidates(now, limit, requested=flag) for flag in (True, False)]
+
+
 def claim_due(
     conn: Connection, owner: str, *, now: datetime, ttl: timedelta, limit: int
 ) -> list[str]:
-    """Lease up to `limit` connections that are due: a run was asked for, or their
-    `next_run_at` has come. Connections needing re-authorisation are never due; those in
-    `error` are, on their back-off schedule."""
-    queued = sa.exists().where(
-        sync_runs.c.connection_id == sync_state.c.connection_id,
-        sync_runs.c.status == RunStatus.QUEUED,
+    """Lease up to `limit` due connections in two index reads and one UPDATE: first those
+    a run was asked for (`POST /connections/{id}/sync`), then the longest overdue, so
+    manual runs jump the queue and scheduled work is served oldest first when there is
+    more than capacity. Connections needing re-authorisation are never due; those in
+    `error` are, on their back-off schedule. On PostgreSQL candidates are locked with
+    `SKIP LOCKED`, so racing schedulers split the due work instead of queueing."""
+    if limit <= 0:
+        return []
+    postgresql = not is_sqlite(conn)
+    if postgresql:
+        # The planner's estimate of this small query can be inflated enough to switch JIT
+        # compilation on, which costs ~100 ms for a query that takes ~1 ms.
+        conn.exec_driver_sql("SET LOCAL jit = off")
+    candidates: list[str] = []
+    for requested in (True, False):
+        if len(candidates) >= limit:
+            break
+        query = _due_candidates(now, limit - len(candidates), requested=requested)
+        if candidates:
+            query = query.where(sync_state.c.connection_id.not_in(candidates))
+        if postgresql:
+            query = query.with_for_update(of=sync_state, skip_locked=True)
+        candidates.extend(conn.execute(query).scalars())
+    if not candidates:
+        return []
+    claimed = set(
+        conn.execute(
+            sa.update(sync_state)
+            .where(sync_state.c.connection_id.in_(candidates), _free(now))
+            .values(lease_owner=owner, lease_expires_at=now + ttl)
+            .returning(sync_state.c.connection_id)
+        ).scalars()
     )
-    query = (
-        sa.select(sync_state.c.connection_id)
-        .join(connections, connections.c.id == sync_state.c.connection_id)
-        .where(
-            connections.c.status.in_(SCHEDULABLE),
-            _free(now),
-            sa.or_(queued, sync_state.c.next_run_at.is_(None), sync_state.c.next_run_at <= now),
-        )
+    return [c for c in candidates if c in claimed]
+
+
+def next_due_at(conn: Connection, *, now: datetime) -> datetime | None:
+    """When the next free connection falls due (one read of the due index): a scheduler
+    with room sleeps until then rather than a whole poll interval."""
+    due: datetime | None = conn.execute(
+        sa.select(sync_state.c.next_run_at)
+        .where(sync_state.c.next_run_at > now, sync_state.c.lease_owner.is_(None))
         .order_by(sync_state.c.next_run_at)
-        .limit(limit)
+        .limit(1)
+    ).scalar_one_or_none()
+    return due
+
+
+def request_run(conn: Connection, connection_id: str, *, now: datetime) -> None:
+    """Mark a run as asked for; an earlier request keeps its place in the queue."""
+    conn.execute(
+        sa.update(sync_state)
+        .where(sync_state.c.connection_id == connection_id)
+        .values(run_requested_at=sa.func.coalesce(sync_state.c.run_requested_at, now))
     )
-    if not is_sqlite(conn):
-        query = query.with_for_update(of=sync_state, skip_locked=True)
-    candidates = list(conn.execute(query).scalars())
-    return [c for c in candidates if claim(conn, c, owner, now=now, ttl=ttl)]
+
+
+def take_request(conn: Connection, connection_id: str) -> None:
+    """The run starting now serves whatever was asked for so far."""
+    conn.execute(
+        sa.update(sync_state)
+        .where(sync_state.c.connection_id == connection_id)
+        .values(run_requested_at=None)
+    )
 
 
 def reclaim_expired(conn: Connection, *, now: datetime) -> list[str]:

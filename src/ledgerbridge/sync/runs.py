@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ledgerbridge.connections import ConnectionStatus, get_connection
 from ledgerbridge.errors import ConnectionPausedError, NeedsReauthorisationError, NotFoundError
+from ledgerbridge.sync import leases
 from ledgerbridge.tables import sync_runs
 
 
@@ -80,7 +81,9 @@ def list_runs(conn: Connection, connection_id: str, *, limit: int) -> list[SyncR
 def enqueue(
     conn: Connection, connection_id: str, *, full: bool, trigger: str, now: datetime
 ) -> SyncRunInfo:
-    """Ask for a run. A run already waiting is reused (made full if this asks for full)."""
+    """Ask for a run. A run already waiting is reused (made full if this asks for full).
+    The connection is flagged as requested, so schedulers claim it before scheduled work."""
+    leases.request_run(conn, connection_id, now=now)
     waiting = conn.execute(
         sa.select(sync_runs.c.id, sync_runs.c.kind)
         .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == RunStatus.QUEUED)

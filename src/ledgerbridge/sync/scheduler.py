@@ -1,9 +1,15 @@
 """The scheduler: starts the runs that are due, in any number of processes at once.
 
-Each tick leases due connections (`leases.claim_due`) and runs them as tasks; a connection
-is due when a run was asked for (`POST /connections/{id}/sync`) or its `sync_frequency` has
-passed since the last run. Leases keep two schedulers from ever running one connection
-twice, and a dead scheduler's leases expire and are taken over.
+Each tick leases due connections (`leases.claim_due`, one batch of up to the free room in
+one transaction) and runs them as tasks; a connection is due when a run was asked for
+(`POST /connections/{id}/sync`, served first) or its `sync_frequency` has passed since the
+last run (served oldest first). Leases keep two schedulers from ever running one
+connection twice, and a dead scheduler's leases expire and are taken over.
+
+Between ticks a scheduler with room sleeps until the next connection falls due, never
+longer than `poll_interval` (which bounds how late a run asked for through another
+process starts), plus a random jitter so workers started together do not wake together.
+A finished run wakes it at once: there is room again.
 """
 
 from __future__ import annotations
@@ -11,41 +17,77 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from anyio import to_thread
 from sqlalchemy.engine import Connection
 
+from ledgerbridge.config import Settings
 from ledgerbridge.db import write_transaction
 from ledgerbridge.observability import metrics
 from ledgerbridge.observability.logs import get_logger
 from ledgerbridge.sync import leases, runs
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
+from ledgerbridge.sync.retention import RunRetention, prune_runs
 from ledgerbridge.sync.runs import SyncRunInfo
 
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """How one process schedules: runs at once, the longest sleep between looks for due
+    work, the jitter added to each sleep, and run history retention."""
+
+    max_parallel: int = 16
+    poll_interval: float = 1.0
+    jitter: float = 0.05
+    retention: RunRetention = field(default_factory=RunRetention)
+    prune_every: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SchedulerSettings:
+        """What the process settings (`LEDGERBRIDGE_WORKER_*`, `LEDGERBRIDGE_RUN_RETENTION_*`)
+        choose."""
+        return cls(
+            max_parallel=settings.worker_max_parallel,
+            poll_interval=settings.worker_poll_interval,
+            retention=RunRetention(
+                days=settings.run_retention_days, keep=settings.run_retention_keep
+            ),
+        )
+
+
 class Scheduler:
-    def __init__(
-        self, env: SyncEnvironment, *, poll_interval: float = 5.0, max_parallel: int = 4
-    ) -> None:
+    def __init__(self, env: SyncEnvironment, settings: SchedulerSettings | None = None) -> None:
         self.env = env
-        self.poll_interval = poll_interval
-        self.max_parallel = max_parallel
+        self.settings = settings or SchedulerSettings()
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[SyncRunInfo]] = {}
+        self._next_due: datetime | None = None
+        self._pruned_at = -float("inf")
+
+    @property
+    def max_parallel(self) -> int:
+        return self.settings.max_parallel
 
     def wake(self) -> None:
         """Look for due runs now instead of at the next poll (a run was just asked for)."""
         self._wake.set()
 
     def _claim(self, limit: int) -> list[str]:
-        env = self.env
+        """One transaction: free expired leases, lease up to `limit` due connections, and
+        note when the next one falls due."""
+        env, now = self.env, self.env.clock()
         with write_transaction(env.engine) as conn:
             self._reclaim_expired(conn)
-            return leases.claim_due(
-                conn, env.owner, now=env.clock(), ttl=env.lease_ttl, limit=limit
-            )
+            claimed = leases.claim_due(conn, env.owner, now=now, ttl=env.lease_ttl, limit=limit)
+            full = len(claimed) >= limit  # no room left: the next finished run wakes us
+            self._next_due = None if full else leases.next_due_at(conn, now=now)
+            return claimed
 
     def _reclaim_expired(self, conn: Connection) -> None:
         """Runs whose process died hold a lease nobody renews: once it expires, free it
@@ -67,6 +109,7 @@ class Scheduler:
         """Start every due run there is room for; returns their tasks."""
         room = self.max_parallel - len(self._running)
         if room <= 0:
+            self._next_due = None
             return []
         started = []
         for connection_id in await to_thread.run_sync(self._claim, room):
@@ -78,6 +121,30 @@ class Scheduler:
             task.add_done_callback(functools.partial(self._done, connection_id))
             started.append(task)
         return started
+
+    def _sleep_s(self) -> float:
+        """Until the next connection falls due, at most `poll_interval`, plus jitter."""
+        sleep = self.settings.poll_interval
+        if self._next_due is not None:
+            until_due = (self._next_due - self.env.clock()).total_seconds()
+            sleep = min(sleep, max(until_due, 0.0))
+        return sleep + random.uniform(0.0, self.settings.jitter)
+
+    def _prune(self) -> int:
+        with write_transaction(self.env.engine) as conn:
+            return prune_runs(conn, self.settings.retention, now=self.env.clock())
+
+    async def prune_history(self) -> int:
+        """Delete one batch of expired run history when it is time; a full batch means
+        more is waiting, so the next tick prunes again."""
+        if time.monotonic() - self._pruned_at < self.settings.prune_every:
+            return 0
+        pruned = await to_thread.run_sync(self._prune)
+        if pruned < self.settings.retention.batch:
+            self._pruned_at = time.monotonic()
+        if pruned:
+            log.info("run history pruned", runs=pruned)
+        return pruned
 
     def _done(self, connection_id: str, task: asyncio.Task[SyncRunInfo]) -> None:
         self._running.pop(connection_id, None)
@@ -91,13 +158,15 @@ class Scheduler:
         """Tick until cancelled; running syncs are cancelled with it (and marked failed)."""
         try:
             while True:
+                self._wake.clear()  # before the tick: a wake during it is not lost
                 try:
                     await self.tick()
+                    await self.prune_history()
                 except Exception:  # a database hiccup must not stop the scheduler
                     log.exception("scheduler tick failed")
-                self._wake.clear()
+                    self._next_due = None
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), self._sleep_s())
         finally:
             tasks = list(self._running.values())
             for task in tasks:

@@ -22,7 +22,7 @@ from ledgerbridge.observability.logs import get_logger
 from ledgerbridge.observability.provider_http import ReportingTransport
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.sync.engine import SyncEnvironment
-from ledgerbridge.sync.scheduler import Scheduler
+from ledgerbridge.sync.scheduler import Scheduler, SchedulerSettings
 
 log = get_logger(__name__)
 
@@ -64,7 +64,7 @@ async def sync_service(
     *,
     run_scheduler: bool,
     connector_settings: ConnectorSettings | None = None,
-    poll_interval: float = 5.0,
+    scheduling: SchedulerSettings | None = None,
 ) -> AsyncIterator[SyncService]:
     """The service for as long as the block lasts; the scheduler loop runs in the
     background when `run_scheduler` (else `scheduler.tick()` starts due runs on demand)."""
@@ -75,7 +75,7 @@ async def sync_service(
             http=http,
             connector_settings=connector_settings or ConnectorSettings(),
         )
-        scheduler = Scheduler(env, poll_interval=poll_interval)
+        scheduler = Scheduler(env, scheduling)
         loop_task = asyncio.create_task(scheduler.run_forever()) if run_scheduler else None
         try:
             yield SyncService(env, scheduler)
@@ -89,7 +89,10 @@ async def sync_service(
 
 
 async def run_worker(
-    engine: Engine, cipher: CredentialCipher, connector_settings: ConnectorSettings
+    engine: Engine,
+    cipher: CredentialCipher,
+    connector_settings: ConnectorSettings,
+    scheduling: SchedulerSettings | None = None,
 ) -> None:
     """Run the scheduler until SIGTERM or SIGINT (systemd, Docker and Kubernetes send
     SIGTERM; under `nohup` SIGINT is ignored, so it cannot be the only way). Then stop
@@ -99,7 +102,11 @@ async def run_worker(
     stop = asyncio.Event()
     _on_stop_signals(stop)
     async with sync_service(
-        engine, cipher, run_scheduler=True, connector_settings=connector_settings
+        engine,
+        cipher,
+        run_scheduler=True,
+        connector_settings=connector_settings,
+        scheduling=scheduling,
     ):
         await stop.wait()
         log.info("worker stopping: cancelling runs in flight")

@@ -7,7 +7,7 @@ were last used. Connections carry the caller's own reference (`end_user_id`, uni
 environment and platform) and free-form `metadata` tags. `connect_sessions` are the
 short-lived, single-use tokens an end user's browser starts a connect flow with.
 
-Revision ID: 0006e
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 
 from ledgerbridge.db import UTCDateTime
 
-revision = "0006e"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
