@@ -161,8 +161,8 @@ def end_session(request: Request, response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", secure=_secure(request), httponly=True, samesite="lax")
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """A url-encoded form's fields (the last of a repeated name)."""
+async def read_pairs(request: Request) -> list[tuple[str, str]]:
+    """A url-encoded form's fields in order, a repeated name (checkboxes) once per value."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise FormRefused(413, f"A form takes at most {MAX_FORM_BYTES // 1024} KB.")
@@ -170,13 +170,23 @@ async def read_form(request: Request) -> dict[str, str]:
         text = body.decode()
     except UnicodeDecodeError:
         raise FormRefused(400, "The form is not UTF-8 text.") from None
-    return dict(parse_qsl(text, keep_blank_values=True))
+    return parse_qsl(text, keep_blank_values=True)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A url-encoded form's fields (the last of a repeated name)."""
+    return dict(await read_pairs(request))
+
+
+async def checked_pairs(request: Request, session: Session) -> list[tuple[str, str]]:
+    """A form post's fields, in order, once its CSRF token matches the session's."""
+    pairs = await read_pairs(request)
+    sent = next((value for name, value in pairs if name == "csrf"), "")
+    if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise FormRefused(403, "The form's security token is missing or stale: reload the page.")
+    return [(name, value) for name, value in pairs if name != "csrf"]
 
 
 async def checked_form(request: Request, session: Session) -> dict[str, str]:
-    """A form post's fields once its CSRF token matches the session's."""
-    form = await read_form(request)
-    sent = form.pop("csrf", "")
-    if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
-        raise FormRefused(403, "The form's security token is missing or stale: reload the page.")
-    return form
+    """A form post's fields (the last of a repeated name) once its CSRF token matches."""
+    return dict(await checked_pairs(request, session))
