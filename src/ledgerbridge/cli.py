@@ -185,7 +185,8 @@ async def _sync_now(
 
 @app.command()
 def worker() -> None:
-    """Run only the sync scheduler (any number of workers may run against one database).
+    """Run only the sync scheduler and the webhook deliverer (any number of workers may run
+    against one database).
     Stops cleanly on SIGTERM or Ctrl+C: runs in flight are recorded as interrupted and
     their leases released; a second signal stops at once."""
     import asyncio
@@ -194,6 +195,7 @@ def worker() -> None:
     from ledgerbridge.runtime import connector_settings, open_databases
     from ledgerbridge.sync.scheduler import SchedulerSettings
     from ledgerbridge.sync.worker import run_worker
+    from ledgerbridge.webhooks.delivery import DeliveryPolicy
 
     settings = _settings()
     databases = open_databases(settings)
@@ -206,6 +208,7 @@ def worker() -> None:
                 _cipher(settings),
                 connector_settings(settings),
                 SchedulerSettings.from_settings(settings),
+                DeliveryPolicy.from_settings(settings),
             )
         )
     finally:

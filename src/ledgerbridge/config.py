@@ -81,6 +81,27 @@ class Settings(BaseSettings):
     run_retention_keep: int = Field(
         default=20, ge=0, description="Each connection's latest runs, kept whatever their age."
     )
+    webhook_retry_window_s: int = Field(
+        default=3 * 86400,
+        ge=1,
+        description="How long a failing webhook delivery is retried (default 3 days) before "
+        "it fails and its subscription is disabled.",
+    )
+    webhook_retry_base_s: float = Field(
+        default=30.0, gt=0, description="The first webhook retry's delay; it doubles each time."
+    )
+    webhook_retry_cap_s: float = Field(
+        default=3600.0, gt=0, description="The longest delay between webhook retries."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="How long a webhook receiver has to answer."
+    )
+    webhook_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a worker holds a delivery; a dead worker's deliveries are "
+        "taken over after this (keep it above the timeout).",
+    )
     qbo_client_id: str = Field(
         default="",
         description="Your Intuit app's client id for `GET /connections/qbo/authorize`; "

@@ -15,10 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection as DbConnection
 
 from ledgerbridge.crypto import CredentialCipher
+from ledgerbridge.db import utcnow
 from ledgerbridge.environments import DEFAULT_ENVIRONMENT
 from ledgerbridge.errors import LedgerBridgeError, NotFoundError
 from ledgerbridge.parsing import is_ascii_digits, parse_int
 from ledgerbridge.tables import connections, records, sync_runs, sync_state
+from ledgerbridge.webhooks import events
+from ledgerbridge.webhooks.events import EventType
 
 DEFAULT_SYNC_FREQUENCY_S = 3600
 MAX_METADATA_TAGS = 50
@@ -179,7 +182,9 @@ def create_connection(
     )
     # Due at once: a new connection's first (full) sync starts with the next scheduler tick.
     conn.execute(sa.insert(sync_state).values(connection_id=connection_id, next_run_at=now))
-    return get_connection(conn, connection_id)
+    info = get_connection(conn, connection_id)
+    events.connection_changed(conn, EventType.CONNECTION_CREATED, info, now=now)
+    return info
 
 
 def check_end_user_free(
@@ -285,11 +290,17 @@ def fill_remote_account_ids(
 
 
 def delete_connection(
-    conn: DbConnection, connection_id: str, *, environment: str | None = None
+    conn: DbConnection,
+    connection_id: str,
+    *,
+    environment: str | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Delete the connection and, with it, its records, runs, sync state (checkpoint,
-    lease) and credentials. Nothing is kept; run ids are never reused."""
-    get_connection(conn, connection_id, environment=environment)
+    lease) and credentials; `connection.deleted` is announced in the same transaction.
+    Nothing is kept; run ids are never reused."""
+    info = get_connection(conn, connection_id, environment=environment)
+    events.connection_changed(conn, EventType.CONNECTION_DELETED, info, now=now or utcnow())
     for table in (records, sync_runs, sync_state):
         conn.execute(sa.delete(table).where(table.c.connection_id == connection_id))
     conn.execute(sa.delete(connections).where(connections.c.id == connection_id))
@@ -321,16 +332,40 @@ SCHEDULABLE = (ConnectionStatus.ACTIVE, ConnectionStatus.ERROR)
 """Statuses whose connections are synced on schedule (`error` ones with back-off)."""
 
 
+_STATUS_EVENTS = {
+    ConnectionStatus.NEEDS_REAUTH: EventType.CONNECTION_NEEDS_REAUTH,
+    ConnectionStatus.ERROR: EventType.CONNECTION_ERROR,
+}
+"""The webhook event announcing that a connection entered a status."""
+
+
 def set_status(
-    conn: DbConnection, connection_id: str, status: ConnectionStatus, message: str | None = None
+    conn: DbConnection,
+    connection_id: str,
+    status: ConnectionStatus,
+    message: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> None:
     """`active`, `error` (syncs keep failing, see `sync/health.py`) or `needs_reauth`, with
-    a message saying what is wrong."""
+    a message saying what is wrong; entering `error` or `needs_reauth` is announced."""
+    before = get_connection(conn, connection_id).status
     conn.execute(
         sa.update(connections)
         .where(connections.c.id == connection_id)
         .values(status=status, status_message=message)
     )
+    status_entered(conn, connection_id, before, now=now or utcnow())
+
+
+def status_entered(
+    conn: DbConnection, connection_id: str, before: ConnectionStatus, *, now: datetime
+) -> None:
+    """Announce the connection's status if it just changed to one that has an event."""
+    after = get_connection(conn, connection_id)
+    event = _STATUS_EVENTS.get(after.status)
+    if event is not None and after.status != before:
+        events.connection_changed(conn, event, after, now=now)
 
 
 @dataclass(frozen=True)

@@ -181,3 +181,95 @@ sync_runs = sa.Table(
 )
 sa.Index("ix_sync_runs_connection", sync_runs.c.connection_id, sync_runs.c.id)
 sa.Index("ix_sync_runs_finished", sync_runs.c.finished_at)
+
+# Webhooks (migration 0008; see webhooks/). A subscription: where to send which events.
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("environment", sa.String(64), nullable=False, server_default="dev"),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),  # event types, e.g. ["sync.succeeded"]
+    sa.Column("secret", sa.Text, nullable=False),  # Fernet token, never clear text
+    sa.Column("include_empty_syncs", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The outbox: one row per event, written in the transaction of the change that caused it.
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),  # evt_...: receivers dedupe
+    sa.Column("environment", sa.String(64), nullable=False, server_default="dev"),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("connection_id", sa.String(64), nullable=True),  # no FK: outlives its connection
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# One row per (event, subscription) to deliver; leased by one worker at a time.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "subscription_id",
+        sa.String(64),
+        sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "event_seq",
+        sa.BigInteger,
+        sa.ForeignKey("webhook_events.seq", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # Deliveries of one subscription with the same key are made in order ("" for none).
+    sa.Column("ordering_key", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | succeeded | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+sa.Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.status,
+    webhook_deliveries.c.next_attempt_at,
+)
+sa.Index(
+    "ix_webhook_deliveries_order",
+    webhook_deliveries.c.subscription_id,
+    webhook_deliveries.c.ordering_key,
+    webhook_deliveries.c.status,
+    webhook_deliveries.c.id,
+)
+
+# Every HTTP attempt of a delivery: what the receiver answered, how fast, or what failed.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "delivery_id",
+        sa.BigInteger,
+        sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("attempted_at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("response_snippet", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("worker", sa.String(200), nullable=False),
+)
+sa.Index("ix_webhook_attempts_delivery", webhook_attempts.c.delivery_id, webhook_attempts.c.id)

@@ -17,10 +17,12 @@ from fastapi import FastAPI
 
 from conftest import LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
-from ledgerbridge.db import write_transaction
+from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.keys import create_api_key
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync.engine import run_sync
+from ledgerbridge.webhooks.deliveries import list_deliveries
+from ledgerbridge.webhooks.subscriptions import create_subscription
 
 REALM_A, REALM_B = "1111222233334444", "5555666677778888"
 PUBLIC = {"GET /health", "GET /connections/{provider}/callback"}
@@ -37,6 +39,8 @@ class Environments:
     connection_a: str
     connection_b: str
     customer_b: str
+    webhook_b: str
+    delivery_b: int
 
 
 async def _sync(app: FastAPI, connection_id: str) -> None:
@@ -60,7 +64,19 @@ def environments(app: FastAPI, live_server: LiveServer) -> Environments:
             server_url=live_server.url,
             environment=environment,
         ).id
+    with write_transaction(app.state.databases.main) as conn:
+        # B's subscription hears B's sync, so B has a delivery too.
+        webhook_b, _ = create_subscription(
+            conn,
+            app.state.cipher,
+            environment="prod",
+            url="https://app.example/hooks",
+            events=["sync.succeeded"],
+            now=_now(),
+        )
     asyncio.run(_sync(app, ids["prod"]))
+    with read_transaction(app.state.databases.main) as conn:
+        (delivery_b,) = list_deliveries(conn, webhook_b.id, environment="prod", limit=10)
     with write_transaction(app.state.databases.main) as conn:
         _, full_a = create_api_key(conn, name="a", now=_now(), environment="dev")
         _, read_a = create_api_key(conn, name="a", now=_now(), environment="dev", scope="read")
@@ -76,6 +92,8 @@ def environments(app: FastAPI, live_server: LiveServer) -> Environments:
         ids["dev"],
         ids["prod"],
         customer["records"][0]["id"],
+        webhook_b.id,
+        delivery_b.id,
     )
 
 
@@ -111,6 +129,8 @@ def _request_on_b(
         "Connection-Id": b.connection_b,
         "key_id": str(b.key_b),
         "customer_id": b.customer_b,
+        "webhook_id": b.webhook_b,
+        "delivery_id": str(b.delivery_b),
     }
     harmless = {"provider": "qbo", "redirect_uri": "https://app.example/done"}
     query: dict[str, str] = {}

@@ -69,6 +69,8 @@ def _request(client: TestClient, method: str, path: str, where: str, name: str, 
         "customer_id": "1",
         "provider": "qbo",
         "key_id": "1",
+        "webhook_id": "wh_1",
+        "delivery_id": "1",
     }
     if where == "path":
         values[name] = NUL

@@ -1,6 +1,7 @@
 """No secret ever reaches a log line: a whole OAuth connect, a sync with a token refresh
 and a write-back run with every log at debug (provider requests included), and the
-captured lines are searched for every credential value that was in play."""
+captured lines are searched for every credential value that was in play; likewise webhook
+subscriptions, secret rotations and signed deliveries (failed ones too) and their secrets."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from conftest import LiveServer
 from ledgerbridge.connections import read_credentials, write_credentials
@@ -18,7 +20,10 @@ from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.sync.worker import new_http_client
+from ledgerbridge.webhooks.delivery import Deliverer, new_webhook_client
 from observability.support import captured_logs, log_lines
+from webhooks.receiver import Receiver
+from webhooks.support import FAST, deliver_until, new_connection, pending, subscribe
 
 REALM = "1234567890123456"
 
@@ -110,3 +115,30 @@ def test_no_credential_value_appears_in_any_log_line(app: FastAPI, live_server: 
     assert all(len(secret) >= 8 for secret in secrets)
     leaked = sorted(secret for secret in secrets if secret in text)
     assert leaked == [], f"{len(leaked)} secrets in the logs"
+
+
+async def _deliver_all(app: FastAPI) -> None:
+    async with new_webhook_client(FAST) as http:
+        worker = Deliverer(app.state.databases.main, app.state.cipher, http, "worker-a", FAST)
+        await deliver_until(lambda: pending(app) == 0, worker)
+
+
+def test_no_webhook_secret_appears_in_any_log_line(app: FastAPI, client: TestClient) -> None:
+    receiver = Receiver().start()
+    try:
+        with captured_logs() as buffer:
+            created = subscribe(client, receiver.url, ["connection.created"])
+            rotated = client.post(f"/webhooks/{created['id']}/rotate-secret").json()
+            receiver.behaviour.failure_rate = 0.5  # failed attempts are logged too
+            for _ in range(4):
+                new_connection(app)
+            asyncio.run(_deliver_all(app))
+        assert len(receiver.events()) == 4
+    finally:
+        receiver.stop()
+    events = {line["event"] for line in log_lines(buffer)}
+    assert {"request", "webhook attempt"} <= events, events
+    text = buffer.getvalue()
+    for secret in (created["secret"], rotated["secret"]):
+        assert secret not in text
+        assert secret.removeprefix("whsec_") not in text

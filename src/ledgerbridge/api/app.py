@@ -22,6 +22,7 @@ from ledgerbridge.api.routes import (
     keys,
     metrics,
     syncs,
+    webhooks,
 )
 from ledgerbridge.api.text_input import RefuseUnstorableText
 from ledgerbridge.config import Settings
@@ -37,6 +38,7 @@ from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync.scheduler import SchedulerSettings
 from ledgerbridge.sync.worker import sync_service
 from ledgerbridge.ui import install_ui
+from ledgerbridge.webhooks.delivery import DeliveryPolicy
 
 
 def _fill_remote_account_ids(databases: Databases, cipher: CredentialCipher) -> None:
@@ -62,6 +64,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
             run_scheduler=settings.scheduler,
             connector_settings=connector_settings(settings),
             scheduling=SchedulerSettings.from_settings(settings),
+            webhook_policy=DeliveryPolicy.from_settings(settings),
         ) as service:
             app.state.sync = service
             yield
@@ -99,6 +102,7 @@ def create_app(settings: Settings, databases: Databases | None = None) -> FastAP
     app.include_router(environments.router)
     app.include_router(connect_sessions.router)
     install_ui(app)
+    app.include_router(webhooks.router)
     platforms = all_platforms()
     if settings.sandboxes:
         mount_sandboxes(app, app.state.sandbox, (p.sandbox for p in platforms))

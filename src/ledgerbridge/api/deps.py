@@ -238,3 +238,11 @@ def require_path_connection(
 ConnectionDep = Annotated[ConnectionInfo, Depends(require_connection)]
 PathConnectionDep = Annotated[ConnectionInfo, Depends(require_path_connection)]
 """The connection named by the path, in the caller's environment."""
+
+
+def caller_environment(caller: CallerDep) -> str:
+    """The environment the caller's requests act in (its key's; the operator's header)."""
+    return caller.environment
+
+
+CallerEnvironment = Annotated[str, Depends(caller_environment)]

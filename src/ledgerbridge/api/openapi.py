@@ -130,13 +130,14 @@ _RESOURCE_PARAMETERS = (
     "connection_id",
     "provider",
     "key_id",
+    "webhook_id",
     "Ledgerbridge-Environment",
 )
 
 
 def _names_a_resource(operation: dict[str, Any]) -> bool:
-    """A connection (header or path), a key, an environment (the operator's header) or a
-    platform's connect flow (path), any of which may not exist."""
+    """A connection (header or path), a key, a webhook subscription, an environment (the
+    operator's header) or a platform's connect flow (path), any of which may not exist."""
     return any(
         parameter["name"] in _RESOURCE_PARAMETERS for parameter in operation.get("parameters", [])
     )

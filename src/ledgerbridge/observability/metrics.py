@@ -108,6 +108,29 @@ TOKEN_REFRESHES = Counter(
     ["provider", "outcome"],
     registry=REGISTRY,
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "ledgerbridge_webhook_attempts",
+    "Webhook deliveries attempted, by outcome (`succeeded`: a 2xx answer; `failed`).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_GIVEN_UP = Counter(
+    "ledgerbridge_webhook_deliveries_given_up",
+    "Webhook deliveries that failed past the retry window (their subscription disabled).",
+    registry=REGISTRY,
+)
+WEBHOOK_LATENCY = Histogram(
+    "ledgerbridge_webhook_attempt_duration_seconds",
+    "How long receivers took to answer a webhook (or to fail).",
+    buckets=_REQUEST_SECONDS,
+    registry=REGISTRY,
+)
+WEBHOOK_BACKLOG = Gauge(
+    "ledgerbridge_webhook_outbox_backlog",
+    "Webhook deliveries pending (not yet succeeded or given up), as a worker last counted.",
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
 API_REQUESTS = Counter(
     "ledgerbridge_http_requests",
     "Requests to this server, by method, route template and status.",

@@ -52,6 +52,7 @@ from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.sync.runs import RunKind, RunStatus, SyncRunInfo
+from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import (
     IncomingRecord,
@@ -62,6 +63,7 @@ from ledgerbridge.unified.records import (
     record_version,
     save_records,
 )
+from ledgerbridge.webhooks import events
 
 RETRY_FAILED_AFTER = timedelta(minutes=5)
 """A failed run is tried again after this long (or the sync frequency, if shorter)."""
@@ -235,12 +237,14 @@ async def _read_ahead(
 @dataclass(frozen=True)
 class _Begun:
     """A run as it starts: the connection, the run, where the connector starts reading,
-    and the change sequence its pass began at."""
+    the change sequence its pass began at, and the one this run began at (its
+    `sync.succeeded` event tells readers to resume from there)."""
 
     info: ConnectionInfo
     run: SyncRunInfo
     checkpoint: dict[str, Any] | None
     pass_began_at_seq: int
+    run_began_at_seq: int
 
 
 def _start(
@@ -273,20 +277,19 @@ def _start(
         runs.update_run(
             conn, run_id, status=RunStatus.RUNNING, kind=kind, started_at=now, owner=env.owner
         )
-        began = current_change_seq(conn, connection_id)
+        began = run_began = current_change_seq(conn, connection_id)
         if checkpoint is not None:
             checkpoint = dict(checkpoint)
             stored_began = checkpoint.pop(PASS_BEGAN_KEY, None)
             if resuming_full and isinstance(stored_began, int):
                 began = min(began, stored_began)
-        return _Begun(info, runs.get_run(conn, run_id), checkpoint, began)
+        return _Begun(info, runs.get_run(conn, run_id), checkpoint, began, run_began)
 
 
-def _finish(
-    env: SyncEnvironment, info: ConnectionInfo, run_id: int, error: BaseException | None
-) -> SyncRunInfo:
-    """Record how the run ended, schedule the next one and release the lease."""
-    now = env.clock()
+def _finish(env: SyncEnvironment, begun: _Begun, error: BaseException | None) -> SyncRunInfo:
+    """Record how the run ended, announce it (`sync.succeeded` or `sync.failed`, in the
+    same transaction), schedule the next one and release the lease."""
+    info, run_id, now = begun.info, begun.run.id, env.clock()
     with write_transaction(env.engine) as conn:
         if error is None:
             runs.update_run(conn, run_id, status=RunStatus.SUCCEEDED, finished_at=now)
@@ -314,11 +317,24 @@ def _finish(
                         info.id,
                         ConnectionStatus.NEEDS_REAUTH,
                         f"credentials refused: {message}",
+                        now=now,
                     )
         if not isinstance(error, LeaseLostError):
             leases.schedule(conn, info.id, now + wait)
             leases.release(conn, info.id, env.owner)
         finished = runs.get_run(conn, run_id)
+        events.sync_finished(
+            conn,
+            finished,
+            provider=info.provider,
+            model=MODEL_NAME,
+            resume_cursor=encode_cursor(
+                begun.run_began_at_seq, connection_id=info.id, model=MODEL_NAME
+            ),
+            # Every failure is retried on the connection's back-off, unless it needs a person.
+            will_retry=get_connection(conn, info.id).status != ConnectionStatus.NEEDS_REAUTH,
+            now=now,
+        )
     report.run_finished(finished, info.provider)
     return finished
 
@@ -376,8 +392,8 @@ async def run_sync(
         except Exception as exc:  # every failure ends the run as failed, with its reason
             error = exc
         except BaseException as exc:  # cancelled or interrupted: record it, then go on
-            _finish(env, info, run.id, exc)
+            _finish(env, begun, exc)
             raise
         finally:
             keeper.cancel()
-        return await to_thread.run_sync(_finish, env, info, run.id, error)
+        return await to_thread.run_sync(_finish, env, begun, error)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledgerbridge.connections import ConnectionStatus
+from ledgerbridge.connections import ConnectionStatus, get_connection, status_entered
 from ledgerbridge.tables import connections
 
 ACTIVE, ERROR = ConnectionStatus.ACTIVE, ConnectionStatus.ERROR
@@ -48,14 +48,10 @@ def run_succeeded(conn: Connection, connection_id: str) -> None:
 
 
 def run_failed(conn: Connection, connection_id: str, message: str, now: datetime) -> timedelta:
-    """Count the failure, mark the connection `error` once failures run long enough, and
-    return how long to wait before the next run."""
-    failures = (
-        conn.execute(
-            sa.select(connections.c.consecutive_failures).where(connections.c.id == connection_id)
-        ).scalar_one()
-        + 1
-    )
+    """Count the failure, mark the connection `error` once failures run long enough
+    (announced to webhooks), and return how long to wait before the next run."""
+    before = get_connection(conn, connection_id)
+    failures = before.consecutive_failures + 1
     values: dict[str, object] = {
         "consecutive_failures": failures,
         "last_error": message,
@@ -73,4 +69,5 @@ def run_failed(conn: Connection, connection_id: str, message: str, now: datetime
             **({"status": ERROR} if failures >= ERROR_AFTER_FAILURES else {}),
         )
     )
+    status_entered(conn, connection_id, before.status, now=now)
     return retry_delay(failures)

@@ -1,5 +1,6 @@
-"""The sync service of one process: the shared HTTP client, the sync environment and the
-scheduler. `serve` runs it inside the API server; `ledgerbridge worker` runs only it."""
+"""The sync service of one process: the shared HTTP client, the sync environment, the
+scheduler and the webhook deliverer. `serve` runs it inside the API server; `ledgerbridge
+worker` runs only it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ledgerbridge.observability.provider_http import ReportingTransport
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.sync.scheduler import Scheduler, SchedulerSettings
+from ledgerbridge.webhooks.delivery import DeliveryPolicy, running_deliverer
 
 log = get_logger(__name__)
 
@@ -65,10 +67,12 @@ async def sync_service(
     run_scheduler: bool,
     connector_settings: ConnectorSettings | None = None,
     scheduling: SchedulerSettings | None = None,
+    webhook_policy: DeliveryPolicy | None = None,
 ) -> AsyncIterator[SyncService]:
-    """The service for as long as the block lasts; the scheduler loop runs in the
-    background when `run_scheduler` (else `scheduler.tick()` starts due runs on demand)."""
-    async with new_http_client() as http:
+    """The service for as long as the block lasts; the scheduler loop and the webhook
+    deliverer run in the background when `run_scheduler` (else `scheduler.tick()` starts
+    due runs on demand, and no webhook is sent by this process)."""
+    async with new_http_client() as http, contextlib.AsyncExitStack() as background:
         env = SyncEnvironment(
             engine=engine,
             cipher=cipher,
@@ -76,6 +80,11 @@ async def sync_service(
             connector_settings=connector_settings or ConnectorSettings(),
         )
         scheduler = Scheduler(env, scheduling)
+        if run_scheduler:
+            policy = webhook_policy or DeliveryPolicy()
+            await background.enter_async_context(
+                running_deliverer(engine, cipher, owner=env.owner, policy=policy)
+            )
         loop_task = asyncio.create_task(scheduler.run_forever()) if run_scheduler else None
         try:
             yield SyncService(env, scheduler)
@@ -93,6 +102,7 @@ async def run_worker(
     cipher: CredentialCipher,
     connector_settings: ConnectorSettings,
     scheduling: SchedulerSettings | None = None,
+    webhook_policy: DeliveryPolicy | None = None,
 ) -> None:
     """Run the scheduler until SIGTERM or SIGINT (systemd, Docker and Kubernetes send
     SIGTERM; under `nohup` SIGINT is ignored, so it cannot be the only way). Then stop
@@ -107,6 +117,7 @@ async def run_worker(
         run_scheduler=True,
         connector_settings=connector_settings,
         scheduling=scheduling,
+        webhook_policy=webhook_policy,
     ):
         await stop.wait()
         log.info("worker stopping: cancelling runs in flight")
