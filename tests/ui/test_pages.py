@@ -21,6 +21,7 @@ from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sandbox.tenants import get_tenant
 from ledgerbridge.sync.runs import list_runs
 from ledgerbridge.unified.records import IncomingRecord, save_records
+from ledgerbridge.webhooks.subscriptions import list_subscriptions
 
 KEY = "lb_test_key"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -76,6 +77,8 @@ PAGES = [
     "/ui",
     "/ui/sandboxes",
     "/ui/keys",
+    "/ui/webhooks",
+    "/ui/webhooks/wh_1",
     "/ui/connections/{id}",
     "/ui/connections/{id}/customers",
     "/ui/connections/{id}/customers/1",
@@ -85,6 +88,10 @@ POSTS = [
     "/ui/environment",
     "/ui/keys",
     "/ui/keys/1/revoke",
+    "/ui/webhooks",
+    "/ui/webhooks/wh_1/enabled",
+    "/ui/webhooks/wh_1/delete",
+    "/ui/webhooks/wh_1/deliveries/1/redeliver",
     "/ui/connections/{id}/pause",
     "/ui/connections/{id}/frequency",
     "/ui/connections/{id}/reauthorize",
@@ -464,3 +471,60 @@ def test_revoking_the_sessions_own_key_ends_the_session(app: FastAPI, browser: T
     revoked = browser.post(f"/ui/keys/{key.id}/revoke", data={"csrf": csrf, "confirm": "yes"})
     assert revoked.headers["location"] == "/ui/sign-in"
     assert browser.get("/ui").status_code == 303
+
+
+def test_webhooks_page_subscribes_shows_deliveries_and_redelivers(
+    app: FastAPI, browser: TestClient, client: TestClient
+) -> None:
+    csrf = sign_in(browser)
+    form = {
+        "csrf": csrf,
+        "url": "http://127.0.0.1:9/hooks",
+        "events": ["connection.created", "sync.failed"],  # two boxes ticked
+        "description": "ops",
+    }
+    created = browser.post("/ui/webhooks", data=form)
+    assert created.status_code == 201, created.text
+    secret = re.search(r'id="secret" value="([^"]+)"', created.text)
+    assert secret is not None
+    with read_transaction(app.state.databases.main) as conn:
+        (subscription,) = list_subscriptions(conn, environment="dev")
+    assert subscription.events == ["connection.created", "sync.failed"]
+    listing = browser.get("/ui/webhooks")
+    assert "http://127.0.0.1:9/hooks" in listing.text
+    assert secret.group(1) not in listing.text  # shown once
+    for bad, words in (
+        ({"url": "ftp://x", "events": "sync.failed"}, "http"),
+        ({"url": "http://x.example", "events": "sync.exploded"}, "unknown events"),
+        ({"url": "http://x.example"}, "at least one event"),
+    ):
+        refused = browser.post("/ui/webhooks", data={"csrf": csrf, **bad})
+        assert refused.status_code == 400
+        assert words in refused.text
+    # A connection made through the API writes an event: one delivery to this subscription.
+    credentials = {"realm_id": "5", "client_id": "c", "client_secret": "s", "refresh_token": "r"}
+    client.post("/connections", json={"provider": "qbo", "credentials": credentials})
+    page = browser.get(f"/ui/webhooks/{subscription.id}")
+    assert "connection.created" in page.text
+    (delivery_id,) = re.findall(r'data-delivery="(\d+)"', page.text)
+    again = browser.post(
+        f"/ui/webhooks/{subscription.id}/deliveries/{delivery_id}/redeliver", data={"csrf": csrf}
+    )
+    assert again.status_code == 303
+    assert (
+        len(re.findall(r'data-delivery="(\d+)"', browser.get(again.headers["location"]).text)) == 2
+    )
+    disabled = browser.post(
+        f"/ui/webhooks/{subscription.id}/enabled", data={"csrf": csrf, "enabled": "false"}
+    )
+    assert 'id="webhook-state">disabled' in browser.get(disabled.headers["location"]).text
+    # Another environment sees none of it.
+    with TestClient(app, follow_redirects=False) as other:
+        sign_in(other, make_key(app, "staging"))
+        assert subscription.id not in other.get("/ui/webhooks").text
+        assert other.get(f"/ui/webhooks/{subscription.id}").status_code == 404
+    deleted = browser.post(
+        f"/ui/webhooks/{subscription.id}/delete", data={"csrf": csrf, "confirm": "yes"}
+    )
+    assert deleted.status_code == 303
+    assert browser.get(f"/ui/webhooks/{subscription.id}").status_code == 404

@@ -31,11 +31,11 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 NAV = [
     ("Connections", "/ui"),
     ("Keys", "/ui/keys"),
+    ("Webhooks", "/ui/webhooks"),
     ("Sandboxes", "/ui/sandboxes"),
     ("API docs", "/docs"),
 ]
-"""The menu. The Webhooks page joins it (and `install_ui` its router) once outgoing
-webhooks exist."""
+"""The menu."""
 
 
 def when(value: datetime | None) -> str:
