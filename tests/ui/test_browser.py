@@ -207,6 +207,15 @@ def test_a_key_is_made_and_shown_once(page: Any, product: Product) -> None:
     assert secret not in page.content()
 
 
+def test_subscribing_a_webhook(page: Any, product: Product) -> None:
+    page.goto(product.url("/ui/webhooks"))
+    page.get_by_label("URL").fill(product.url("/no-receiver-here"))
+    page.get_by_label("sync.failed").check()
+    page.get_by_role("button", name="Subscribe").click()
+    assert page.get_by_label("Signing secret").input_value().startswith("whsec_")
+    sync_api.expect(page.locator("#webhooks")).to_contain_text("sync.failed")
+
+
 def test_records_browse_and_filter(page: Any, product: Product) -> None:
     page.goto(product.url(f"/ui/connections/{product.connection_id}"))
     page.get_by_role("link", name="Browse records").click()
@@ -263,13 +272,30 @@ def test_a_sandbox_knob_makes_the_next_sync_fail_and_the_error_shows(
     screenshot(page, "connection-error")
 
 
+def test_a_failed_sync_is_delivered_and_redelivered(page: Any, product: Product) -> None:
+    page.goto(product.url("/ui/webhooks"))
+    page.locator("#webhooks tbody a").first.click()
+    first = page.locator("#deliveries tbody tr").first
+    sync_api.expect(first).to_contain_text("sync.failed")
+    screenshot(page, "webhook")
+    first.get_by_role("button", name="Redeliver").click()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("sent again")
+    sync_api.expect(page.locator("#deliveries tbody tr")).to_have_count(2)
+
+
 def test_pages_fit_a_phone(browser: Any, page: Any, product: Product) -> None:
     phone = browser.new_context(
         viewport={"width": 390, "height": 844}, storage_state=page.context.storage_state()
     )
     tab = phone.new_page()
     try:
-        for path in ("/ui", f"/ui/connections/{product.connection_id}", "/ui/sandboxes"):
+        for path in (
+            "/ui",
+            f"/ui/connections/{product.connection_id}",
+            "/ui/keys",
+            "/ui/webhooks",
+            "/ui/sandboxes",
+        ):
             tab.goto(product.url(path))
             width = tab.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width} px wide on a phone"
