@@ -362,6 +362,7 @@ def test_pause_resume_and_frequency_go_through_the_patch_service(
     page = browser.get(paused.headers["location"])
     assert '<span class="badge paused" id="connection-status">paused</span>' in page.text
     assert '<dd id="next-run">none</dd>' in page.text
+    assert 'class="card hidden"' in page.text  # pausing is no error
     assert client.get(f"/connections/{conn_id}").json()["status"] == "paused"
     refused = browser.post(f"/ui/connections/{conn_id}/sync", data={"csrf": csrf})
     assert refused.status_code == 409
