@@ -166,9 +166,54 @@ def test_a_sync_shows_its_progress_live_without_a_reload(page: Any, product: Pro
     screenshot(page, "connection")
 
 
-@pytest.mark.skip(reason="pause/resume arrives with scoped keys and environments (issue 15)")
-def test_pausing_a_connection() -> None:
-    """To write once `PATCH /connections/{id}` has a pause/resume service function."""
+def test_pausing_a_connection(page: Any, product: Product) -> None:
+    page.goto(product.url(f"/ui/connections/{product.connection_id}"))
+    page.get_by_role("button", name="Pause").click()
+    sync_api.expect(page.get_by_role("status")).to_have_text("Paused.")
+    sync_api.expect(page.locator("#connection-status")).to_have_text("paused")
+    sync_api.expect(page.locator("#next-run")).to_have_text("none")
+    page.get_by_role("button", name="Sync now").click()
+    sync_api.expect(page.get_by_role("alert")).to_contain_text("The connection is paused")
+    page.go_back()
+    page.reload()
+    page.get_by_role("button", name="Resume").click()
+    sync_api.expect(page.get_by_role("status")).to_have_text("Resumed.")
+    sync_api.expect(page.locator("#connection-status")).to_have_text("active")
+    sync_api.expect(page.locator("#next-run")).not_to_have_text("none")
+
+
+def test_reauthorising_goes_through_the_consent_page_and_back(page: Any, product: Product) -> None:
+    page.goto(product.url(f"/ui/connections/{product.connection_id}"))
+    page.get_by_role("button", name="Re-authorise").click()
+    # The sandbox's consent page: the person picks the company this connection reaches.
+    page.get_by_label("Company (realm id)").fill(REALM)
+    page.get_by_role("button", name="Connect").click()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("Re-authorised")
+    assert page.url.split("?")[0].endswith(f"/ui/connections/{product.connection_id}")
+    sync_api.expect(page.locator("#connection-status")).to_have_text("active")
+
+
+def test_a_key_is_made_and_shown_once(page: Any, product: Product) -> None:
+    page.goto(product.url("/ui"))
+    page.get_by_role("navigation").get_by_role("link", name="Keys").click()
+    page.get_by_label("Name").fill("reporting")
+    page.get_by_label("Scope").select_option("read")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.get_by_label("The key").input_value()
+    assert secret.startswith("lb_")
+    screenshot(page, "keys")
+    page.goto(product.url("/ui/keys"))
+    sync_api.expect(page.locator("#keys")).to_contain_text("reporting")
+    assert secret not in page.content()
+
+
+def test_subscribing_a_webhook(page: Any, product: Product) -> None:
+    page.goto(product.url("/ui/webhooks"))
+    page.get_by_label("URL").fill(product.url("/no-receiver-here"))
+    page.get_by_label("sync.failed").check()
+    page.get_by_role("button", name="Subscribe").click()
+    assert page.get_by_label("Signing secret").input_value().startswith("whsec_")
+    sync_api.expect(page.locator("#webhooks")).to_contain_text("sync.failed")
 
 
 def test_records_browse_and_filter(page: Any, product: Product) -> None:
@@ -227,13 +272,30 @@ def test_a_sandbox_knob_makes_the_next_sync_fail_and_the_error_shows(
     screenshot(page, "connection-error")
 
 
+def test_a_failed_sync_is_delivered_and_redelivered(page: Any, product: Product) -> None:
+    page.goto(product.url("/ui/webhooks"))
+    page.locator("#webhooks tbody a").first.click()
+    first = page.locator("#deliveries tbody tr").first
+    sync_api.expect(first).to_contain_text("sync.failed")
+    screenshot(page, "webhook")
+    first.get_by_role("button", name="Redeliver").click()
+    sync_api.expect(page.get_by_role("status")).to_contain_text("sent again")
+    sync_api.expect(page.locator("#deliveries tbody tr")).to_have_count(2)
+
+
 def test_pages_fit_a_phone(browser: Any, page: Any, product: Product) -> None:
     phone = browser.new_context(
         viewport={"width": 390, "height": 844}, storage_state=page.context.storage_state()
     )
     tab = phone.new_page()
     try:
-        for path in ("/ui", f"/ui/connections/{product.connection_id}", "/ui/sandboxes"):
+        for path in (
+            "/ui",
+            f"/ui/connections/{product.connection_id}",
+            "/ui/keys",
+            "/ui/webhooks",
+            "/ui/sandboxes",
+        ):
             tab.goto(product.url(path))
             width = tab.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width} px wide on a phone"

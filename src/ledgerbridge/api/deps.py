@@ -115,31 +115,40 @@ def _authenticate(
     key = bearer.credentials.strip() if bearer is not None else ""
     if not key:
         raise _unauthorized("Send your API key as `Authorization: Bearer <key>`.")
-    if settings.api_key and secrets.compare_digest(key.encode(), settings.api_key.encode()):
-        caller = _operator(engine, environment)
-    else:
-        now = utcnow()
-        with read_transaction(engine) as conn:
-            grant = find_api_key(conn, key, now=now)
-        if grant is None:
-            raise _unauthorized(
-                "The API key is not valid (or was revoked). Create one with "
-                "`ledgerbridge keys create`."
-            )
-        if environment is not None and environment != grant.environment:
-            raise ApiError(
-                400,
-                "invalid_headers",
-                f"This key belongs to environment {grant.environment!r}; only the operator "
-                f"key chooses its environment with `{ENVIRONMENT_HEADER}`.",
-                [{"field": ENVIRONMENT_HEADER, "message": "not this key's environment"}],
-            )
-        if grant.last_used_stale:
-            with write_transaction(engine) as conn:
-                touch_api_key(conn, grant.key_id, now=now)
-        caller = Caller(grant.key_id, grant.environment, GRANTS[grant.scope])
+    caller = caller_of_key(engine, settings, key, environment)
+    if caller is None:
+        raise _unauthorized(
+            "The API key is not valid (or was revoked). Create one with `ledgerbridge keys create`."
+        )
     request.state.caller = caller
     return caller
+
+
+def caller_of_key(
+    engine: Engine, settings: Settings, key: str, environment: str | None
+) -> Caller | None:
+    """Who `key` is (None: no such key): the operator key in `environment` (default
+    `dev`; an unknown one is a 404), or a stored key in its own environment (naming
+    another is a 400). The API's bearer check and the dashboard's session both ask this."""
+    if settings.api_key and secrets.compare_digest(key.encode(), settings.api_key.encode()):
+        return _operator(engine, environment)
+    now = utcnow()
+    with read_transaction(engine) as conn:
+        grant = find_api_key(conn, key, now=now)
+    if grant is None:
+        return None
+    if environment is not None and environment != grant.environment:
+        raise ApiError(
+            400,
+            "invalid_headers",
+            f"This key belongs to environment {grant.environment!r}; only the operator "
+            f"key chooses its environment with `{ENVIRONMENT_HEADER}`.",
+            [{"field": ENVIRONMENT_HEADER, "message": "not this key's environment"}],
+        )
+    if grant.last_used_stale:
+        with write_transaction(engine) as conn:
+            touch_api_key(conn, grant.key_id, now=now)
+    return Caller(grant.key_id, grant.environment, GRANTS[grant.scope])
 
 
 def require_caller(

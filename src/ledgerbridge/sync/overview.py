@@ -10,7 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledgerbridge.connections import ConnectionInfo, get_connection, list_connections
+from ledgerbridge.connections import SCHEDULABLE, ConnectionInfo, get_connection
 from ledgerbridge.sync.runs import SyncRunInfo, list_runs
 from ledgerbridge.tables import records, sync_state
 
@@ -20,6 +20,7 @@ class ConnectionOverview:
     connection: ConnectionInfo
     last_run: SyncRunInfo | None
     next_run_at: datetime | None
+    """None when it is not scheduled (paused, needs re-authorisation)."""
     records_held: int
     """Records not deleted."""
 
@@ -42,7 +43,9 @@ def _next_runs(conn: Connection, connection_ids: list[str]) -> dict[str, datetim
     return {row.connection_id: row.next_run_at for row in rows}
 
 
-def _overviews(conn: Connection, found: list[ConnectionInfo]) -> list[ConnectionOverview]:
+def connection_overviews(conn: Connection, found: list[ConnectionInfo]) -> list[ConnectionOverview]:
+    """The overviews of `found` (a page of `connection_search.search_connections`), in
+    its order."""
     ids = [info.id for info in found]
     held, next_runs = _records_held(conn, ids), _next_runs(conn, ids)
     overviews = []
@@ -52,26 +55,17 @@ def _overviews(conn: Connection, found: list[ConnectionInfo]) -> list[Connection
             ConnectionOverview(
                 connection=info,
                 last_run=latest[0] if latest else None,
-                next_run_at=next_runs.get(info.id),
+                # A paused connection, or one waiting for re-authorisation, is never due.
+                next_run_at=next_runs.get(info.id) if info.status in SCHEDULABLE else None,
                 records_held=held.get(info.id, 0),
             )
         )
     return overviews
 
 
-def connection_overviews(
-    conn: Connection, *, provider: str | None = None, status: str | None = None
-) -> list[ConnectionOverview]:
-    """Every connection (of `provider`, in `status`, when given), oldest first."""
-    found = [
-        info
-        for info in list_connections(conn)
-        if (provider is None or info.provider == provider)
-        and (status is None or info.status == status)
-    ]
-    return _overviews(conn, found)
-
-
-def connection_overview(conn: Connection, connection_id: str) -> ConnectionOverview:
-    """One connection's overview; `NotFoundError` when there is none."""
-    return _overviews(conn, [get_connection(conn, connection_id)])[0]
+def connection_overview(
+    conn: Connection, connection_id: str, *, environment: str
+) -> ConnectionOverview:
+    """One connection's overview; `NotFoundError` when `environment` has none of that id."""
+    info = get_connection(conn, connection_id, environment=environment)
+    return connection_overviews(conn, [info])[0]

@@ -7,12 +7,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
-from ledgerbridge.ui import connections, records, sandboxes, signin
+from ledgerbridge.ui import (
+    connection_actions,
+    connections,
+    keys,
+    records,
+    sandboxes,
+    signin,
+    webhooks,
+)
 
 
 def install_ui(app: FastAPI) -> None:
-    # Keys and webhooks pages join here as routers of their own once those features land.
-    for module in (signin, connections, records, sandboxes):
+    for module in (signin, connections, connection_actions, records, keys, webhooks, sandboxes):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -15,13 +15,19 @@ from sqlalchemy.engine import Engine
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from ledgerbridge.api.errors import ApiError
+from ledgerbridge.connection_search import (
+    ConnectionQuery,
+    decode_cursor,
+    encode_cursor,
+    search_connections,
+)
 from ledgerbridge.connections import ConnectionStatus, delete_connection, get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
-from ledgerbridge.providers.registry import PLATFORMS
+from ledgerbridge.providers.registry import PLATFORMS, get_platform
 from ledgerbridge.sync.overview import connection_overview, connection_overviews
 from ledgerbridge.sync.runs import RunStatus, SyncRunInfo, list_runs, request_run
 from ledgerbridge.ui.chart import runs_chart
-from ledgerbridge.ui.render import PageRoute, main_engine, page, when
+from ledgerbridge.ui.render import PageRoute, back_to_connection, main_engine, page, when
 from ledgerbridge.ui.session import SessionDep, checked_form, require_session
 
 router = APIRouter(
@@ -45,23 +51,48 @@ def _choice(value: str | None, allowed: list[str], what: str) -> str | None:
     return value
 
 
+PAGE_SIZE = 100
+
+
 @router.get("/ui")
 def connections_page(
-    request: Request, provider: str | None = None, status: str | None = None
+    request: Request,
+    session: SessionDep,
+    provider: str | None = None,
+    status: str | None = None,
+    end_user_id: str | None = None,
+    cursor: str | None = None,
 ) -> Response:
+    """The session's environment's connections, filtered like `GET /connections` (the same
+    search and cursor), a page at a time."""
     providers, statuses = list(PLATFORMS), [s.value for s in ConnectionStatus]
-    chosen_provider = _choice(provider, providers, "provider")
-    chosen_status = _choice(status, statuses, "status")
+    environment = session.caller.environment
+    query = ConnectionQuery(
+        provider=_choice(provider, providers, "provider"),
+        status=_choice(status, statuses, "status"),
+        end_user_id=(end_user_id or "").strip()[:255] or None,
+    )
+    try:
+        after = decode_cursor(cursor, environment) if cursor else None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_query_params", f"cursor: {exc}") from None
     with read_transaction(main_engine(request)) as conn:
-        overviews = connection_overviews(conn, provider=chosen_provider, status=chosen_status)
+        found, more = search_connections(
+            conn, environment=environment, query=query, after=after, limit=PAGE_SIZE
+        )
+        overviews = connection_overviews(conn, found)
+    next_params = None
+    if more:
+        next_params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+        next_params.append(("cursor", encode_cursor(environment, found[-1])))
     return page(
         request,
         "connections.html",
         overviews=overviews,
         providers=providers,
         statuses=statuses,
-        chosen_provider=chosen_provider or "",
-        chosen_status=chosen_status or "",
+        query=query,
+        next_params=next_params,
     )
 
 
@@ -88,18 +119,21 @@ def run_progress(run: SyncRunInfo) -> dict[str, Any]:
 
 
 @router.get("/ui/connections/{connection_id}")
-def connection_page(request: Request, connection_id: str) -> Response:
+def connection_page(request: Request, session: SessionDep, connection_id: str) -> Response:
     with read_transaction(main_engine(request)) as conn:
-        overview = connection_overview(conn, connection_id)
+        overview = connection_overview(conn, connection_id, environment=session.caller.environment)
         found = list_runs(conn, connection_id, limit=RUNS_SHOWN)
+    info = overview.connection
     return page(
         request,
         "connection.html",
         overview=overview,
-        info=overview.connection,
+        info=info,
         runs=[run_progress(run) for run in found],
         live=any(run.status in _ACTIVE for run in found),
         chart=runs_chart(list(reversed(found))),
+        reauthorisable=get_platform(info.provider).oauth is not None,
+        paused=info.status == ConnectionStatus.PAUSED,
     )
 
 
@@ -108,15 +142,11 @@ async def sync_now(request: Request, session: SessionDep, connection_id: str) ->
     form = await checked_form(request, session)
     full = form.get("full") == "true"
     with write_transaction(main_engine(request)) as conn:
+        get_connection(conn, connection_id, environment=session.caller.environment)
         run = request_run(conn, connection_id, full=full, trigger="api", now=utcnow())
     request.app.state.sync.scheduler.wake()
     done = f"{'Full' if full else 'Incremental'} sync run {run.id} queued."
-    return RedirectResponse(
-        request.url_for("connection_page", connection_id=connection_id).include_query_params(
-            done=done
-        ),
-        status_code=303,
-    )
+    return back_to_connection(request, connection_id, done)
 
 
 @router.post("/ui/connections/{connection_id}/delete")
@@ -127,7 +157,7 @@ async def delete(request: Request, session: SessionDep, connection_id: str) -> R
             400, "not_confirmed", f"Type the connection id {connection_id} to confirm the delete."
         )
     with write_transaction(main_engine(request)) as conn:
-        delete_connection(conn, connection_id)
+        delete_connection(conn, connection_id, environment=session.caller.environment)
     return RedirectResponse(
         request.url_for("connections_page").include_query_params(
             done=f"Connection {connection_id} deleted with its records."
@@ -136,9 +166,9 @@ async def delete(request: Request, session: SessionDep, connection_id: str) -> R
     )
 
 
-def _snapshot(engine: Engine, connection_id: str) -> dict[str, Any]:
+def _snapshot(engine: Engine, environment: str, connection_id: str) -> dict[str, Any]:
     with read_transaction(engine) as conn:
-        info = get_connection(conn, connection_id)
+        info = get_connection(conn, connection_id, environment=environment)
         found = list_runs(conn, connection_id, limit=RUNS_SHOWN)
     return {
         "status": info.status.value,
@@ -151,11 +181,12 @@ def _snapshot(engine: Engine, connection_id: str) -> dict[str, Any]:
 
 
 @router.get("/ui/connections/{connection_id}/live")
-def live(request: Request, connection_id: str) -> Response:
+def live(request: Request, session: SessionDep, connection_id: str) -> Response:
     """Server-sent events: a `runs` event each time the connection's runs change (pages,
     counts, status), then `idle` once none is queued or running, and the stream ends."""
     engine = main_engine(request)
-    first = _snapshot(engine, connection_id)  # an unknown connection is a 404 page
+    environment = session.caller.environment
+    first = _snapshot(engine, environment, connection_id)  # an unknown connection is a 404 page
 
     async def events() -> AsyncIterator[bytes]:
         last: dict[str, Any] | None = None
@@ -170,7 +201,7 @@ def live(request: Request, connection_id: str) -> Response:
             if await request.is_disconnected():
                 return
             await asyncio.sleep(LIVE_POLL_S)
-            snapshot = await to_thread.run_sync(_snapshot, engine, connection_id)
+            snapshot = await to_thread.run_sync(_snapshot, engine, environment, connection_id)
 
     return StreamingResponse(
         events(),

@@ -13,7 +13,7 @@ from ledgerbridge.api.records_query import RecordsQuery, customer_page, one_cust
 from ledgerbridge.connections import get_connection
 from ledgerbridge.db import read_transaction
 from ledgerbridge.ui.render import PageRoute, main_engine, page
-from ledgerbridge.ui.session import require_session
+from ledgerbridge.ui.session import SessionDep, require_session
 
 router = APIRouter(
     route_class=PageRoute, include_in_schema=False, dependencies=[Depends(require_session)]
@@ -50,9 +50,9 @@ def _query(request: Request) -> tuple[RecordsQuery, dict[str, Any]]:
 
 
 @router.get("/ui/connections/{connection_id}/customers")
-def customers_page(request: Request, connection_id: str) -> Response:
+def customers_page(request: Request, session: SessionDep, connection_id: str) -> Response:
     with read_transaction(main_engine(request)) as conn:
-        info = get_connection(conn, connection_id)
+        info = get_connection(conn, connection_id, environment=session.caller.environment)
         query, form = _query(request)
         found, next_cursor = customer_page(conn, info, query)
     next_params = None
@@ -75,9 +75,11 @@ def _pretty(value: Any) -> str:
 
 
 @router.get("/ui/connections/{connection_id}/customers/{customer_id}")
-def customer_page_view(request: Request, connection_id: str, customer_id: str) -> Response:
+def customer_page_view(
+    request: Request, session: SessionDep, connection_id: str, customer_id: str
+) -> Response:
     with read_transaction(main_engine(request)) as conn:
-        info = get_connection(conn, connection_id)
+        info = get_connection(conn, connection_id, environment=session.caller.environment)
         record = one_customer(conn, info, customer_id, with_remote=True)
     metadata = record.pop("_nango_metadata")
     remote = record.pop("remote_data", None)

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ledgerbridge.api.errors import ApiError
+from ledgerbridge.db import read_transaction
+from ledgerbridge.environments import list_environments
 from ledgerbridge.errors import ConnectionPausedError, NeedsReauthorisationError, NotFoundError
 from ledgerbridge.parsing import ParseError
 from ledgerbridge.sandbox.configure import TenantChangeError
@@ -26,9 +28,14 @@ from ledgerbridge.ui.session import FormRefused, SignInRequired, read_session
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
-NAV = [("Connections", "/ui"), ("Sandboxes", "/ui/sandboxes"), ("API docs", "/docs")]
-"""The menu. The Keys and Webhooks pages join it (and `install_ui` their routers) once
-scoped keys and outgoing webhooks exist."""
+NAV = [
+    ("Connections", "/ui"),
+    ("Keys", "/ui/keys"),
+    ("Webhooks", "/ui/webhooks"),
+    ("Sandboxes", "/ui/sandboxes"),
+    ("API docs", "/docs"),
+]
+"""The menu."""
 
 
 def when(value: datetime | None) -> str:
@@ -48,12 +55,18 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     """A page, with the session's CSRF token for its forms and a flash message from the
     query string (`?done=...`) after a post redirected here."""
     session = read_session(request)
+    environments: list[str] = []
+    if session is not None and session.is_operator:
+        with read_transaction(main_engine(request)) as conn:
+            environments = [env.name for env in list_environments(conn)]
     return templates.TemplateResponse(
         request,
         template,
         {
             "csrf": session.csrf if session else "",
             "signed_in": session is not None,
+            "environment": session.caller.environment if session else "",
+            "environments": environments,
             "nav": [
                 (title, href)
                 for title, href in NAV
@@ -119,3 +132,13 @@ class PageRoute(APIRoute):
                 return error_page(request, 400, f"The request is invalid: {_problems(exc)}")
 
         return handle
+
+
+def back_to_connection(request: Request, connection_id: str, done: str) -> Response:
+    """After a form post: the connection's page, saying what was done."""
+    return RedirectResponse(
+        request.url_for("connection_page", connection_id=connection_id).include_query_params(
+            done=done
+        ),
+        status_code=303,
+    )

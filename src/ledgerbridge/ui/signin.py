@@ -1,4 +1,5 @@
-"""Signing in and out, and the dashboard's own assets."""
+"""Signing in and out, the operator key's choice of environment, and the dashboard's own
+assets."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from ledgerbridge.ui.render import PageRoute, page
+from ledgerbridge.api.errors import ApiError
+from ledgerbridge.db import read_transaction
+from ledgerbridge.environments import require_environment
+from ledgerbridge.ui.render import PageRoute, main_engine, page
 from ledgerbridge.ui.session import (
+    ReadOnlyKey,
     Session,
     checked_form,
     end_session,
-    key_accepted,
     read_form,
     read_session,
     require_session,
+    session_caller,
     start_session,
 )
 
@@ -56,7 +61,16 @@ async def sign_in(request: Request) -> Response:
     if not expected or not hmac.compare_digest(form.get("csrf", "").encode(), expected.encode()):
         return _sign_in_form(request, 403, "The form expired: sign in again.")
     key = form.get("api_key", "").strip()
-    if not key_accepted(request, key):
+    try:
+        caller = session_caller(request, key)
+    except ReadOnlyKey:
+        return _sign_in_form(
+            request,
+            403,
+            "That key is read-only (scope read): the dashboard changes things, so it takes a "
+            "key of scope full or the operator key (LEDGERBRIDGE_API_KEY).",
+        )
+    if caller is None:
         return _sign_in_form(request, 401, "That API key is not valid.")
     response = RedirectResponse("/ui", status_code=303)
     start_session(request, response, key)
@@ -71,6 +85,24 @@ async def sign_out(
     await checked_form(request, session)
     response = RedirectResponse("/ui/sign-in", status_code=303)
     end_session(request, response)
+    return response
+
+
+@router.post("/ui/environment")
+async def choose_environment(
+    request: Request, session: Annotated[Session, Depends(require_session)]
+) -> Response:
+    """The operator key's environment for the pages that follow (other keys have one)."""
+    form = await checked_form(request, session)
+    if not session.is_operator:
+        raise ApiError(
+            403, "forbidden", "Only the operator key chooses its environment; this key has one."
+        )
+    name = form.get("environment", "")
+    with read_transaction(main_engine(request)) as conn:
+        require_environment(conn, name)  # an unknown one is a 404 page
+    response = RedirectResponse("/ui", status_code=303)
+    start_session(request, response, session.key, environment=name)
     return response
 
 

@@ -50,11 +50,13 @@ from ledgerbridge.connections import (
     get_connection,
     sync_frequency_seconds,
 )
+from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.errors import ConfigurationError, NotFoundError
 from ledgerbridge.keys import Scope
 from ledgerbridge.providers.plugin import OAuthConnect
 from ledgerbridge.providers.registry import PLATFORMS, get_platform
+from ledgerbridge.sandbox.base import SandboxContext
 
 router = APIRouter(tags=["connections"])
 
@@ -101,7 +103,7 @@ def _flow_from_session(
     }
 
 
-def _flow_from_caller(
+def flow_from_caller(
     engine: Engine, caller: Caller, provider: str, connection_id: str | None, allow_duplicate: bool
 ) -> dict[str, Any]:
     """The flow the app's backend starts; a re-authorisation names a connection of its
@@ -170,7 +172,7 @@ async def authorize(
         frequency = sync_frequency_seconds(sync_frequency)
     except ValueError as exc:
         raise ApiError(400, "invalid_query_params", f"sync_frequency: {exc}") from None
-    oauth = _oauth(provider)
+    _oauth(provider)  # no flow for this provider: a 404 before a connect session is spent
     if caller is None:
         assert connect_session_token is not None  # the dependency let no key through only so
         flow = await to_thread.run_sync(
@@ -187,12 +189,30 @@ async def authorize(
                 [{"field": "redirect_uri", "message": "required"}],
             )
         flow = await to_thread.run_sync(
-            _flow_from_caller, engine, caller, provider, connection_id, allow_duplicate
+            flow_from_caller, engine, caller, provider, connection_id, allow_duplicate
         )
         flow["redirect_uri"] = redirect_uri
+    return await consent_redirect(request, settings, sandbox, cipher, provider, flow, frequency)
+
+
+async def consent_redirect(
+    request: Request,
+    settings: Settings,
+    sandbox: SandboxContext,
+    cipher: CredentialCipher,
+    provider: str,
+    flow: dict[str, Any],
+    sync_frequency_s: int,
+) -> Response:
+    """The redirect to the platform's consent page for `flow` (its environment, redirect
+    and target); the API's authorize route and the dashboard's re-authorise button both
+    answer it."""
+    oauth = _oauth(provider)
     base = public_base(request, settings)
     app = await to_thread.run_sync(oauth.app, settings, sandbox, base)
-    state = cipher.encrypt({**flow, "sync_frequency_s": frequency, "n": secrets.token_hex(8)})
+    state = cipher.encrypt(
+        {**flow, "sync_frequency_s": sync_frequency_s, "n": secrets.token_hex(8)}
+    )
     query = urlencode(
         {
             "client_id": app.client_id,
