@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ledgerbridge.config import Settings
-from ledgerbridge.db import read_transaction
+from ledgerbridge.db import read_transaction, utcnow
 from ledgerbridge.environments import DEFAULT_ENVIRONMENT, require_environment
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import api_keys
@@ -173,14 +173,12 @@ def touch_api_key(conn: Connection, key_id: int, *, now: datetime) -> None:
 
 def accepts_api_key(engine: Engine, settings: Settings, key: str) -> bool:
     """Whether `key` may administer: the operator key (`LEDGERBRIDGE_API_KEY`) or a
-    `full` key. Asked by the sandbox admin APIs (and the dashboard's sign-in); a `read` key
-    may only read through the API."""
+    `full` key. Asked by the sandbox admin APIs; a `read` key may only read through the
+    API. The key is found by `find_api_key`, the one lookup every caller uses."""
     if not key:
         return False
     if settings.api_key and secrets.compare_digest(key.encode(), settings.api_key.encode()):
         return True
     with read_transaction(engine) as conn:
-        scope = conn.execute(
-            sa.select(api_keys.c.scope).where(api_keys.c.key_hash == _hash(key))
-        ).scalar_one_or_none()
-    return scope == Scope.FULL
+        grant = find_api_key(conn, key, now=utcnow())
+    return grant is not None and grant.scope == Scope.FULL
