@@ -9,6 +9,7 @@ as one line saying what is wrong and what to do, and the command exits with stat
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -62,6 +63,10 @@ def main() -> None:
         app(prog_name="ledgerbridge")
     except ConfigurationError as exc:
         _fail(str(exc))
+    finally:
+        # The command is done: let the exit skip the garbage collector's last pass over
+        # every object of 800 modules (0.1-0.2 s of a short command such as a no-op sync).
+        gc.freeze()
 
 
 def _fail(message: str) -> NoReturn:
@@ -135,17 +140,17 @@ def sync(
     import asyncio
 
     from ledgerbridge.errors import NotFoundError
-    from ledgerbridge.runtime import connector_settings, open_databases
+    from ledgerbridge.runtime import connector_settings, open_main_database
     from ledgerbridge.sync.engine import SyncBusyError
     from ledgerbridge.sync.progress import run_table
 
     settings = _settings()
-    databases = open_databases(settings)
+    main = open_main_database(settings)  # a sync needs no sandbox database
     console = _console()
     try:
         run = asyncio.run(
             _sync_now(
-                databases.main,
+                main,
                 _cipher(settings),
                 connector_settings(settings),
                 connection,
@@ -156,7 +161,7 @@ def sync(
     except (SyncBusyError, NotFoundError) as exc:
         _fail(str(exc))
     finally:
-        databases.dispose()
+        main.dispose()
     console.print(run_table(run))
     if run.error:
         console.print(f"[red]{run.error}[/red]")

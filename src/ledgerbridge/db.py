@@ -13,16 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _IMMEDIATE = "ledgerbridge_write"
 
@@ -125,13 +124,21 @@ def migrate(
     script_location: str,
     version_locations: tuple[str, ...] = (),
     version_table: str = "alembic_version",
+    known_heads: frozenset[str] | None = None,
 ) -> None:
     """Apply every Alembic migration under `script_location` (a `package:folder` path) and
     any extra `version_locations` (independent branches, one per sandbox provider).
 
     A database already at every head is left alone after one query: every process start
     (and every test's app) checks, and Alembic's own upgrade would load each migration
-    file again to find it has nothing to do."""
+    file again to find it has nothing to do. With `known_heads` (the heads the package
+    declares; a test holds them equal to Alembic's), a database at them is recognised
+    without importing Alembic at all: a sixth of a CLI command's start-up."""
+    if known_heads is not None and _stored_heads(engine, version_table) == known_heads:
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     config = _alembic_config(script_location, version_locations)
     heads = _heads(script_location, version_locations)
     with engine.begin() as connection:
@@ -143,7 +150,18 @@ def migrate(
         command.upgrade(config, "heads")
 
 
+def _stored_heads(engine: Engine, version_table: str) -> frozenset[str]:
+    """The revisions the database says it is at; none when it was never migrated."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table(version_table):
+            return frozenset()
+        rows = connection.execute(sa.text(f"SELECT version_num FROM {version_table}"))
+        return frozenset(str(row[0]) for row in rows)
+
+
 def _alembic_config(script_location: str, version_locations: tuple[str, ...]) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", script_location)
     if version_locations:
@@ -155,5 +173,7 @@ def _alembic_config(script_location: str, version_locations: tuple[str, ...]) ->
 @functools.cache
 def _heads(script_location: str, version_locations: tuple[str, ...]) -> frozenset[str]:
     """The head revisions of the migrations (they do not change while a process runs)."""
+    from alembic.script import ScriptDirectory
+
     config = _alembic_config(script_location, version_locations)
     return frozenset(ScriptDirectory.from_config(config).get_heads())

@@ -20,9 +20,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ledgerbridge.config import Settings
 from ledgerbridge.db import create_engine, migrate
 from ledgerbridge.errors import ConfigurationError
+from ledgerbridge.migrations import HEADS
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.providers.registry import all_platforms
-from ledgerbridge.sandbox.app import migrate_sandboxes
+from ledgerbridge.sandbox.tables import migrate_sandboxes
 
 MAIN_MIGRATIONS = "ledgerbridge:migrations"
 
@@ -82,7 +83,7 @@ def open_main_database(settings: Settings) -> Engine:
     return _open(
         settings.main_database_url,
         "LEDGERBRIDGE_DATABASE_URL",
-        lambda engine: migrate(engine, MAIN_MIGRATIONS),
+        lambda engine: migrate(engine, MAIN_MIGRATIONS, known_heads=HEADS),
     )
 
 

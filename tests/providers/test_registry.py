@@ -25,7 +25,7 @@ from ledgerbridge.providers.client import RequestLimits
 from ledgerbridge.providers.plugin import Platform
 from ledgerbridge.providers.registry import PLATFORMS, get_platform
 from ledgerbridge.runtime import open_main_database
-from ledgerbridge.sandbox.base import SandboxContext, SeedResult
+from ledgerbridge.sandbox.base import LazySandbox, SandboxContext, SandboxWithBackground, SeedResult
 
 SERVER = "http://127.0.0.1:9"
 
@@ -184,3 +184,18 @@ def test_the_cli_offers_and_connects_a_registered_platform(
     refused = runner.invoke(cli, ["sandbox", "reset", "--provider", "nope"])
     assert refused.exit_code != 0
     assert "fake" in refused.output
+
+
+@pytest.mark.parametrize("name", ["qbo", "qbd", "intacct"])
+def test_a_lazy_sandbox_names_what_it_loads(name: str) -> None:
+    """The registry names each sandbox without importing it; the names must be the
+    sandbox's own, or the server would mount it (and migrate it) in the wrong place."""
+    lazy = get_platform(name).sandbox
+    assert isinstance(lazy, LazySandbox)
+    loaded = lazy.provider
+    assert (lazy.name, lazy.mount_path, lazy.migrations) == (
+        loaded.name,
+        loaded.mount_path,
+        loaded.migrations,
+    )
+    assert isinstance(lazy, SandboxWithBackground) == isinstance(loaded, SandboxWithBackground)

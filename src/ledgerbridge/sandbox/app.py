@@ -12,27 +12,10 @@ import threading
 from collections.abc import AsyncIterator, Iterable
 
 from fastapi import FastAPI
-from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ledgerbridge.db import migrate
 from ledgerbridge.sandbox.base import SandboxContext, SandboxProvider, SandboxWithBackground
 from ledgerbridge.sandbox.envelope import mount_any_path
-
-SHARED_MIGRATIONS = "ledgerbridge.sandbox:migrations"
-
-
-def migrate_sandboxes(engine: Engine, sandboxes: Iterable[SandboxProvider]) -> None:
-    """Create or upgrade the shared sandbox tables and each given sandbox's own."""
-    migrate(
-        engine,
-        SHARED_MIGRATIONS,
-        (
-            "ledgerbridge.sandbox:migrations/versions",
-            *(sandbox.migrations for sandbox in sandboxes if sandbox.migrations),
-        ),
-        version_table="sandbox_alembic_version",
-    )
 
 
 def mount_sandboxes(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import utcnow
 from ledgerbridge.sandbox.limits import Gate
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 @dataclass
@@ -94,3 +98,52 @@ class SandboxWithBackground(Protocol):
     ) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
         """The sandbox's long-running tasks, not yet started."""
         ...
+
+
+class LazySandbox:
+    """A platform's sandbox, named and located up front and imported on first use.
+
+    A process that never serves, seeds or resets a sandbox (`ledgerbridge sync`, a
+    `worker`) then never imports the sandbox's code, nor FastAPI through it: about half
+    of a CLI command's start-up. `load` is `package.module:attribute`, the provider object;
+    its own `name`, `mount_path` and `migrations` must match these (the registry's tests
+    check)."""
+
+    def __init__(self, name: str, mount_path: str, migrations: str | None, load: str) -> None:
+        self.name = name
+        self.mount_path = mount_path
+        self.migrations = migrations
+        self.load = load
+
+    @cached_property
+    def provider(self) -> SandboxProvider:
+        """The sandbox itself, imported now."""
+        module, _, attribute = self.load.partition(":")
+        provider: SandboxProvider = getattr(importlib.import_module(module), attribute)
+        return provider
+
+    def __getattr__(self, name: str) -> Any:
+        # A platform's own extras (`background`, QuickBooks Online's `set_webhook`).
+        if name.startswith("__") or name == "provider":
+            raise AttributeError(name)
+        return getattr(self.provider, name)
+
+    def create_app(self, context: SandboxContext) -> FastAPI:
+        return self.provider.create_app(context)
+
+    def create(self, context: SandboxContext, tenant_id: str) -> None:
+        self.provider.create(context, tenant_id)
+
+    def seed(
+        self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
+    ) -> SeedResult:
+        return self.provider.seed(context, tenant_id, customers, seed)
+
+    def credentials(self, context: SandboxContext, tenant_id: str) -> dict[str, str]:
+        return self.provider.credentials(context, tenant_id)
+
+    def reset(self, context: SandboxContext, tenant_id: str | None) -> None:
+        self.provider.reset(context, tenant_id)
+
+    def customer_count(self, context: SandboxContext, tenant_id: str) -> int:
+        return self.provider.customer_count(context, tenant_id)

@@ -1,10 +1,18 @@
-"""Tables of the sandbox database shared by every provider sandbox."""
+"""Tables of the sandbox database shared by every provider sandbox, and how the sandbox
+database is migrated (the shared tables and each sandbox's own branch)."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ledgerbridge.db import UTCDateTime
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ledgerbridge.db import UTCDateTime, migrate
+
+if TYPE_CHECKING:
+    from ledgerbridge.sandbox.base import SandboxProvider
 
 metadata = sa.MetaData()
 
@@ -45,3 +53,19 @@ oauth_tokens = sa.Table(
     sa.Column("superseded_at", UTCDateTime, nullable=True),
 )
 sa.Index("ix_sandbox_oauth_tokens_family", oauth_tokens.c.family)
+
+
+SHARED_MIGRATIONS = "ledgerbridge.sandbox:migrations"
+
+
+def migrate_sandboxes(engine: Engine, sandboxes: Iterable[SandboxProvider]) -> None:
+    """Create or upgrade the shared sandbox tables and each given sandbox's own."""
+    migrate(
+        engine,
+        SHARED_MIGRATIONS,
+        (
+            "ledgerbridge.sandbox:migrations/versions",
+            *(sandbox.migrations for sandbox in sandboxes if sandbox.migrations),
+        ),
+        version_table="sandbox_alembic_version",
+    )

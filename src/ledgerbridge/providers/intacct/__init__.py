@@ -9,8 +9,16 @@ from pydantic import Field
 
 from ledgerbridge.providers.intacct.connector import LIMITS, IntacctConnector
 from ledgerbridge.providers.intacct.mapper import mapped
-from ledgerbridge.providers.intacct.sandbox import provider as sandbox
+from ledgerbridge.providers.intacct.wire import API_PREFIX
 from ledgerbridge.providers.plugin import ConnectionSettings, Platform
+from ledgerbridge.sandbox.base import LazySandbox
+
+sandbox = LazySandbox(
+    name="intacct",
+    mount_path=f"/sandbox/intacct{API_PREFIX}",
+    migrations="ledgerbridge.providers.intacct.sandbox:migrations",
+    load="ledgerbridge.providers.intacct.sandbox:provider",
+)
 
 
 class IntacctConnectionSettings(ConnectionSettings):

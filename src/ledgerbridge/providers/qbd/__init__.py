@@ -8,7 +8,7 @@ from typing import Any
 from ledgerbridge.providers.plugin import Platform
 from ledgerbridge.providers.qbd.connector import LIMITS, QbdConnector
 from ledgerbridge.providers.qbd.mapper import mapped
-from ledgerbridge.providers.qbd.sandbox import provider as sandbox
+from ledgerbridge.sandbox.base import LazySandbox
 
 
 def _sandbox_credentials(issued: Mapping[str, str], received_at: datetime) -> dict[str, Any]:
@@ -18,6 +18,13 @@ def _sandbox_credentials(issued: Mapping[str, str], received_at: datetime) -> di
         "end_user_id": issued["CONDUCTOR_END_USER_ID"],
     }
 
+
+sandbox = LazySandbox(
+    name="qbd",
+    mount_path="/sandbox/conductor/v1",
+    migrations="ledgerbridge.providers.qbd.sandbox:migrations",
+    load="ledgerbridge.providers.qbd.sandbox:provider",
+)
 
 platform = Platform(
     name="qbd",

@@ -6,7 +6,14 @@ from ledgerbridge.providers.qbo.connector import LIMITS, QboConnector
 from ledgerbridge.providers.qbo.mapper import mapped
 from ledgerbridge.providers.qbo.notifications import IntuitNotifications
 from ledgerbridge.providers.qbo.oauth import IntuitConnect, sandbox_credentials
-from ledgerbridge.providers.qbo.sandbox import provider as sandbox
+from ledgerbridge.sandbox.base import LazySandbox
+
+sandbox = LazySandbox(
+    name="qbo",
+    mount_path="/sandbox/qbo",
+    migrations="ledgerbridge.providers.qbo.sandbox:migrations/versions",
+    load="ledgerbridge.providers.qbo.sandbox:provider",
+)
 
 platform = Platform(
     name="qbo",

@@ -1,0 +1,63 @@
+"""Start-up: what a CLI command pays before it does anything.
+
+`ledgerbridge sync` and `worker` need neither the web stack nor Alembic when the database
+is already migrated, so they do not import them (FastAPI and Alembic are a third of the
+import time). The figures are `bench/startup_bench.py`'s; these tests hold the imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from ledgerbridge.db import create_engine, migrate
+from ledgerbridge.migrations import HEADS
+from ledgerbridge.runtime import MAIN_MIGRATIONS
+
+_OPEN_AND_REPORT = """
+import sys
+from ledgerbridge.config import Settings
+from ledgerbridge.runtime import open_main_database
+import ledgerbridge.cli, ledgerbridge.sync.engine, ledgerbridge.sync.progress
+open_main_database(Settings(database_url=sys.argv[1], _env_file=None)).dispose()
+print(sorted(m for m in ("fastapi", "starlette", "alembic") if m in sys.modules))
+"""
+
+
+def test_the_declared_heads_are_alembics() -> None:
+    config = Config()
+    config.set_main_option("script_location", MAIN_MIGRATIONS)
+    assert frozenset(ScriptDirectory.from_config(config).get_heads()) == HEADS
+
+
+def _imports_when_opening(url: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", _OPEN_AND_REPORT, url], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_a_sync_at_head_imports_no_web_stack_nor_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'main.db'}"
+    # A new database is migrated (Alembic loads); one at head is not touched.
+    assert _imports_when_opening(url) == "['alembic']"
+    assert _imports_when_opening(url) == "[]"
+
+
+def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'main.db'}")
+    migrate(engine, MAIN_MIGRATIONS, known_heads=HEADS)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0008'"))
+        connection.execute(sa.text("DROP TABLE credential_claims"))  # 0009's, undone
+        connection.execute(sa.text("DROP INDEX ix_records_parent"))
+    migrate(engine, MAIN_MIGRATIONS, known_heads=HEADS)
+    with engine.connect() as connection:
+        assert sa.inspect(connection).has_table("credential_claims")
+        version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+        assert [row[0] for row in version] == sorted(HEADS)
+    engine.dispose()
