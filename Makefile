@@ -26,11 +26,12 @@ demo: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/ledgerbridge serve
 
-# One worker per core. Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: pytest
+# One worker per core, each test file in one worker (the browser tests tell one story, in
+# order; pytest-xdist's `loadgroup` does not group under pytest 9). Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: pytest
 # caches its assert-rewritten modules (the tests, hypothesis, anyio) there, else every worker
 # and every run rewrites them again.
 test: $(VENV)/.installed
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n auto
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n auto --dist loadfile
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench

@@ -19,6 +19,11 @@ import httpx
 import pytest
 
 from conftest import free_port
+from ledgerbridge.config import Settings
+from ledgerbridge.connections import ConnectionChanges, get_connection, update_connection
+from ledgerbridge.crypto import CredentialCipher, load_or_create_key
+from ledgerbridge.db import utcnow, write_transaction
+from ledgerbridge.runtime import open_main_database
 from ledgerbridge.sandbox.tenants import TenantSettings
 
 LEDGERBRIDGE = [sys.executable, "-m", "ledgerbridge"]
@@ -199,3 +204,19 @@ def test_serve_stops_on_sigterm_and_token_urls_name_its_port(
     assert f"CONDUCTOR_BASE_URL=http://127.0.0.1:{port}/sandbox/conductor/v1" in token.stdout
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
+
+
+def test_sync_refuses_a_paused_connection_as_the_api_does(tmp_path: Path) -> None:
+    assert _run(tmp_path, "sandbox", "seed", "--provider", "qbo", "--tenant", "77").returncode == 0
+    made = _run(tmp_path, "connect", "--provider", "qbo", "--tenant", "77", "--sandbox")
+    connection_id = made.stdout.strip()
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    engine = open_main_database(settings)
+    cipher = CredentialCipher(load_or_create_key(settings))
+    with write_transaction(engine) as conn:
+        info = get_connection(conn, connection_id)
+        update_connection(conn, cipher, info, ConnectionChanges(paused=True), now=utcnow())
+    engine.dispose()
+    refused = _one_line_error(_run(tmp_path, "sync", connection_id))
+    assert "paused" in refused
+    assert "PATCH /connections/{id}" in refused

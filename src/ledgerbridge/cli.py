@@ -139,7 +139,7 @@ def sync(
     """Run one sync of a connection now, in the foreground, with a progress bar."""
     import asyncio
 
-    from ledgerbridge.errors import NotFoundError
+    from ledgerbridge.errors import ConnectionPausedError, NeedsReauthorisationError, NotFoundError
     from ledgerbridge.runtime import connector_settings, open_main_database
     from ledgerbridge.sync.engine import SyncBusyError
     from ledgerbridge.sync.progress import run_table
@@ -158,7 +158,7 @@ def sync(
                 console,
             )
         )
-    except (SyncBusyError, NotFoundError) as exc:
+    except (SyncBusyError, NotFoundError, ConnectionPausedError, NeedsReauthorisationError) as exc:
         _fail(str(exc))
     finally:
         main.dispose()
@@ -176,10 +176,15 @@ async def _sync_now(
     full: bool,
     console: Console,
 ) -> SyncRunInfo:
+    from ledgerbridge.connections import get_connection
+    from ledgerbridge.db import read_transaction
     from ledgerbridge.sync.engine import SyncEnvironment, run_sync
     from ledgerbridge.sync.progress import sync_progress
+    from ledgerbridge.sync.runs import ensure_runnable
     from ledgerbridge.sync.worker import new_http_client
 
+    with read_transaction(engine) as conn:
+        ensure_runnable(get_connection(conn, connection_id))  # as the API would refuse it
     async with new_http_client() as http:
         env = SyncEnvironment(
             engine=engine, cipher=cipher, http=http, connector_settings=connector_settings

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: the operating system's Chromium, headless, driven by
 Playwright, against the whole product on a loopback port (scheduler on, sandboxes on).
-One server and one browser for the module; the tests run in order and share its state.
+One server and one browser for the module; the tests run in order and share its state, so
+under pytest-xdist they run in one worker (`--dist loadfile`, the Makefile's).
 Screenshots of each main page go to `test-artifacts/ui/`."""
 
 from __future__ import annotations

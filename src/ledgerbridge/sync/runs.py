@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledgerbridge.connections import ConnectionStatus, get_connection
+from ledgerbridge.connections import ConnectionInfo, ConnectionStatus, get_connection
 from ledgerbridge.errors import ConnectionPausedError, NeedsReauthorisationError, NotFoundError
 from ledgerbridge.sync import leases
 from ledgerbridge.tables import sync_runs
@@ -115,7 +115,14 @@ def request_run(
     """A person (API, dashboard) asks for a run: refused while the connection needs
     re-authorising (it would only fail) or is paused (pausing means no sync at all), else
     queued like `enqueue`. The caller wakes the scheduler once the transaction commits."""
-    connection = get_connection(conn, connection_id)
+    ensure_runnable(get_connection(conn, connection_id))
+    return enqueue(conn, connection_id, full=full, trigger=trigger, now=now)
+
+
+def ensure_runnable(connection: ConnectionInfo) -> None:
+    """Whether a run asked for by a person may start: `NeedsReauthorisationError` or
+    `ConnectionPausedError` when it may not (the API, the dashboard and the CLI's `sync`
+    all ask this)."""
     if connection.status == ConnectionStatus.NEEDS_REAUTH:
         raise NeedsReauthorisationError(
             connection.status_message or "Re-authorise this connection."
@@ -125,7 +132,6 @@ def request_run(
             "The connection is paused; resume it with `PATCH /connections/{id}` and "
             '`{"paused": false}` first.'
         )
-    return enqueue(conn, connection_id, full=full, trigger=trigger, now=now)
 
 
 def next_queued(conn: Connection, connection_id: str) -> SyncRunInfo | None:
