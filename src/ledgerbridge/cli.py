@@ -202,19 +202,19 @@ def worker() -> None:
     import asyncio
 
     from ledgerbridge.observability import metrics
-    from ledgerbridge.runtime import connector_settings, open_databases
+    from ledgerbridge.runtime import connector_settings, open_main_database
     from ledgerbridge.sync.scheduler import SchedulerSettings
     from ledgerbridge.sync.worker import run_worker
     from ledgerbridge.webhooks.delivery import DeliveryPolicy
 
     settings = _settings()
-    databases = open_databases(settings)
+    main = open_main_database(settings)  # a worker serves no sandbox
     console = _console()
     console.print("ledgerbridge worker: running due syncs (Ctrl+C or SIGTERM to stop)")
     try:
         asyncio.run(
             run_worker(
-                databases.main,
+                main,
                 _cipher(settings),
                 connector_settings(settings),
                 SchedulerSettings.from_settings(settings),
@@ -222,7 +222,7 @@ def worker() -> None:
             )
         )
     finally:
-        databases.dispose()
+        main.dispose()
         metrics.process_exiting()
     console.print("stopped")
 
