@@ -7,11 +7,14 @@ from fastapi import FastAPI
 
 from ledgerbridge.providers.qbd.sandbox import provider
 from ledgerbridge.providers.registry import get_platform
+from ledgerbridge.sandbox.base import LazySandbox
 from providers.qbd.support import Conductor
 
 
 def test_registered_and_mounted() -> None:
-    assert get_platform("qbd").sandbox is provider
+    sandbox = get_platform("qbd").sandbox
+    assert isinstance(sandbox, LazySandbox)
+    assert sandbox.provider is provider  # named in the registry, loaded on first use
     assert provider.mount_path == "/sandbox/conductor/v1"
 
 

@@ -29,7 +29,8 @@ class Intuit:
         self.context.clock = lambda: self.started + self.elapsed
         get_platform("qbo").sandbox.create(self.context, REALM)
         self.credentials = get_platform("qbo").sandbox.credentials(self.context, REALM)
-        self.http = httpx.Client(base_url=f"{server.url}/sandbox/qbo")
+        # The first request builds the sandbox app: seconds on a loaded machine.
+        self.http = httpx.Client(base_url=f"{server.url}/sandbox/qbo", timeout=30)
 
     def configure(self, **knobs: Any) -> None:
         self.http.patch(f"/_admin/tenants/{REALM}", json=knobs).raise_for_status()
