@@ -15,7 +15,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -128,11 +127,16 @@ async def _measure(url: str, connection_ids: list[str], seconds: float) -> ReadF
 
 
 def measure_readers(
-    database_url: str, connection_ids: list[str], levels: list[int], seconds: float
+    database_url: str,
+    connection_ids: list[str],
+    levels: list[int],
+    seconds: float,
+    folder: Path,
 ) -> list[ReadFigures]:
     """For each number of clients in `levels`, that many clients (each on its own
-    connection of `connection_ids`) reading for `seconds` against one `serve` process."""
-    folder = Path(tempfile.mkdtemp(prefix="lb-readers-"))
+    connection of `connection_ids`) reading for `seconds` against one `serve` process
+    whose data folder is `folder` (the loader's: its secret key reads the connections'
+    credentials)."""
     figures = []
     with serve(database_url, folder) as url:
         for clients in levels:

@@ -176,7 +176,7 @@ def main(argv: list[str]) -> None:
         f"at {statistics.mean(rates):,.0f} records/s; {args.read_seconds:.0f} s per level:"
     )
     app.state.databases.dispose()
-    measure_readers(settings.main_database_url, connection_ids, levels, args.read_seconds)
+    measure_readers(settings.main_database_url, connection_ids, levels, args.read_seconds, folder)
 
 
 def single_connection(app: Any, args: argparse.Namespace) -> None:
