@@ -2,17 +2,27 @@
 
 No I/O: native dicts in, `UnifiedCustomer` out, and unified fields back to a QuickBooks
 create or sparse-update body. Money goes through Decimal (`to_cents`), never float maths.
+
+A sync maps every customer it reads, so `mapped` builds the stored payload directly
+(`unified_payload`: the very dict `to_unified(...).to_payload()` gives, without a Pydantic
+model in between; a test holds the two equal).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.providers.base import MappedCustomer, RecordVersion
-from ledgerbridge.unified.customer import Address, UnifiedCustomer, optional_text, to_cents
+from ledgerbridge.unified.customer import (
+    Address,
+    UnifiedCustomer,
+    iso_utc,
+    optional_text,
+    to_cents,
+)
 
 _ADDRESS_MAP = {
     "id": "Id",
@@ -84,17 +94,57 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
     )
 
 
+def _address_payload(value: Any) -> dict[str, str | None] | None:
+    """`_address` as its payload: the same fields in the same order, or None."""
+    if not isinstance(value, dict):
+        return None
+    fields = {ours: optional_text(value.get(theirs)) for ours, theirs in _ADDRESS_MAP.items()}
+    return None if all(v is None for v in fields.values()) else fields
+
+
+def unified_payload(customer: dict[str, Any]) -> dict[str, Any]:
+    """`to_unified(customer).to_payload()`, built directly: every field of the unified
+    customer in the model's order, times in UTC text, money in exact cents."""
+    meta = customer.get("MetaData") or {}
+    parent = customer.get("ParentRef")
+    text = customer.get
+    return {
+        "id": str(customer["Id"]),
+        "created_at": iso_utc(parse_qbo_time(meta["CreateTime"])),
+        "updated_at": iso_utc(parse_qbo_time(meta["LastUpdatedTime"])),
+        "given_name": optional_text(text("GivenName")),
+        "display_name": optional_text(text("DisplayName")),
+        "active": bool(text("Active", True)),
+        "balance_cents": to_cents(_decimal(text("Balance"))) or 0,
+        "taxable": bool(text("Taxable", False)),
+        "primary_email": _nested(customer, "PrimaryEmailAddr", "Address"),
+        "primary_phone": _nested(customer, "PrimaryPhone", "FreeFormNumber"),
+        "bill_address": _address_payload(text("BillAddr")),
+        "ship_address": _address_payload(text("ShipAddr")),
+        "family_name": optional_text(text("FamilyName")),
+        "middle_name": optional_text(text("MiddleName")),
+        "company_name": optional_text(text("CompanyName")),
+        "fully_qualified_name": optional_text(text("FullyQualifiedName")),
+        "parent_id": optional_text(parent.get("value")) if isinstance(parent, dict) else None,
+        "currency": _nested(customer, "CurrencyRef", "value"),
+        "notes": optional_text(text("Notes")),
+        "mobile_phone": _nested(customer, "Mobile", "FreeFormNumber"),
+        "credit_limit_cents": to_cents(_decimal(text("CreditLimit"))),
+    }
+
+
 def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
     """A QuickBooks Customer as the record store takes it. QuickBooks cannot delete a
     customer; it deactivates it (`Active: false`), recorded as a delete."""
     native = customer if isinstance(customer, dict) else dict(customer)
-    unified = to_unified(native)
+    payload = unified_payload(native)
+    updated_at = parse_qbo_time(native["MetaData"]["LastUpdatedTime"]).astimezone(UTC)
     return MappedCustomer(
-        external_id=unified.id,
-        payload=unified.to_payload(),
+        external_id=payload["id"],
+        payload=payload,
         native=native,
         deleted=native.get("Active", True) is False,
-        version=RecordVersion(_version_token(native.get("SyncToken")), unified.updated_at),
+        version=RecordVersion(_version_token(native.get("SyncToken")), updated_at),
     )
 
 
