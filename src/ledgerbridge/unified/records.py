@@ -308,7 +308,7 @@ class _PageWriter:
         self._postgresql = not is_sqlite(conn)
         self._table = dialect.identifier_preparer.format_table(records)
         column_type = records.c.first_seen_at.type.dialect_impl(dialect)
-        self._time = column_type.bind_processor(dialect) or (lambda value: value)
+        self._time: Callable[[datetime], Any] = column_type.bind_processor(dialect) or _same
 
     def time(self, value: datetime | None) -> Any:
         """A timestamp as the driver stores it in a UTC column."""
@@ -335,12 +335,26 @@ class _PageWriter:
             self._run(f"UPDATE {self._table} SET {values} WHERE id = {key}", rows)
 
     def _run(self, statement: str, rows: list[dict[str, Any]]) -> None:
-        self._conn.exec_driver_sql(statement, rows)  # type: ignore[arg-type]
+        self._conn.exec_driver_sql(statement, rows)
 
 
-def _json_text(value: Mapping[str, Any] | None) -> str | None:
+def _same(value: datetime) -> datetime:
+    return value
+
+
+def _json_text(value: Mapping[str, Any]) -> str:
     """A JSON column's value as SQLAlchemy's serialiser (`db.create_engine`) writes it."""
-    return None if value is None else orjson.dumps(value).decode()
+    return orjson.dumps(value).decode()
+
+
+def _remote(value: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """The platform's payload as stored (JSON text) and its hash: of that text, so it is
+    serialised once. (Unlike `content_hash`, key order counts: the platform answers a
+    record's keys in one order, and a new order is stored as a new `remote_data`.)"""
+    if value is None:
+        return None, None
+    text = orjson.dumps(value)
+    return text.decode(), hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def save_records(
@@ -369,7 +383,7 @@ def save_records(
     remote_updates: list[dict[str, Any]] = []
     for external_id, record in incoming.items():
         payload_hash = content_hash(record.payload)
-        remote_hash = None if record.remote_data is None else content_hash(record.remote_data)
+        remote_text, remote_hash = _remote(record.remote_data)
         row = existing.get(external_id)
         if row is None:
             seq += 1
@@ -380,7 +394,7 @@ def save_records(
                     "model": model,
                     "external_id": external_id,
                     "payload": _json_text(record.payload),
-                    "remote_data": _json_text(record.remote_data),
+                    "remote_data": remote_text,
                     "content_hash": payload_hash,
                     "remote_hash": remote_hash,
                     "version": record.version,
@@ -405,7 +419,7 @@ def save_records(
                 remote_updates.append(
                     {
                         "_id": row.id,
-                        "remote_data": _json_text(record.remote_data),
+                        "remote_data": remote_text,
                         "remote_hash": remote_hash,
                         "version": version,
                     }
@@ -425,7 +439,7 @@ def save_records(
             {
                 "_id": row.id,
                 "payload": _json_text(record.payload),
-                "remote_data": _json_text(record.remote_data),
+                "remote_data": remote_text,
                 "content_hash": payload_hash,
                 "remote_hash": remote_hash,
                 "version": version,
