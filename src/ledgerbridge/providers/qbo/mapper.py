@@ -101,7 +101,12 @@ def _address_payload(value: Any) -> dict[str, str | None] | None:
     """`_address` as its payload: the same fields in the same order, or None."""
     if not isinstance(value, dict):
         return None
-    fields = {ours: optional_text(value.get(theirs)) for ours, theirs in _ADDRESS_FIELDS}
+    get = value.get
+    # `optional_text` inlined: addresses are most of a customer's fields.
+    fields = {
+        ours: text if isinstance(text := get(theirs), str) and text.strip() else None
+        for ours, theirs in _ADDRESS_FIELDS
+    }
     return None if all(v is None for v in fields.values()) else fields
 
 
