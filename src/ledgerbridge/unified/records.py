@@ -275,31 +275,86 @@ def _existing(
     return found
 
 
-_CONTENT_UPDATE = (
-    sa.update(records)
-    .where(records.c.id == sa.bindparam("_id"))
-    .values(
-        payload=sa.bindparam("payload"),
-        remote_data=sa.bindparam("remote_data"),
-        content_hash=sa.bindparam("content_hash"),
-        remote_hash=sa.bindparam("remote_hash"),
-        version=sa.bindparam("version"),
-        first_seen_at=sa.bindparam("first_seen_at"),
-        last_modified_at=sa.bindparam("last_modified_at"),
-        deleted_at=sa.bindparam("deleted_at"),
-        last_action=sa.bindparam("last_action"),
-        change_seq=sa.bindparam("change_seq"),
-    )
+_INSERTED = (
+    "connection_id",
+    "model",
+    "external_id",
+    "payload",
+    "remote_data",
+    "content_hash",
+    "remote_hash",
+    "version",
+    "first_seen_at",
+    "last_modified_at",
+    "deleted_at",
+    "last_action",
+    "change_seq",
 )
-_REMOTE_UPDATE = (
-    sa.update(records)
-    .where(records.c.id == sa.bindparam("_id"))
-    .values(
-        remote_data=sa.bindparam("remote_data"),
-        remote_hash=sa.bindparam("remote_hash"),
-        version=sa.bindparam("version"),
-    )
-)
+_CONTENT_UPDATED = _INSERTED[3:]
+_REMOTE_UPDATED = ("remote_data", "remote_hash", "version")
+_JSON_COLUMNS = frozenset({"payload", "remote_data"})
+
+
+class _PageWriter:
+    """A page's inserts and updates as the database driver takes them, one `executemany`
+    each: JSON columns arrive as the JSON text SQLAlchemy's own serialiser would write
+    (`orjson.dumps`), serialised once, and timestamps as the driver value SQLAlchemy's
+    column type makes of them, so no per-row parameter processing runs (it cost more than
+    the database's own work). Rows are dicts keyed by column name."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        dialect = conn.dialect
+        self._postgresql = not is_sqlite(conn)
+        self._table = dialect.identifier_preparer.format_table(records)
+        column_type = records.c.first_seen_at.type.dialect_impl(dialect)
+        self._time: Callable[[datetime], Any] = column_type.bind_processor(dialect) or _same
+
+    def time(self, value: datetime | None) -> Any:
+        """A timestamp as the driver stores it in a UTC column."""
+        return None if value is None else self._time(value)
+
+    def _mark(self, column: str) -> str:
+        if not self._postgresql:
+            return f":{column}"
+        if column in _JSON_COLUMNS:
+            return f"CAST(%({column})s AS json)"
+        return f"%({column})s"
+
+    def insert(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            names = ", ".join(_INSERTED)
+            marks = ", ".join(self._mark(column) for column in _INSERTED)
+            self._run(f"INSERT INTO {self._table} ({names}) VALUES ({marks})", rows)
+
+    def update(self, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
+        """`columns` of the rows whose `id` each row's `_id` names."""
+        if rows:
+            values = ", ".join(f"{column} = {self._mark(column)}" for column in columns)
+            key = self._mark("_id")
+            self._run(f"UPDATE {self._table} SET {values} WHERE id = {key}", rows)
+
+    def _run(self, statement: str, rows: list[dict[str, Any]]) -> None:
+        self._conn.exec_driver_sql(statement, rows)
+
+
+def _same(value: datetime) -> datetime:
+    return value
+
+
+def _json_text(value: Mapping[str, Any]) -> str:
+    """A JSON column's value as SQLAlchemy's serialiser (`db.create_engine`) writes it."""
+    return orjson.dumps(value).decode()
+
+
+def _remote(value: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """The platform's payload as stored (JSON text) and its hash: of that text, so it is
+    serialised once. (Unlike `content_hash`, key order counts: the platform answers a
+    record's keys in one order, and a new order is stored as a new `remote_data`.)"""
+    if value is None:
+        return None, None
+    text = orjson.dumps(value)
+    return text.decode(), hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def save_records(
@@ -321,12 +376,14 @@ def save_records(
         return counts
     seq = _lock_sequence(conn, connection_id)
     existing = _existing(conn, connection_id, model, list(incoming))
+    writer = _PageWriter(conn)
+    stamp = writer.time(now)
     inserts: list[dict[str, Any]] = []
     content_updates: list[dict[str, Any]] = []
     remote_updates: list[dict[str, Any]] = []
     for external_id, record in incoming.items():
         payload_hash = content_hash(record.payload)
-        remote_hash = None if record.remote_data is None else content_hash(record.remote_data)
+        remote_text, remote_hash = _remote(record.remote_data)
         row = existing.get(external_id)
         if row is None:
             seq += 1
@@ -336,14 +393,14 @@ def save_records(
                     "connection_id": connection_id,
                     "model": model,
                     "external_id": external_id,
-                    "payload": record.payload,
-                    "remote_data": record.remote_data,
+                    "payload": _json_text(record.payload),
+                    "remote_data": remote_text,
                     "content_hash": payload_hash,
                     "remote_hash": remote_hash,
                     "version": record.version,
-                    "first_seen_at": now,
-                    "last_modified_at": now,
-                    "deleted_at": now if record.deleted else None,
+                    "first_seen_at": stamp,
+                    "last_modified_at": stamp,
+                    "deleted_at": stamp if record.deleted else None,
                     "last_action": action,
                     "change_seq": seq,
                 }
@@ -362,7 +419,7 @@ def save_records(
                 remote_updates.append(
                     {
                         "_id": row.id,
-                        "remote_data": record.remote_data,
+                        "remote_data": remote_text,
                         "remote_hash": remote_hash,
                         "version": version,
                     }
@@ -381,24 +438,21 @@ def save_records(
         content_updates.append(
             {
                 "_id": row.id,
-                "payload": record.payload,
-                "remote_data": record.remote_data,
+                "payload": _json_text(record.payload),
+                "remote_data": remote_text,
                 "content_hash": payload_hash,
                 "remote_hash": remote_hash,
                 "version": version,
-                "first_seen_at": first_seen,
-                "last_modified_at": now,
-                "deleted_at": deleted_at,
+                "first_seen_at": writer.time(first_seen),
+                "last_modified_at": stamp,
+                "deleted_at": writer.time(deleted_at),
                 "last_action": action,
                 "change_seq": seq,
             }
         )
-    if inserts:
-        conn.execute(sa.insert(records), inserts)
-    if content_updates:
-        conn.execute(_CONTENT_UPDATE, content_updates)
-    if remote_updates:
-        conn.execute(_REMOTE_UPDATE, remote_updates)
+    writer.insert(inserts)
+    writer.update(_CONTENT_UPDATED, content_updates)
+    writer.update(_REMOTE_UPDATED, remote_updates)
     if counts.changed:
         conn.execute(
             sa.update(connections).where(connections.c.id == connection_id).values(change_seq=seq)

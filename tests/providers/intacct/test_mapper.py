@@ -4,7 +4,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ledgerbridge.providers.intacct.mapper import to_intacct, to_unified
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledgerbridge.providers.base import MappedCustomer, RecordVersion
+from ledgerbridge.providers.intacct.mapper import mapped, to_intacct, to_unified
 from ledgerbridge.unified.customer import Address
 from providers.intacct.support import SPEC_PATH
 
@@ -96,3 +101,81 @@ def test_unified_changes_become_a_body_with_only_the_fields_sent() -> None:
     }
     assert to_intacct({"notes": None}) == {"notes": None}
     assert to_intacct({"parent_id": None}) == {"parent": {}}
+
+
+_TEXT = st.one_of(st.none(), st.just(""), st.just("  "), st.text(max_size=10), st.integers())
+_AMOUNT = st.one_of(
+    st.none(), st.just(""), st.decimals(-(10**7), 10**7, places=2).map(str), st.integers(-99, 99)
+)
+_TIME = st.one_of(
+    st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)).map(
+        lambda moment: moment.isoformat()
+    ),
+    st.datetimes(
+        min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+    ).map(lambda moment: moment.isoformat().replace("+00:00", "Z")),
+)
+
+
+def _fields(*names: str) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional=dict.fromkeys(names, _TEXT))
+
+
+_CONTACT = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(
+            ("firstName", "lastName", "middleName", "companyName", "email1", "phone1", "mobile"),
+            _TEXT,
+        ),
+        "mailingAddress": st.one_of(
+            st.none(),
+            st.just("x"),
+            _fields("addressLine1", "addressLine2", "addressLine3", "city", "state", "postCode"),
+        ),
+        "tax": st.one_of(st.none(), st.fixed_dictionaries({}, optional={"isTaxable": _TEXT})),
+    },
+)
+_CUSTOMER = st.fixed_dictionaries(
+    {
+        "key": st.one_of(st.integers(1, 10**6), st.text(min_size=1, max_size=5)),
+        "audit": st.fixed_dictionaries({"createdDateTime": _TIME, "modifiedDateTime": _TIME}),
+    },
+    optional={
+        "name": _TEXT,
+        "status": st.sampled_from(["active", "inactive", "other"]),
+        "currency": _TEXT,
+        "notes": _TEXT,
+        "totalDue": _AMOUNT.filter(lambda amount: amount != ""),
+        "creditLimit": _AMOUNT,
+        "parent": st.one_of(st.none(), st.fixed_dictionaries({}, optional={"key": _TEXT})),
+        "contacts": st.one_of(
+            st.none(),
+            st.fixed_dictionaries({}, optional={"default": st.one_of(st.none(), _CONTACT)}),
+        ),
+    },
+)
+
+
+def _through_model(customer: dict[str, Any]) -> MappedCustomer:
+    """What a sync stored before the direct payload: through the Pydantic model."""
+    unified = to_unified(customer)
+    modified = customer["audit"]["modifiedDateTime"]
+    return MappedCustomer(
+        external_id=unified.id,
+        payload=unified.to_payload(),
+        native=customer,
+        deleted=customer.get("status") == "inactive",
+        version=RecordVersion(str(modified), unified.updated_at),
+    )
+
+
+@settings(max_examples=600, deadline=None)
+@given(customer=_CUSTOMER)
+def test_a_synced_payload_is_the_unified_models_for_any_customer(
+    customer: dict[str, Any],
+) -> None:
+    direct, through_model = mapped(customer), _through_model(customer)
+    assert direct == through_model
+    # Same keys in the same order (the stored JSON, and GET /customers, follow it).
+    assert orjson.dumps(direct.payload) == orjson.dumps(through_model.payload)

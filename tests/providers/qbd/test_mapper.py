@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from ledgerbridge.providers.base import MappedCustomer, RecordVersion
 from ledgerbridge.providers.qbd.mapper import (
     currency_code,
+    mapped,
     to_create_body,
     to_unified,
     to_update_body,
@@ -140,3 +146,99 @@ def test_round_trip_of_the_seed_through_the_create_body(native: dict[str, Any]) 
     assert body["name"] == native["name"]
     assert body["billingAddress"]["line3"] == "Suite 100"
     assert body["creditLimit"] == native["creditLimit"]
+
+
+_TEXT = st.one_of(st.none(), st.just(""), st.just("  "), st.text(max_size=10), st.integers())
+_AMOUNT = st.one_of(
+    st.none(), st.just(""), st.decimals(-(10**7), 10**7, places=2).map(str), st.integers(-99, 99)
+)
+_TIME = st.datetimes(
+    min_value=datetime(1990, 1, 1),
+    max_value=datetime(2090, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-8))]),
+).map(lambda moment: moment.isoformat())
+_ADDRESS = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {},
+        optional=dict.fromkeys(
+            ("line1", "line2", "line3", "city", "state", "postalCode", "country"), _TEXT
+        ),
+    ),
+)
+_NAMED = st.fixed_dictionaries({}, optional={"id": _TEXT, "fullName": _TEXT})
+_CUSTOMER = st.fixed_dictionaries(
+    {
+        "id": st.one_of(st.text(min_size=1, max_size=8), st.integers(1, 99)),
+        "createdAt": _TIME,
+        "updatedAt": _TIME,
+    },
+    optional={
+        **dict.fromkeys(
+            (
+                "firstName",
+                "middleName",
+                "lastName",
+                "name",
+                "companyName",
+                "fullName",
+                "email",
+                "phone",
+                "note",
+            ),
+            _TEXT,
+        ),
+        "revisionNumber": st.one_of(st.none(), st.integers(0, 99), st.just("7")),
+        "isActive": st.one_of(st.booleans(), st.none()),
+        "balance": _AMOUNT,
+        "creditLimit": _AMOUNT,
+        "parent": st.one_of(st.none(), _NAMED),
+        "salesTaxCode": st.one_of(
+            st.none(), st.fixed_dictionaries({"fullName": st.sampled_from(["Tax", "Non", " non "])})
+        ),
+        "currency": st.one_of(
+            st.none(),
+            st.fixed_dictionaries(
+                {"fullName": st.sampled_from(["US Dollar", "usd", "Euro", "", "Zloty"])}
+            ),
+        ),
+        "customContactFields": st.lists(
+            st.fixed_dictionaries(
+                {"name": st.sampled_from(["Mobile", " mobile", "Fax"]), "value": _TEXT}
+            ),
+            max_size=3,
+        ),
+        "billingAddress": _ADDRESS,
+        "shippingAddress": _ADDRESS,
+    },
+)
+
+
+def _through_model(customer: dict[str, Any]) -> MappedCustomer:
+    """What a sync stored before the direct payload: through the Pydantic model."""
+    unified = to_unified(customer)
+    revision = customer.get("revisionNumber")
+    return MappedCustomer(
+        external_id=unified.id,
+        payload=unified.to_payload(),
+        native=customer,
+        deleted=not customer.get("isActive", True),
+        version=RecordVersion(None if revision is None else str(revision), unified.updated_at),
+    )
+
+
+@settings(max_examples=600, deadline=None)
+@given(customer=_CUSTOMER)
+def test_a_synced_payload_is_the_unified_models_for_any_customer(
+    customer: dict[str, Any],
+) -> None:
+    try:
+        expected = _through_model(customer)
+    except ValidationError:
+        with pytest.raises(ValidationError):
+            mapped(customer)
+        return
+    direct = mapped(customer)
+    assert direct == expected
+    # Same keys in the same order (the stored JSON, and GET /customers, follow it).
+    assert orjson.dumps(direct.payload) == orjson.dumps(expected.payload)

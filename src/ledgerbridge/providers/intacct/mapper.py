@@ -12,7 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.providers.base import MappedCustomer, RecordVersion
-from ledgerbridge.unified.customer import Address, UnifiedCustomer, optional_text, to_cents
+from ledgerbridge.unified.customer import (
+    Address,
+    UnifiedCustomer,
+    iso_utc,
+    optional_text,
+    to_cents,
+)
 
 
 def _parse_time(raw: str) -> datetime:
@@ -139,22 +145,75 @@ def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
     )
 
 
+def _address_payload(raw: Any) -> dict[str, str | None] | None:
+    """`_address` as its payload: the same fields in the same order, or None."""
+    if not isinstance(raw, dict):
+        return None
+    fields: dict[str, str | None] = {"id": None}
+    fields.update((ours, optional_text(raw.get(theirs))) for ours, theirs in _ADDRESS_READ)
+    return fields if any(fields.values()) else None
+
+
+def unified_payload(customer: Mapping[str, Any]) -> dict[str, Any]:
+    """`to_unified(customer).to_payload()`, built directly (no Pydantic model on a sync's
+    path): every field of the unified customer in the model's order."""
+    contact: dict[str, Any] = (customer.get("contacts") or {}).get("default") or {}
+    audit: dict[str, Any] = customer.get("audit") or {}
+    parent: dict[str, Any] = customer.get("parent") or {}
+    credit_limit = customer.get("creditLimit")
+    total_due = customer.get("totalDue")
+    tax = contact.get("tax") or {}
+    name = optional_text(customer.get("name"))
+    return {
+        "id": str(customer["key"]),
+        "created_at": iso_utc(_parse_time(audit["createdDateTime"])),
+        "updated_at": iso_utc(_parse_time(audit["modifiedDateTime"])),
+        "given_name": optional_text(contact.get("firstName")),
+        "display_name": name,
+        "active": customer.get("status", "active") != "inactive",
+        "balance_cents": (to_cents(Decimal(str(total_due))) or 0 if total_due is not None else 0),
+        "taxable": bool(tax.get("isTaxable", False)),
+        "primary_email": optional_text(contact.get("email1")),
+        "primary_phone": optional_text(contact.get("phone1")),
+        "bill_address": _address_payload(contact.get("mailingAddress")),
+        "ship_address": None,
+        "family_name": optional_text(contact.get("lastName")),
+        "middle_name": optional_text(contact.get("middleName")),
+        "company_name": optional_text(contact.get("companyName")),
+        "fully_qualified_name": name,
+        "parent_id": str(parent["key"]) if parent.get("key") else None,
+        "currency": optional_text(customer.get("currency")),
+        "notes": optional_text(customer.get("notes")),
+        "mobile_phone": optional_text(contact.get("mobile")),
+        "credit_limit_cents": to_cents(credit_limit) if credit_limit is not None else None,
+    }
+
+
 def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
     """An Intacct customer as the record store takes it; `inactive` ones are deleted in the
     unified model. Intacct's customer has no revision number: its version is
     `audit.modifiedDateTime`."""
     native = customer if isinstance(customer, dict) else dict(customer)
-    unified = to_unified(native)
-    modified = (native.get("audit") or {}).get("modifiedDateTime")
+    payload = unified_payload(native)
+    modified = native["audit"]["modifiedDateTime"]
     return MappedCustomer(
-        external_id=unified.id,
-        payload=unified.to_payload(),
+        external_id=payload["id"],
+        payload=payload,
         native=native,
         deleted=native.get("status") == "inactive",
-        version=RecordVersion(None if modified is None else str(modified), unified.updated_at),
+        version=RecordVersion(str(modified), _parse_time(modified)),
     )
 
 
+_ADDRESS_READ = (
+    ("line1", "addressLine1"),
+    ("line2", "addressLine2"),
+    ("line3", "addressLine3"),
+    ("city", "city"),
+    ("state", "state"),
+    ("postal_code", "postCode"),
+    ("country", "country"),
+)
 _ADDRESS_FIELDS = {
     "line1": "addressLine1",
     "line2": "addressLine2",

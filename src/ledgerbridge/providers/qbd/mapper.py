@@ -12,7 +12,13 @@ from typing import Any
 
 from ledgerbridge.providers.base import MappedCustomer, RecordVersion
 from ledgerbridge.providers.qbd.wire import NAME_MAX, parse_time
-from ledgerbridge.unified.customer import Address, UnifiedCustomer, optional_text, to_cents
+from ledgerbridge.unified.customer import (
+    Address,
+    UnifiedCustomer,
+    iso_utc,
+    optional_text,
+    to_cents,
+)
 
 # QuickBooks Desktop names its currencies in words; the seed's example uses ISO codes.
 CURRENCY_CODES: dict[str, str] = {
@@ -98,18 +104,72 @@ def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
     )
 
 
+_ADDRESS_READ = (
+    ("line1", "line1"),
+    ("line2", "line2"),
+    ("line3", "line3"),
+    ("city", "city"),
+    ("state", "state"),
+    ("postal_code", "postalCode"),
+    ("country", "country"),
+)
+
+
+def _address_payload(native: Mapping[str, Any] | None) -> dict[str, str | None] | None:
+    """`_address` as its payload: the same fields in the same order, or None."""
+    if not native:
+        return None
+    fields: dict[str, str | None] = {"id": None}
+    fields.update((ours, optional_text(native.get(theirs))) for ours, theirs in _ADDRESS_READ)
+    return fields if any(fields.values()) else None
+
+
+def unified_payload(customer: Mapping[str, Any]) -> dict[str, Any]:
+    """`to_unified(customer).to_payload()`, built directly (no Pydantic model on a sync's
+    path): every field of the unified customer in the model's order. An id that is not
+    text goes through the model, which refuses it."""
+    if not isinstance(customer["id"], str):
+        return to_unified(customer).to_payload()
+    currency = customer.get("currency") or {}
+    return {
+        "id": customer["id"],
+        "created_at": iso_utc(parse_time(customer["createdAt"])),
+        "updated_at": iso_utc(parse_time(customer["updatedAt"])),
+        "given_name": optional_text(customer.get("firstName")),
+        "display_name": optional_text(customer.get("name")),
+        "active": bool(customer.get("isActive", True)),
+        "balance_cents": to_cents(customer.get("balance")) or 0,
+        "taxable": _taxable(customer.get("salesTaxCode")),
+        "primary_email": optional_text(customer.get("email")),
+        "primary_phone": optional_text(customer.get("phone")),
+        "bill_address": _address_payload(customer.get("billingAddress")),
+        "ship_address": _address_payload(customer.get("shippingAddress")),
+        "family_name": optional_text(customer.get("lastName")),
+        "middle_name": optional_text(customer.get("middleName")),
+        "company_name": optional_text(customer.get("companyName")),
+        "fully_qualified_name": optional_text(customer.get("fullName")),
+        "parent_id": _reference_id(customer.get("parent")),
+        "currency": currency_code(currency.get("fullName")),
+        "notes": optional_text(customer.get("note")),
+        "mobile_phone": _mobile(customer.get("customContactFields")),
+        "credit_limit_cents": to_cents(customer.get("creditLimit")),
+    }
+
+
 def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
     """A Conductor customer as the record store takes it. Inactive customers are hidden in
     QuickBooks, its way of retiring a name: recorded as deleted."""
     native = customer if isinstance(customer, dict) else dict(customer)
-    unified = to_unified(native)
+    payload = unified_payload(native)
     revision = native.get("revisionNumber")
     return MappedCustomer(
-        external_id=unified.id,
-        payload=unified.to_payload(),
+        external_id=payload["id"],
+        payload=payload,
         native=native,
         deleted=not native.get("isActive", True),
-        version=RecordVersion(None if revision is None else str(revision), unified.updated_at),
+        version=RecordVersion(
+            None if revision is None else str(revision), parse_time(native["updatedAt"])
+        ),
     )
 
 

@@ -2,17 +2,27 @@
 
 No I/O: native dicts in, `UnifiedCustomer` out, and unified fields back to a QuickBooks
 create or sparse-update body. Money goes through Decimal (`to_cents`), never float maths.
+
+A sync maps every customer it reads, so `mapped` builds the stored payload directly
+(`unified_payload`: the very dict `to_unified(...).to_payload()` gives, without a Pydantic
+model in between; a test holds the two equal).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.providers.base import MappedCustomer, RecordVersion
-from ledgerbridge.unified.customer import Address, UnifiedCustomer, optional_text, to_cents
+from ledgerbridge.unified.customer import (
+    Address,
+    UnifiedCustomer,
+    iso_utc,
+    optional_text,
+    to_cents,
+)
 
 _ADDRESS_MAP = {
     "id": "Id",
@@ -84,17 +94,84 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
     )
 
 
+_ADDRESS_FIELDS = tuple(_ADDRESS_MAP.items())
+
+
+def _address_payload(value: Any) -> dict[str, str | None] | None:
+    """`_address` as its payload: the same fields in the same order, or None."""
+    if not isinstance(value, dict):
+        return None
+    get = value.get
+    # `optional_text` inlined: addresses are most of a customer's fields.
+    fields = {
+        ours: text if isinstance(text := get(theirs), str) and text.strip() else None
+        for ours, theirs in _ADDRESS_FIELDS
+    }
+    return None if all(v is None for v in fields.values()) else fields
+
+
+def _inner_text(customer: dict[str, Any], key: str, field: str) -> str | None:
+    inner = customer.get(key)
+    return optional_text(inner.get(field)) if isinstance(inner, dict) else None
+
+
+def _cents(value: Any) -> int | None:
+    """`to_cents(_decimal(value))`, with whole numbers (most balances) taken as they are."""
+    if type(value) is int:
+        return value * 100
+    return to_cents(_decimal(value))
+
+
+def _payload(customer: dict[str, Any], updated_at: datetime) -> dict[str, Any]:
+    meta = customer.get("MetaData") or {}
+    text = customer.get
+    return {
+        "id": str(customer["Id"]),
+        "created_at": iso_utc(parse_qbo_time(meta["CreateTime"])),
+        "updated_at": iso_utc(updated_at),
+        "given_name": optional_text(text("GivenName")),
+        "display_name": optional_text(text("DisplayName")),
+        "active": bool(text("Active", True)),
+        "balance_cents": _cents(text("Balance")) or 0,
+        "taxable": bool(text("Taxable", False)),
+        "primary_email": _inner_text(customer, "PrimaryEmailAddr", "Address"),
+        "primary_phone": _inner_text(customer, "PrimaryPhone", "FreeFormNumber"),
+        "bill_address": _address_payload(text("BillAddr")),
+        "ship_address": _address_payload(text("ShipAddr")),
+        "family_name": optional_text(text("FamilyName")),
+        "middle_name": optional_text(text("MiddleName")),
+        "company_name": optional_text(text("CompanyName")),
+        "fully_qualified_name": optional_text(text("FullyQualifiedName")),
+        "parent_id": _inner_text(customer, "ParentRef", "value"),
+        "currency": _inner_text(customer, "CurrencyRef", "value"),
+        "notes": optional_text(text("Notes")),
+        "mobile_phone": _inner_text(customer, "Mobile", "FreeFormNumber"),
+        "credit_limit_cents": _cents(text("CreditLimit")),
+    }
+
+
+def _updated_at(customer: dict[str, Any]) -> datetime:
+    meta = customer.get("MetaData") or {}
+    return parse_qbo_time(meta["LastUpdatedTime"]).astimezone(UTC)
+
+
+def unified_payload(customer: dict[str, Any]) -> dict[str, Any]:
+    """`to_unified(customer).to_payload()`, built directly: every field of the unified
+    customer in the model's order, times in UTC text, money in exact cents."""
+    return _payload(customer, _updated_at(customer))
+
+
 def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
     """A QuickBooks Customer as the record store takes it. QuickBooks cannot delete a
     customer; it deactivates it (`Active: false`), recorded as a delete."""
     native = customer if isinstance(customer, dict) else dict(customer)
-    unified = to_unified(native)
+    updated_at = _updated_at(native)
     return MappedCustomer(
-        external_id=unified.id,
-        payload=unified.to_payload(),
+        external_id=str(native["Id"]),
+        payload=_payload(native, updated_at),
         native=native,
         deleted=native.get("Active", True) is False,
-        version=RecordVersion(_version_token(native.get("SyncToken")), unified.updated_at),
+        version=RecordVersion(_version_token(native.get("SyncToken")), updated_at),
     )
 
 
