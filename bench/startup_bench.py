@@ -10,7 +10,6 @@ command (a baseline checkout's `.venv/bin/ledgerbridge`) against the same data.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -19,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.sync_bench import _free_port, _wait_until_up
+from bench.sync_bench import _free_port, _wait_until_up, server_env
 
 TENANT = "9130357992221047"
 
@@ -59,13 +58,7 @@ def main(argv: list[str]) -> None:
     commands = args.ledgerbridge or [mine or "ledgerbridge"]
     folder = Path(tempfile.mkdtemp(prefix="startup-bench-"))
     port = _free_port()
-    env = {
-        **os.environ,
-        "LEDGERBRIDGE_DATA_DIR": str(folder),
-        "LEDGERBRIDGE_PORT": str(port),
-        "LEDGERBRIDGE_SCHEDULER": "false",
-        "LEDGERBRIDGE_LOG_LEVEL": "warning",
-    }
+    env = server_env(folder, port)
     first = commands[0]
     seed = ["sandbox", "seed", "--provider", "qbo", "--tenant", TENANT, "--customers", "100"]
     subprocess.run([first, *seed], env=env, check=True, stdout=subprocess.DEVNULL)

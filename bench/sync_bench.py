@@ -60,6 +60,18 @@ def _cli(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "-m", "ledgerbridge", *args], env=env, check=True)
 
 
+def server_env(folder: Path, port: int) -> dict[str, str]:
+    """The environment of a benchmark's `ledgerbridge` processes: one data folder, one
+    port, no scheduler, and no access log (a line a page would bury the figures)."""
+    return {
+        **os.environ,
+        "LEDGERBRIDGE_DATA_DIR": str(folder),
+        "LEDGERBRIDGE_PORT": str(port),
+        "LEDGERBRIDGE_SCHEDULER": "false",
+        "LEDGERBRIDGE_LOG_LEVEL": "warning",
+    }
+
+
 def _wait_until_up(url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -176,14 +188,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="sync-bench-"))
     port = _free_port()
-    env = {
-        **os.environ,
-        "LEDGERBRIDGE_DATA_DIR": str(folder),
-        "LEDGERBRIDGE_PORT": str(port),
-        "LEDGERBRIDGE_SCHEDULER": "false",
-        # The server's access log (a line a page) would bury the figures.
-        "LEDGERBRIDGE_LOG_LEVEL": "warning",
-    }
+    env = server_env(folder, port)
     if args.database_url:
         env["LEDGERBRIDGE_DATABASE_URL"] = args.database_url
     if args.sandbox_database_url:
