@@ -25,7 +25,7 @@ from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
 from ledgerbridge.sync.engine import SyncEnvironment
-from ledgerbridge.sync.worker import tls_context
+from ledgerbridge.tls import tls_context
 from template_databases import PostgreSQLTemplate, SQLiteTemplate
 
 PG_URL = os.environ.get("LEDGERBRIDGE_TEST_DATABASE_URL", "")

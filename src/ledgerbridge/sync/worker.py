@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import signal
-import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -24,6 +22,7 @@ from ledgerbridge.observability.provider_http import ReportingTransport
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.sync.scheduler import Scheduler, SchedulerSettings
+from ledgerbridge.tls import tls_context
 from ledgerbridge.webhooks.delivery import DeliveryPolicy, running_deliverer
 
 log = get_logger(__name__)
@@ -43,14 +42,6 @@ def new_http_client() -> httpx.AsyncClient:
         transport=ReportingTransport(transport),
         headers={"User-Agent": f"ledgerbridge/{__version__}"},
     )
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default verification (certifi's CA bundle, or `SSL_CERT_FILE`), built once
-    per process: loading the bundle takes 50-100 ms, paid by every client built without it
-    (each app's lifespan, each test)."""
-    return httpx.create_ssl_context()
 
 
 @dataclass

@@ -4,7 +4,7 @@ out of the OpenAPI document: they are pages, not API."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from starlette.responses import RedirectResponse
 
 from ledgerbridge.ui import (
@@ -17,11 +17,22 @@ from ledgerbridge.ui import (
     webhooks,
 )
 
+home = APIRouter(include_in_schema=False)
 
-def install_ui(app: FastAPI) -> None:
-    for module in (signin, connections, connection_actions, records, keys, webhooks, sandboxes):
-        app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/ui", status_code=303)
+@home.get("/")
+def home_page() -> RedirectResponse:
+    return RedirectResponse("/ui", status_code=303)
+
+
+ROUTERS: tuple[APIRouter, ...] = (
+    signin.router,
+    connections.router,
+    connection_actions.router,
+    records.router,
+    keys.router,
+    webhooks.router,
+    sandboxes.router,
+    home,
+)
+"""The dashboard's routes, in the order an app includes them."""

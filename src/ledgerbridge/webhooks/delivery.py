@@ -31,6 +31,7 @@ from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.observability import metrics
 from ledgerbridge.observability.logs import get_logger
+from ledgerbridge.tls import tls_context
 from ledgerbridge.webhooks import deliveries, subscriptions
 from ledgerbridge.webhooks.deliveries import AttemptResult, Claimed
 from ledgerbridge.webhooks.events import DeliveryStatus, event_body
@@ -76,8 +77,6 @@ class DeliveryPolicy:
 def new_webhook_client(policy: DeliveryPolicy) -> httpx.AsyncClient:
     """The deliverer's own HTTP client: a receiver is the user's app, not a platform, so it
     gets its own short timeout and no redirects (a redirect is a failed delivery)."""
-    from ledgerbridge.sync.worker import tls_context  # one CA bundle per process
-
     return httpx.AsyncClient(
         timeout=httpx.Timeout(policy.timeout_s),
         verify=tls_context(),

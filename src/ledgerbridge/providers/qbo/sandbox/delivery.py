@@ -29,6 +29,7 @@ from ledgerbridge.providers.qbo.sandbox.notifications import (
     listen,
 )
 from ledgerbridge.providers.qbo.sandbox.tables import webhook_events
+from ledgerbridge.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ class Deliverer:
 
         listen(self.engine, wake)
         try:
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(verify=tls_context()) as http:
                 while True:
                     try:
                         await self._deliver_due(http)
