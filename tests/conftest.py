@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx._transports.default as httpx_transports
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -30,6 +32,21 @@ from template_databases import PostgreSQLTemplate, SQLiteTemplate
 
 PG_URL = os.environ.get("LEDGERBRIDGE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+
+
+def _default_tls_once(
+    verify: Any = True, cert: Any = None, trust_env: bool = True
+) -> ssl.SSLContext:
+    """httpx's default TLS context, built once per test process: every `httpx.Client()` a
+    test makes without `verify=` (a few hundred, each loading certifi's CA bundle in
+    50-100 ms) gets the same default verification the product's clients share
+    (`ledgerbridge.tls`). Any other `verify`/`cert` is built as httpx builds it."""
+    if verify is True and cert is None and trust_env:
+        return tls_context()
+    return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+
+
+httpx_transports.create_ssl_context = _default_tls_once
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,7 +10,9 @@ SQLite copies the template's files. PostgreSQL cannot copy a schema, so the stat
 migrations sent to an empty schema are recorded and replayed into each new schema in one
 transaction; the first replay is compared with the template (every column, index,
 constraint and row), so a migration whose statements do not replay fails loudly here
-instead of testing the wrong database.
+instead of testing the wrong database. Replaying (about 0.1 s) and dropping (about 30 ms)
+happen in a thread of their own: the next test's schemas are made while this test runs,
+and a finished test's are dropped while the next one runs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import secrets
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +98,8 @@ class PostgreSQLTemplate:
         self._steps: dict[str, list[tuple[str, Any, bool]]] = {}
         self._templates: dict[str, str] = {}
         self._checked = False
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="test-schemas")
+        self._next: Future[list[str]] | None = None
         for name, apply in MIGRATIONS.items():
             schema = f"lbtest_{secrets.token_hex(6)}"
             with self._admin.connect() as connection:
@@ -110,8 +115,18 @@ class PostgreSQLTemplate:
             self._templates[name] = schema
 
     def create(self) -> list[str]:
-        """Two new migrated schemas (main, sandbox), in one transaction; the caller drops
-        them with `drop`."""
+        """Two new migrated schemas (main, sandbox); the caller drops them with `drop`."""
+        made = self._next or self._background.submit(self._make)
+        self._next = self._background.submit(self._make)
+        schemas = made.result()
+        if not self._checked:
+            for template, schema in zip(self._templates.values(), schemas, strict=True):
+                _assert_same_schema(self._admin, template, schema)
+            self._checked = True
+        return schemas
+
+    def _make(self) -> list[str]:
+        """Two new migrated schemas, in one transaction."""
         schemas = [f"lbtest_{secrets.token_hex(6)}" for _ in self._steps]
         with self._replayer.begin() as connection:
             cursor = connection.connection.cursor()
@@ -122,18 +137,21 @@ class PostgreSQLTemplate:
                         cursor.executemany(statement, parameters)
                     else:
                         cursor.execute(statement, parameters)
-        if not self._checked:
-            for template, schema in zip(self._templates.values(), schemas, strict=True):
-                _assert_same_schema(self._admin, template, schema)
-            self._checked = True
         return schemas
 
     def drop(self, schemas: list[str]) -> None:
+        """Drop `schemas` in the background (before `close` returns)."""
+        self._background.submit(self._drop, schemas)
+
+    def _drop(self, schemas: list[str]) -> None:
         with self._admin.connect() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {', '.join(schemas)} CASCADE")
 
     def close(self) -> None:
-        self.drop(list(self._templates.values()))
+        if self._next is not None:
+            self.drop(self._next.result())
+        self._background.shutdown(wait=True)
+        self._drop(list(self._templates.values()))
         self._admin.dispose()
         self._replayer.dispose()
 
