@@ -139,8 +139,10 @@ def migrate(
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
-    config = _alembic_config(script_location, version_locations)
     heads = _heads(script_location, version_locations)
+    if _stored_heads(engine, version_table) == heads:
+        return
+    config = _alembic_config(script_location, version_locations)
     with engine.begin() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": version_table})
         if set(context.get_current_heads()) == heads:

@@ -141,7 +141,7 @@ def test_the_legacy_shape_groups_by_realm_and_names_the_merged_id(
     realm: Realm, client: TestClient, receiver: tuple[Receiver, LiveServer]
 ) -> None:
     hook, server = receiver
-    _subscribe(realm, f"{server.url}/hook", payload_format="legacy", batch_window_ms=2000)
+    _subscribe(realm, f"{server.url}/hook", payload_format="legacy", batch_window_ms=5000)
     ids = _changes(realm)
     [body] = hook.wait(1)  # the whole burst in one notification
     [notification] = body["eventNotifications"]
