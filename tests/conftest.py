@@ -1,5 +1,5 @@
 """Fixtures every test shares: fresh migrated databases per test on SQLite and, when
-LEDGERBRIDGE_TEST_DATABASE_URL is set, on PostgreSQL too (a schema per test, dropped after);
+LEDGERBRIDGE_TEST_DATABASE_URL is set, on PostgreSQL too (schemas of its own per test);
 the assembled app; and a real server on a loopback port."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ledgerbridge.config import Settings
 from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.tls import tls_context
-from template_databases import PostgreSQLTemplate, SQLiteTemplate
+from template_databases import PostgreSQLTemplate, SQLiteTemplate, compact_catalogs
 
 PG_URL = os.environ.get("LEDGERBRIDGE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
@@ -47,6 +47,13 @@ def _default_tls_once(
 
 
 httpx_transports.create_ssl_context = _default_tls_once
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Once per run (in the process that starts the workers): compact PostgreSQL's
+    catalogs before the tests create their schemas."""
+    if PG_URL and not hasattr(config, "workerinput"):
+        compact_catalogs(sa.create_engine(_pg_schema_url("public"), isolation_level="AUTOCOMMIT"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -95,7 +102,7 @@ def database_urls(
     try:
         yield _pg_schema_url(schemas[0]), _pg_schema_url(schemas[1])
     finally:
-        template.drop(schemas)
+        template.release(schemas)
 
 
 @pytest.fixture

@@ -43,6 +43,11 @@ class Behaviour:
     hang_s: float = 0.0
     failure_rate: float = 0.0  # answer 500 to this share of requests, at random
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    script: list[tuple[int, float]] = field(default_factory=list)
+    """(status, hang_s) of the next requests, in order, before `status` and `hang_s`."""
+
+    def next_answer(self) -> tuple[int, float]:
+        return self.script.pop(0) if self.script else (self.status, self.hang_s)
 
 
 class Receiver:
@@ -69,9 +74,10 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.arrived.append(body)
                 behaviour = receiver.behaviour
-                if behaviour.hang_s:
-                    time.sleep(behaviour.hang_s)
-                status = behaviour.status
+                with receiver._lock:
+                    status, hang_s = behaviour.next_answer()
+                if hang_s:
+                    time.sleep(hang_s)
                 if behaviour.failure_rate and behaviour.rng.random() < behaviour.failure_rate:
                     status = 500
                 receiver._record(Received(self.path, body, dict(self.headers), status))
