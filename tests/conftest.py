@@ -4,6 +4,8 @@ the assembled app; and a real server on a loopback port."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -133,6 +135,30 @@ def free_port() -> int:
             return port
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, which looks at `should_exit` every 0.1 s; `stop()` wakes it at
+    once instead (about 50 ms saved on each of the suite's few hundred live servers)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._woken: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+    async def main_loop(self) -> None:
+        woken = asyncio.Event()
+        self._woken = asyncio.get_running_loop(), woken
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864_000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), 0.1)
+
+    def stop(self) -> None:
+        self.should_exit = True
+        if self._woken is not None:
+            loop, woken = self._woken
+            loop.call_soon_threadsafe(woken.set)
+
+
 class LiveServer:
     """A uvicorn server on a loopback port, in a thread, for real-HTTP tests. It listens on
     a socket bound before it starts, so tests running in parallel never race for a port."""
@@ -143,7 +169,7 @@ class LiveServer:
         self.port = int(self._socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, log_level="warning")  # type: ignore[arg-type]
-        self._server = uvicorn.Server(config)
+        self._server = _PromptServer(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )
@@ -158,7 +184,7 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        self._server.stop()
         self._thread.join(timeout=10)
         self._socket.close()
 
