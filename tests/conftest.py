@@ -55,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Once per run (in the process that starts the workers): compact PostgreSQL's
     catalogs before the tests create their schemas."""
     if PG_URL and not hasattr(config, "workerinput"):
-        compact_catalogs(sa.create_engine(_pg_schema_url("public"), isolation_level="AUTOCOMMIT"))
+        compact_catalogs(_pg_schema_url("public"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -100,11 +100,10 @@ class PostgreSQLTemplate:
         self._replayer = sa.create_engine(schema_url("public"))
         self._steps: dict[str, list[tuple[str, Any, bool]]] = {}
         self._templates: dict[str, str] = {}
-        self._checked: set[bool] = set()  # new (False) and emptied (True) pairs compared
+        self._compared: set[bool] = set()  # kinds of pair compared: new (False), emptied (True)
         self._background = ThreadPoolExecutor(1, thread_name_prefix="test-schemas")
         self._free: list[list[str]] = []
         self._shapes: dict[str, tuple[Any, ...]] = {}
-        self._reset_scripts: dict[str, str] = {}
         for name, apply in MIGRATIONS.items():
             schema = f"lbtest_{secrets.token_hex(6)}"
             with self._admin.connect() as connection:
@@ -118,15 +117,20 @@ class PostgreSQLTemplate:
                 raise AssertionError(f"a migration names its schema {schema}: it cannot replay")
             self._steps[name] = recording.steps()
             self._templates[name] = schema
+        with self._replayer.connect() as connection:
+            self._reset_scripts = {
+                template: _reset_script(connection, template, _SCHEMA)
+                for template in self._templates.values()
+            }
 
     def create(self) -> list[str]:
         """Two migrated schemas (main, sandbox) holding exactly what the migrations left;
         the caller hands them back with `release`."""
         schemas, recycled = self._background.submit(self._acquire).result()
-        if recycled not in self._checked:
+        if recycled not in self._compared:
             for template, schema in zip(self._templates.values(), schemas, strict=True):
                 _assert_same_schema(self._admin, template, schema)
-            self._checked.add(recycled)
+            self._compared.add(recycled)
         return schemas
 
     def release(self, schemas: list[str]) -> None:
@@ -168,7 +172,7 @@ class PostgreSQLTemplate:
                 connection.exec_driver_sql(
                     "SET LOCAL session_replication_role = replica;\n"  # no FK order needed
                     + ";\n".join(
-                        self._reset_script(connection, template).replace(_SCHEMA, schema)
+                        self._reset_scripts[template].replace(_SCHEMA, schema)
                         for template, schema in zip(self._templates.values(), schemas, strict=True)
                     )
                 )
@@ -176,11 +180,6 @@ class PostgreSQLTemplate:
             self._drop(schemas)
             return
         self._free.append(schemas)
-
-    def _reset_script(self, connection: sa.Connection, template: str) -> str:
-        if template not in self._reset_scripts:
-            self._reset_scripts[template] = _reset_script(connection, template, _SCHEMA)
-        return self._reset_scripts[template]
 
     def _drop(self, schemas: list[str]) -> None:
         for schema in schemas:
@@ -206,12 +205,13 @@ _CATALOGS = ", ".join(
 )  # fmt: skip
 
 
-def compact_catalogs(engine: Engine) -> None:
+def compact_catalogs(url: str) -> None:
     """Every schema created and dropped leaves dead rows in PostgreSQL's catalogs
     (`pg_class`, `pg_attribute`, ...). Autovacuum clears them, but a server may run without
     it (the CI machine's does): there they piled up run after run, to 1 GB of
     `pg_attribute`, and made every catalog lookup, so every schema replay, 5 times slower.
-    Rewritten when bloated, vacuumed otherwise (milliseconds). `engine`: autocommit."""
+    Rewritten when bloated, vacuumed otherwise (milliseconds)."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         size = connection.exec_driver_sql("SELECT pg_relation_size('pg_attribute')").scalar()
         full = "FULL " if (size or 0) > 50 * 2**20 else ""

@@ -134,19 +134,15 @@ def migrate(
     file again to find it has nothing to do. With `known_heads` (the heads the package
     declares; a test holds them equal to Alembic's), a database at them is recognised
     without importing Alembic at all: a sixth of a CLI command's start-up."""
-    if known_heads is not None and _stored_heads(engine, version_table) == known_heads:
+    stored = _stored_heads(engine, version_table)
+    if known_heads is not None and stored == known_heads:
         return
     from alembic import command
-    from alembic.runtime.migration import MigrationContext
 
-    heads = _heads(script_location, version_locations)
-    if _stored_heads(engine, version_table) == heads:
+    if stored == _heads(script_location, version_locations):
         return
     config = _alembic_config(script_location, version_locations)
     with engine.begin() as connection:
-        context = MigrationContext.configure(connection, opts={"version_table": version_table})
-        if set(context.get_current_heads()) == heads:
-            return
         config.attributes["connection"] = connection
         config.attributes["version_table"] = version_table
         command.upgrade(config, "heads")
