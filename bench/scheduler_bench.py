@@ -299,6 +299,79 @@ def _manual_delays(conn: Connection) -> list[float]:
     return [(r.started_at - r.queued_at).total_seconds() for r in rows if r.started_at]
 
 
+def _start_workers(
+    count: int, env: dict[str, str], log_name: str
+) -> tuple[list[subprocess.Popen[bytes]], Any]:
+    log = (Path(env["LEDGERBRIDGE_DATA_DIR"]) / log_name).open("ab")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ledgerbridge", "worker"],
+            env={**env, "PGAPPNAME": WORKER_APP},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        for _ in range(count)
+    ]
+    return procs, log
+
+
+def _stop_workers(procs: list[subprocess.Popen[bytes]], log: Any) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+
+
+def _count(engine: Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(sql)).scalar_one())
+
+
+def _warm(
+    workers: int, *, engine: Engine, database: str, env: dict[str, str], sandbox_pid: int
+) -> None:
+    """Every connection's first run (a full read, QuickBooks Online's first token refresh),
+    all due at once, so the rounds measure the steady state: incremental runs, as a fleet
+    that has been running for a while does them. Printed as its own figure."""
+    _spread_due(engine, utcnow() + timedelta(days=1), 1)
+    procs, log = _start_workers(workers, env, "warm.log")
+    try:
+        _wait_for_workers(engine, database, procs)
+        with write_transaction(engine) as conn:
+            total = conn.execute(sa.text("UPDATE sync_state SET next_run_at = now()")).rowcount
+        cpu0, sandbox0 = [_cpu_s(p.pid) for p in procs], _cpu_s(sandbox_pid)
+        started, done = time.perf_counter(), 0
+        while done < total:
+            time.sleep(1.0)
+            done = _count(
+                engine,
+                "SELECT count(DISTINCT connection_id) FROM sync_runs WHERE finished_at IS NOT NULL",
+            )
+            if time.perf_counter() - started > 3600:
+                raise SystemExit(f"warm-up: {done:,} of {total:,} connections synced in an hour")
+        elapsed = time.perf_counter() - started
+        worker_cpu = sum(_cpu_s(p.pid) for p in procs) - sum(cpu0)
+        sandbox_cpu = _cpu_s(sandbox_pid) - sandbox0
+    finally:
+        _stop_workers(procs, log)
+    failed = _count(
+        engine,
+        "SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error NOT LIKE 'cancelled%'",
+    )
+    print(
+        f"first runs (every connection at once, {workers} workers): {total:,} in {elapsed:.0f}s"
+        f" ({failed} failed)"
+        f" = {total / elapsed * 60:,.0f} runs/min; CPU per run: workers"
+        f" {worker_cpu / total * 1000:.1f} ms, sandbox server {sandbox_cpu / total * 1000:.1f} ms",
+        flush=True,
+    )
+
+
 def _round(
     workers: int,
     *,
@@ -309,18 +382,9 @@ def _round(
     frequency_s: int,
     seconds: float,
 ) -> RoundFigures:
-    log = (Path(env["LEDGERBRIDGE_DATA_DIR"]) / f"workers-{workers}.log").open("ab")
     far = utcnow() + timedelta(days=1)
     _spread_due(engine, far, frequency_s)  # nothing due while workers start
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "ledgerbridge", "worker"],
-            env={**env, "PGAPPNAME": WORKER_APP},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        for _ in range(workers)
-    ]
+    procs, log = _start_workers(workers, env, f"workers-{workers}.log")
     try:
         _wait_for_workers(engine, database, procs)
         start = utcnow() + timedelta(seconds=1)
@@ -338,15 +402,7 @@ def _round(
         sandbox1, pg1 = _cpu_s(sandbox_pid), sum(_cpu_s(b) for b in backends)
         busy1, total1 = _machine_busy()
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        _stop_workers(procs, log)
     with engine.connect() as conn:
         delays, started, failed, never = _delays(conn, start, end, frequency_s)
         manual = _manual_delays(conn)
@@ -544,6 +600,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--history", default="100000,1000000", help="past runs for the claim")
     parser.add_argument("--claim-only", action="store_true")
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="measure first runs in the rounds (no warm-up pass before them)",
+    )
+    parser.add_argument(
         "--admin-url",
         default=os.environ.get(
             "LEDGERBRIDGE_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -601,7 +662,16 @@ def main(argv: list[str]) -> None:
                 f"{args.max_parallel}; set up in {time.perf_counter() - started:.0f}s",
                 flush=True,
             )
-            for workers in (int(w) for w in args.workers.split(",")):
+            worker_counts = [int(w) for w in args.workers.split(",")]
+            if not args.cold:
+                _warm(
+                    max(worker_counts),
+                    engine=databases.main,
+                    database=database,
+                    env=env,
+                    sandbox_pid=server.pid,
+                )
+            for workers in worker_counts:
                 figures = _round(
                     workers,
                     engine=databases.main,

@@ -120,7 +120,11 @@ class EndUserTakenError(LedgerBridgeError):
 
 def info_of(row: Any) -> ConnectionInfo:
     """A row of `PUBLIC_COLUMNS` as a `ConnectionInfo`."""
-    values = dict(row._mapping)
+    return info_of_values(dict(row._mapping))
+
+
+def info_of_values(values: dict[str, Any]) -> ConnectionInfo:
+    """`PUBLIC_COLUMNS` by name as a `ConnectionInfo`."""
     values["settings"] = dict(values["settings"] or {})
     values["metadata"] = dict(values["metadata"] or {})
     return ConnectionInfo(**{**values, "status": ConnectionStatus(values["status"])})
@@ -224,6 +228,29 @@ def get_connection(
     if row is None:
         raise NotFoundError(f"connection {connection_id!r} does not exist")
     return info_of(row)
+
+
+@dataclass(frozen=True)
+class ConnectionForRun:
+    """What a starting sync run reads of its connection, in one query: the connection,
+    its change sequence now, and its stored (encrypted) credentials."""
+
+    info: ConnectionInfo
+    change_seq: int
+    credentials: str
+
+
+def get_connection_for_run(conn: DbConnection, connection_id: str) -> ConnectionForRun:
+    row = conn.execute(
+        sa.select(*PUBLIC_COLUMNS, connections.c.change_seq, connections.c.credentials).where(
+            connections.c.id == connection_id
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"connection {connection_id!r} does not exist")
+    values = dict(row._mapping)
+    change_seq, credentials = values.pop("change_seq"), values.pop("credentials")
+    return ConnectionForRun(info_of_values(values), int(change_seq), str(credentials))
 
 
 def list_connections(conn: DbConnection) -> list[ConnectionInfo]:

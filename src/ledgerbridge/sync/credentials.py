@@ -76,19 +76,32 @@ class _Rotation:
 class DatabaseCredentials:
     """The `CredentialStore` of one connection."""
 
-    def __init__(self, engine: Engine, cipher: CredentialCipher, connection_id: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: CredentialCipher,
+        connection_id: str,
+        *,
+        snapshot: str | None = None,
+    ) -> None:
         self.engine = engine
         self.cipher = cipher
         self.connection_id = connection_id
         self.owner = uuid.uuid4().hex
         """Who holds a claim: this store object (one process may hold several, on several
         event loops)."""
+        self._snapshot = snapshot
+        """The stored ciphertext as its owner read it just before (a sync run, as it
+        starts): loads use it, without a transaction, until a rotation begins. From then on
+        every load reads the database, so a refresh and its refusal see what is stored."""
 
     def _read(self) -> dict[str, Any]:
         with read_transaction(self.engine) as conn:
             return read_credentials(conn, self.cipher, self.connection_id)
 
     async def load(self) -> dict[str, Any]:
+        if self._snapshot is not None:
+            return self.cipher.decrypt(self._snapshot)
         return await to_thread.run_sync(self._read)
 
     def _local_lock(self) -> asyncio.Lock:
@@ -97,6 +110,7 @@ class DatabaseCredentials:
 
     @asynccontextmanager
     async def rotating(self) -> AsyncIterator[_Rotation]:
+        self._snapshot = None
         async with self._local_lock():
             stored = await self._claim()
             try:

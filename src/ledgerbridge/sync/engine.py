@@ -33,9 +33,15 @@ from typing import Any, Protocol
 import httpx
 import structlog
 from anyio import to_thread
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from ledgerbridge.connections import ConnectionInfo, ConnectionStatus, get_connection, set_status
+from ledgerbridge.connections import (
+    ConnectionInfo,
+    ConnectionStatus,
+    get_connection,
+    get_connection_for_run,
+    set_status,
+)
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import utcnow, write_transaction
 from ledgerbridge.errors import LedgerBridgeError
@@ -57,7 +63,6 @@ from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import (
     IncomingRecord,
     WriteCounts,
-    current_change_seq,
     live_external_ids,
     mark_deleted,
     record_version,
@@ -112,7 +117,9 @@ BUDGET_SETTINGS = ("max_concurrent", "requests_per_minute")
 """Connection settings that set the request budget rather than a platform option."""
 
 
-def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
+def open_connector(
+    env: SyncEnvironment, info: ConnectionInfo, *, stored_credentials: str | None = None
+) -> Connector:
     """The connector of a stored connection; the connection's own settings (e.g. Intacct's
     `reconcile_every`) override the process-wide `extra` options. Its provider and
     connection are bound to the logging context, so its requests are logged and counted
@@ -125,7 +132,9 @@ def open_connector(env: SyncEnvironment, info: ConnectionInfo) -> Connector:
         settings = replace(settings, **budget, extra={**settings.extra, **options})
     return get_platform(info.provider).connector(
         base_url=info.base_url,
-        credentials=DatabaseCredentials(env.engine, env.cipher, info.id),
+        credentials=DatabaseCredentials(
+            env.engine, env.cipher, info.id, snapshot=stored_credentials
+        ),
         http=env.http,
         settings=settings,
         stored=DatabaseHierarchy(env.engine, info.id),
@@ -190,9 +199,8 @@ def _save_page(
             updated=counts.updated,
             deleted=counts.deleted,
             unchanged=counts.unchanged,
+            total=page.total,
         )
-        if page.total is not None:
-            runs.update_run(conn, run.id, total=page.total)
     return counts
 
 
@@ -248,6 +256,8 @@ class _Begun:
     checkpoint: dict[str, Any] | None
     pass_began_at_seq: int
     run_began_at_seq: int
+    credentials: str
+    """The connection's stored credentials as the run began (its connector's first read)."""
 
 
 def _start(
@@ -255,38 +265,43 @@ def _start(
 ) -> _Begun:
     """Take the lease (unless the scheduler holds it for us), turn the waiting or a new run
     into the running one, and return where to start reading. A run that resumes a full
-    pass keeps the pass's beginning; any other run begins a pass now."""
+    pass keeps the pass's beginning; any other run begins a pass now. A handful of
+    statements: at ten thousand connections a run's cost is mostly its round trips."""
     now = env.clock()
     with write_transaction(env.engine) as conn:
-        info = get_connection(conn, connection_id)
         if not leased and not leases.claim(
             conn, connection_id, env.owner, now=now, ttl=env.lease_ttl
         ):
             holder = leases.holder(conn, connection_id, now=now)
             raise SyncBusyError(f"a sync of {connection_id} is already running ({holder})")
-        runs.fail_interrupted(conn, connection_id, now=now)
-        checkpoint = leases.checkpoint(conn, connection_id)
-        waiting = runs.next_queued(conn, connection_id)
-        if waiting is not None:
-            full = full or waiting.kind == RunKind.FULL
-            run_id = waiting.id
-        else:
-            run_id = runs.enqueue(conn, connection_id, full=full, trigger=trigger, now=now).id
-        leases.take_request(conn, connection_id)  # this run serves every request so far
+        found = get_connection_for_run(conn, connection_id)
+        checkpoint, requested = leases.starting_point(conn, connection_id)
+        unfinished = runs.unfinished(conn, connection_id)
+        if unfinished.running:
+            runs.fail_interrupted(conn, connection_id, now=now)
+        full = full or unfinished.waiting_full
         resuming_full = _mid_pass(checkpoint)
         if full and not resuming_full:
             checkpoint = None
         kind = RunKind.FULL if checkpoint is None or resuming_full else RunKind.INCREMENTAL
-        runs.update_run(
-            conn, run_id, status=RunStatus.RUNNING, kind=kind, started_at=now, owner=env.owner
+        run = runs.start_run(
+            conn,
+            connection_id,
+            waiting=unfinished.waiting,
+            kind=kind,
+            trigger=trigger,
+            owner=env.owner,
+            now=now,
         )
-        began = run_began = current_change_seq(conn, connection_id)
-        if checkpoint is not None:
-            checkpoint = dict(checkpoint)
-            stored_began = checkpoint.pop(PASS_BEGAN_KEY, None)
-            if resuming_full and isinstance(stored_began, int):
-                began = min(began, stored_began)
-        return _Begun(info, runs.get_run(conn, run_id), checkpoint, began, run_began)
+        if requested:
+            leases.take_request(conn, connection_id)  # this run serves every request so far
+    began = run_began = found.change_seq
+    if checkpoint is not None:
+        checkpoint = dict(checkpoint)
+        stored_began = checkpoint.pop(PASS_BEGAN_KEY, None)
+        if resuming_full and isinstance(stored_began, int):
+            began = min(began, stored_began)
+    return _Begun(found.info, run, checkpoint, began, run_began, found.credentials)
 
 
 def _finish(env: SyncEnvironment, begun: _Begun, error: BaseException | None) -> SyncRunInfo:
@@ -295,51 +310,62 @@ def _finish(env: SyncEnvironment, begun: _Begun, error: BaseException | None) ->
     info, run_id, now = begun.info, begun.run.id, env.clock()
     with write_transaction(env.engine) as conn:
         if error is None:
-            runs.update_run(conn, run_id, status=RunStatus.SUCCEEDED, finished_at=now)
-            health.run_succeeded(conn, info.id)
+            finished = runs.end_run(conn, run_id, status=RunStatus.SUCCEEDED, finished_at=now)
+            if info.consecutive_failures or info.status == ConnectionStatus.ERROR:
+                health.run_succeeded(conn, info.id)  # only runs set either, under the lease
             wait = timedelta(seconds=info.sync_frequency_s)
         else:
-            stopped = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
-            if stopped:
-                message = "cancelled: the process stopped; the next run resumes from here"
-            else:
-                message = str(error) or type(error).__name__
-            runs.update_run(
-                conn, run_id, status=RunStatus.FAILED, finished_at=now, error=message[:4000]
-            )
-            if stopped or isinstance(error, LeaseLostError):
-                # Not the connection's fault: no failure counted, resume soon.
-                wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
-            else:
-                wait = health.run_failed(conn, info.id, message[:4000], now)
-            if isinstance(error, AuthError):
-                current = get_connection(conn, info.id)
-                if current.status != ConnectionStatus.NEEDS_REAUTH:
-                    set_status(
-                        conn,
-                        info.id,
-                        ConnectionStatus.NEEDS_REAUTH,
-                        f"credentials refused: {message}",
-                        now=now,
-                    )
+            finished, wait = _failed(conn, begun, error, now)
         if not isinstance(error, LeaseLostError):
-            leases.schedule(conn, info.id, now + wait)
-            leases.release(conn, info.id, env.owner)
-        finished = runs.get_run(conn, run_id)
+            leases.schedule_and_release(conn, info.id, env.owner, at=now + wait)
         events.sync_finished(
             conn,
             finished,
             provider=info.provider,
+            environment=info.environment,
             model=MODEL_NAME,
             resume_cursor=encode_cursor(
                 begun.run_began_at_seq, connection_id=info.id, model=MODEL_NAME
             ),
             # Every failure is retried on the connection's back-off, unless it needs a person.
-            will_retry=get_connection(conn, info.id).status != ConnectionStatus.NEEDS_REAUTH,
+            will_retry=error is None
+            or get_connection(conn, info.id).status != ConnectionStatus.NEEDS_REAUTH,
             now=now,
         )
     report.run_finished(finished, info.provider)
     return finished
+
+
+def _failed(
+    conn: Connection, begun: _Begun, error: BaseException, now: datetime
+) -> tuple[SyncRunInfo, timedelta]:
+    """A failed run recorded, with its reason and the connection's health; the run, and
+    how long until the next one."""
+    info = begun.info
+    stopped = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
+    if stopped:
+        message = "cancelled: the process stopped; the next run resumes from here"
+    else:
+        message = str(error) or type(error).__name__
+    finished = runs.end_run(
+        conn, begun.run.id, status=RunStatus.FAILED, finished_at=now, error=message[:4000]
+    )
+    if stopped or isinstance(error, LeaseLostError):
+        # Not the connection's fault: no failure counted, resume soon.
+        wait = min(timedelta(seconds=info.sync_frequency_s), RETRY_FAILED_AFTER)
+    else:
+        wait = health.run_failed(conn, info.id, message[:4000], now)
+    if isinstance(error, AuthError):
+        current = get_connection(conn, info.id)
+        if current.status != ConnectionStatus.NEEDS_REAUTH:
+            set_status(
+                conn,
+                info.id,
+                ConnectionStatus.NEEDS_REAUTH,
+                f"credentials refused: {message}",
+                now=now,
+            )
+    return finished, wait
 
 
 async def _keep_lease(env: SyncEnvironment, connection_id: str) -> None:
@@ -384,7 +410,7 @@ async def run_sync(
         error: BaseException | None = None
         total: int | None = None
         try:
-            connector = open_connector(env, info)
+            connector = open_connector(env, info, stored_credentials=begun.credentials)
             async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
                 counts = await to_thread.run_sync(
                     _save_page, env, run, page, begun.pass_began_at_seq

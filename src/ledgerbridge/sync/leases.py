@@ -72,12 +72,17 @@ def save_checkpoint(
     return result.rowcount == 1
 
 
-def checkpoint(conn: Connection, connection_id: str) -> dict[str, Any] | None:
-    """Where the last run stopped reading (None: nothing read yet, or after a full reset)."""
-    stored: dict[str, Any] | None = conn.execute(
-        sa.select(sync_state.c.checkpoint).where(sync_state.c.connection_id == connection_id)
-    ).scalar_one_or_none()
-    return stored
+def starting_point(conn: Connection, connection_id: str) -> tuple[dict[str, Any] | None, bool]:
+    """Where the last run stopped reading (None: nothing read yet, or after a full reset),
+    and whether a run was asked for."""
+    row = conn.execute(
+        sa.select(sync_state.c.checkpoint, sync_state.c.run_requested_at).where(
+            sync_state.c.connection_id == connection_id
+        )
+    ).first()
+    if row is None:
+        return None, False
+    return row.checkpoint, row.run_requested_at is not None
 
 
 def schedule(conn: Connection, connection_id: str, at: datetime) -> None:
@@ -87,6 +92,18 @@ def schedule(conn: Connection, connection_id: str, at: datetime) -> None:
         .where(sync_state.c.connection_id == connection_id)
         .values(next_run_at=at)
     )
+
+
+def schedule_and_release(conn: Connection, connection_id: str, owner: str, *, at: datetime) -> None:
+    """A run's end: when the connection is next due, and the lease released if this owner
+    still holds it (one statement in the usual case)."""
+    released = conn.execute(
+        sa.update(sync_state)
+        .where(sync_state.c.connection_id == connection_id, sync_state.c.lease_owner == owner)
+        .values(next_run_at=at, lease_owner=None, lease_expires_at=None)
+    ).rowcount
+    if not released:
+        schedule(conn, connection_id, at)
 
 
 def holder(conn: Connection, connection_id: str, *, now: datetime) -> str | None:

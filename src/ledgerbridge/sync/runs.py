@@ -134,13 +134,65 @@ def ensure_runnable(connection: ConnectionInfo) -> None:
         )
 
 
-def next_queued(conn: Connection, connection_id: str) -> SyncRunInfo | None:
-    row = conn.execute(
-        sa.select(*_COLUMNS)
-        .where(sync_runs.c.connection_id == connection_id, sync_runs.c.status == RunStatus.QUEUED)
+@dataclass(frozen=True)
+class Unfinished:
+    """A connection's runs not yet ended: the run waiting to start (asked for, oldest
+    first), and whether any is `running` (left so by a process that died)."""
+
+    waiting: int | None
+    waiting_full: bool
+    running: bool
+
+
+def unfinished(conn: Connection, connection_id: str) -> Unfinished:
+    rows = conn.execute(
+        sa.select(sync_runs.c.id, sync_runs.c.kind, sync_runs.c.status)
+        .where(
+            sync_runs.c.connection_id == connection_id,
+            sync_runs.c.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]),
+        )
         .order_by(sync_runs.c.id)
-    ).first()
-    return None if row is None else _info(row)
+    ).all()
+    waiting = next((row for row in rows if row.status == RunStatus.QUEUED), None)
+    return Unfinished(
+        waiting=None if waiting is None else waiting.id,
+        waiting_full=waiting is not None and waiting.kind == RunKind.FULL,
+        running=any(row.status == RunStatus.RUNNING for row in rows),
+    )
+
+
+def start_run(
+    conn: Connection,
+    connection_id: str,
+    *,
+    waiting: int | None,
+    kind: RunKind,
+    trigger: str,
+    owner: str,
+    now: datetime,
+) -> SyncRunInfo:
+    """The running run, in one statement: the `waiting` one, or a new one (`trigger`)."""
+    values = {"status": RunStatus.RUNNING, "kind": kind, "started_at": now, "owner": owner}
+    statement: sa.Update | sa.Insert
+    if waiting is not None:
+        statement = sa.update(sync_runs).where(sync_runs.c.id == waiting).values(**values)
+    else:
+        statement = sa.insert(sync_runs).values(
+            connection_id=connection_id, trigger=trigger, queued_at=now, **values
+        )
+    return _info(conn.execute(statement.returning(*_COLUMNS)).one())
+
+
+def end_run(conn: Connection, run_id: int, **values: Any) -> SyncRunInfo:
+    """Record how the run ended (`status`, `finished_at`, `error`); the run as it is now."""
+    return _info(
+        conn.execute(
+            sa.update(sync_runs)
+            .where(sync_runs.c.id == run_id)
+            .values(**values)
+            .returning(*_COLUMNS)
+        ).one()
+    )
 
 
 INTERRUPTED = (
@@ -169,17 +221,24 @@ def update_run(conn: Connection, run_id: int, **values: Any) -> None:
 
 
 def add_counts(
-    conn: Connection, run_id: int, *, added: int, updated: int, deleted: int, unchanged: int
+    conn: Connection,
+    run_id: int,
+    *,
+    added: int,
+    updated: int,
+    deleted: int,
+    unchanged: int,
+    total: int | None = None,
 ) -> None:
-    """One more page saved, and what it changed."""
-    conn.execute(
-        sa.update(sync_runs)
-        .where(sync_runs.c.id == run_id)
-        .values(
-            pages=sync_runs.c.pages + 1,
-            added=sync_runs.c.added + added,
-            updated=sync_runs.c.updated + updated,
-            deleted=sync_runs.c.deleted + deleted,
-            unchanged=sync_runs.c.unchanged + unchanged,
-        )
-    )
+    """One more page saved, what it changed, and the platform's total when it told one."""
+    c = sync_runs.c
+    values: dict[str, Any] = {
+        "pages": c.pages + 1,
+        "added": c.added + added,
+        "updated": c.updated + updated,
+        "deleted": c.deleted + deleted,
+        "unchanged": c.unchanged + unchanged,
+    }
+    if total is not None:
+        values["total"] = total
+    conn.execute(sa.update(sync_runs).where(c.id == run_id).values(**values))

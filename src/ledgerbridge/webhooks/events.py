@@ -70,12 +70,14 @@ def record_event(
     data: dict[str, Any],
     now: datetime,
     empty_sync: bool = False,
+    environment: str | None = None,
 ) -> str:
     """Write the event, and a pending delivery for each enabled subscription of the
     connection's environment that asked for its type, in the caller's transaction; its id.
     An `empty_sync` (a run that changed nothing) goes only to subscriptions with
-    `include_empty_syncs`."""
-    environment = connection_environment(conn, connection_id)
+    `include_empty_syncs`. `environment` is the connection's, when the caller has it."""
+    if environment is None:
+        environment = connection_environment(conn, connection_id)
     event_id = "evt_" + secrets.token_hex(12)
     seq = conn.execute(
         sa.insert(webhook_events)
@@ -141,6 +143,7 @@ def sync_finished(
     run: SyncRunInfo,
     *,
     provider: str,
+    environment: str,
     model: str,
     resume_cursor: str,
     will_retry: bool,
@@ -161,20 +164,19 @@ def sync_finished(
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
-    if run.status == "succeeded":
+    succeeded = run.status == "succeeded"
+    if succeeded:
         data["cursor"] = resume_cursor
-        empty = run.added + run.updated + run.deleted == 0
-        return record_event(
-            conn,
-            EventType.SYNC_SUCCEEDED,
-            connection_id=run.connection_id,
-            data=data,
-            now=now,
-            empty_sync=empty,
-        )
-    data |= {"error": run.error, "will_retry": will_retry}
+    else:
+        data |= {"error": run.error, "will_retry": will_retry}
     return record_event(
-        conn, EventType.SYNC_FAILED, connection_id=run.connection_id, data=data, now=now
+        conn,
+        EventType.SYNC_SUCCEEDED if succeeded else EventType.SYNC_FAILED,
+        connection_id=run.connection_id,
+        data=data,
+        now=now,
+        empty_sync=succeeded and run.added + run.updated + run.deleted == 0,
+        environment=environment,
     )
 
 
