@@ -40,6 +40,12 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     }
     if parsed.get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
+        # At most 15 connections a process, as SQLAlchemy's default (5 kept + 10 overflow),
+        # but all kept: overflow connections are closed on return, so a busy worker (16
+        # runs at once) opened and closed a PostgreSQL connection every few runs, each a
+        # new server process (scheduler_bench: about 1 in 45 runs, and its CPU).
+        options.setdefault("pool_size", 15)
+        options.setdefault("max_overflow", 0)
         return sa.create_engine(url, **options)
 
     in_memory = parsed.database in (None, "", ":memory:")
