@@ -217,6 +217,7 @@ def main(argv: list[str]) -> None:
         settings = Settings(
             data_dir=folder,
             database_url=args.database_url,
+            sandbox_database_url=args.sandbox_database_url,
             port=port,
             scheduler=False,
             _env_file=None,  # type: ignore[call-arg]

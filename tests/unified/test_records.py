@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -15,6 +16,7 @@ from ledgerbridge.connections import create_connection
 from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.tables import records
+from ledgerbridge.unified.customer import iso_utc
 from ledgerbridge.unified.records import (
     ADDED,
     DELETED,
@@ -356,6 +358,60 @@ def test_versions_sort_by_time_then_number() -> None:
     assert V2 < record_version(T0, None) < V3
     with pytest.raises(ValueError, match="non-negative integer"):
         record_version(T0, "-1")
+
+
+def test_a_page_larger_than_one_statement_takes_is_written_whole(
+    engine: Engine, conn_id: str
+) -> None:
+    """5,000 records (an Intacct page is 4,000) exceed one SQLite statement's bound values:
+    every insert, content update, undelete and remote-only update still lands, each once."""
+    ids = [str(n) for n in range(5000)]
+
+    def page(name: str, remote: str, *, deleted: bool = False) -> list[IncomingRecord]:
+        return [
+            IncomingRecord(i, {"id": i, "display_name": f"{name} {i}"}, {"n": remote}, deleted)
+            for i in ids
+        ]
+
+    assert save(engine, conn_id, *page("A", "r1")).added == 5000
+    assert save(engine, conn_id, *page("A", "r2")).unchanged == 5000  # remote_data only
+    assert save(engine, conn_id, *page("A", "r2", deleted=True)).deleted == 5000
+    assert save(engine, conn_id, *page("B", "r3")).added == 5000  # undeleted, new content
+    with read_transaction(engine) as conn:
+        stored, _ = list_records(
+            conn, connection_id=conn_id, model=MODEL, limit=6000, with_remote=True
+        )
+    assert sorted(r.external_id for r in stored) == sorted(ids)
+    assert {r.payload["display_name"] for r in stored} == {f"B {i}" for i in ids}
+    assert {r.remote_data["n"] for r in stored if r.remote_data} == {"r3"}
+    assert all(r.deleted_at is None and r.last_action == ADDED for r in stored)
+    assert len({r.change_seq for r in stored}) == 5000
+
+
+def test_version_and_record_times_are_formatted_as_before() -> None:
+    """Versions are stored and compared as text, so the fast formatting must give exactly
+    what `strftime` gave (and `iso_utc` what `isoformat` gave), offsets and edge fields
+    included."""
+    rng = random.Random(7)
+    moments = [datetime(1000, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, UTC)]
+    for _ in range(2000):
+        moments.append(
+            datetime(
+                rng.randint(1000, 9998),
+                rng.randint(1, 12),
+                rng.randint(1, 28),
+                rng.randint(0, 23),
+                rng.randint(0, 59),
+                rng.randint(0, 59),
+                rng.choice([0, 999, 1000, 999999, rng.randint(0, 999999)]),
+                tzinfo=timezone(timedelta(minutes=rng.randint(-720, 720))),
+            )
+        )
+    for moment in moments:
+        utc = moment.astimezone(UTC)
+        assert record_version(moment, 7) == utc.strftime("%Y%m%dT%H%M%S.%f|") + "7".zfill(20)
+        expected = utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert iso_utc(moment) == expected
 
 
 def test_an_older_version_never_replaces_a_newer_one(engine: Engine, conn_id: str) -> None:

@@ -16,10 +16,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 MODEL_NAME = "Customer"
 
 
+def utc_fields(moment: datetime) -> tuple[int, int, int, int, int, int, int]:
+    """The UTC instant's year, month, day, hour, minute, second and microsecond: formatted
+    with `%` they make a timestamp's text at a quarter of `strftime`'s cost (a sync formats
+    three a record, a page of GET /customers two or three)."""
+    utc = moment.astimezone(UTC)
+    return (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
+
+
 def iso_utc(moment: datetime) -> str:
-    """`2026-03-31T23:49:28.000Z`: UTC, millisecond precision, as the records API prints."""
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+    """`2026-03-31T23:49:28.000Z`: UTC, millisecond precision, as the records API prints
+    (`isoformat(timespec="milliseconds")`, "Z" for the offset)."""
+    text = "%04d-%02d-%02dT%02d:%02d:%02d.%06d" % utc_fields(moment)  # noqa: UP031
+    return text[:23] + "Z"
 
 
 def _aware(moment: datetime) -> datetime:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from ledgerbridge.db import is_sqlite
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import connections, records
+from ledgerbridge.unified.customer import utc_fields
 
 ADDED, UPDATED, DELETED = "ADDED", "UPDATED", "DELETED"
 _LOOKUP_CHUNK = 1000
@@ -79,6 +80,8 @@ class StoredRecord:
 
 
 _VERSION_NUMBER_DIGITS = 20
+_VERSION_TIME = "%04d%02d%02dT%02d%02d%02d.%06d"
+"""`strftime("%Y%m%dT%H%M%S.%f")` as a `%` format of `utc_fields`, four times faster."""
 
 
 def record_version(modified_at: datetime | None, platform_version: int | str | None) -> str:
@@ -90,7 +93,7 @@ def record_version(modified_at: datetime | None, platform_version: int | str | N
     instant: a delete known only by its time (QuickBooks' CDC reports a merge so) beats a
     page read in that second. A number that is not a non-negative integer is refused
     (ValueError): compared as text it would order wrongly."""
-    when = "" if modified_at is None else modified_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")
+    when = "" if modified_at is None else _VERSION_TIME % utc_fields(modified_at)
     if platform_version is None:
         return f"{when}|~"  # "~" sorts after every digit
     text = str(platform_version)
@@ -292,20 +295,40 @@ _INSERTED = (
 )
 _CONTENT_UPDATED = _INSERTED[3:]
 _REMOTE_UPDATED = ("remote_data", "remote_hash", "version")
-_JSON_COLUMNS = frozenset({"payload", "remote_data"})
+_ROW_ID = "_id"
+_POSTGRESQL_TYPES = {
+    "payload": "json",
+    "remote_data": "json",
+    "first_seen_at": "timestamptz",
+    "last_modified_at": "timestamptz",
+    "deleted_at": "timestamptz",
+    "change_seq": "bigint",
+    _ROW_ID: "bigint",
+}
+"""Column types other than text, for PostgreSQL's arrays."""
+_MAX_PARAMETERS = 32_000
+"""Bound values in one statement, at most: under SQLite's limit (32,766 since 3.32) and
+PostgreSQL's (65,535)."""
 
 
 class _PageWriter:
-    """A page's inserts and updates as the database driver takes them, one `executemany`
-    each: JSON columns arrive as the JSON text SQLAlchemy's own serialiser would write
+    """A page's inserts and updates as the database driver takes them: the whole page in
+    one statement, JSON columns as the very text SQLAlchemy's serialiser would write
     (`orjson.dumps`), serialised once, and timestamps as the driver value SQLAlchemy's
-    column type makes of them, so no per-row parameter processing runs (it cost more than
-    the database's own work). Rows are dicts keyed by column name."""
+    column type makes of them, so no per-row SQLAlchemy processing runs (it cost more than
+    the database's own work). Rows are tuples of values in the order of the columns named.
+
+    This base is SQLite's: a multi-row `VALUES` list (more than one statement only past
+    `_MAX_PARAMETERS`). Not `executemany`: Python's sqlite3 module releases the GIL around
+    every row it steps, and while another thread runs Python (an event loop mapping the
+    next page) each row then waits for that thread's switch interval. Measured inserting
+    5,000 records beside a thread running Python: 177 µs of CPU and 5.3 ms of wall time a
+    row through `executemany`, 17 µs and 36 µs through one statement a page (alone: 15.5
+    and 14.5 µs of CPU)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         dialect = conn.dialect
-        self._postgresql = not is_sqlite(conn)
         self._table = dialect.identifier_preparer.format_table(records)
         column_type = records.c.first_seen_at.type.dialect_impl(dialect)
         self._time: Callable[[datetime], Any] = column_type.bind_processor(dialect) or _same
@@ -314,28 +337,50 @@ class _PageWriter:
         """A timestamp as the driver stores it in a UTC column."""
         return None if value is None else self._time(value)
 
-    def _mark(self, column: str) -> str:
-        if not self._postgresql:
-            return f":{column}"
-        if column in _JSON_COLUMNS:
-            return f"CAST(%({column})s AS json)"
-        return f"%({column})s"
-
-    def insert(self, rows: list[dict[str, Any]]) -> None:
+    def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """New records: tuples of `_INSERTED`."""
         if rows:
             names = ", ".join(_INSERTED)
-            marks = ", ".join(self._mark(column) for column in _INSERTED)
-            self._run(f"INSERT INTO {self._table} ({names}) VALUES ({marks})", rows)
+            self._run(f"INSERT INTO {self._table} ({names}) {{rows}}", _INSERTED, rows)
 
-    def update(self, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
-        """`columns` of the rows whose `id` each row's `_id` names."""
+    def update(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """`columns` of stored records: tuples of the record's `id` then `columns`."""
         if rows:
-            values = ", ".join(f"{column} = {self._mark(column)}" for column in columns)
-            key = self._mark("_id")
-            self._run(f"UPDATE {self._table} SET {values} WHERE id = {key}", rows)
+            named = (_ROW_ID, *columns)
+            assignments = ", ".join(f"{column} = page.{column}" for column in columns)
+            self._run(
+                f"WITH page ({', '.join(named)}) AS ({{rows}}) "
+                f"UPDATE {self._table} SET {assignments} FROM page "
+                f"WHERE {self._table}.id = page.{_ROW_ID}",
+                named,
+                rows,
+            )
 
-    def _run(self, statement: str, rows: list[dict[str, Any]]) -> None:
-        self._conn.exec_driver_sql(statement, rows)
+    def _run(self, statement: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """`statement` with `{rows}` standing for a query giving `rows`."""
+        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+        per_statement = _MAX_PARAMETERS // len(columns)
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = "VALUES " + ", ".join([row_marks] * len(chunk))
+            flat = tuple(value for row in chunk for value in row)
+            self._conn.exec_driver_sql(statement.format(rows=values), flat)
+
+
+class _PostgreSQLPageWriter(_PageWriter):
+    """PostgreSQL's: one array a column, `unnest`ed into rows. The statement's text is the
+    same whatever the page's size, so psycopg prepares it once (a `VALUES` list of a
+    page's 13,000 values cost psycopg 50-90 µs a row, splitting the query text anew each
+    time; `executemany`, 38 µs)."""
+
+    def _run(self, statement: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        arrays = ", ".join(
+            f"CAST(%b AS {_POSTGRESQL_TYPES.get(column, 'text')}[])" for column in columns
+        )
+        self._conn.exec_driver_sql(
+            statement.format(rows=f"SELECT * FROM unnest({arrays})"),
+            tuple(list(values) for values in zip(*rows, strict=True)),
+        )
 
 
 def _same(value: datetime) -> datetime:
@@ -366,7 +411,8 @@ def save_records(
     now: datetime,
 ) -> WriteCounts:
     """Upsert a page of records in the caller's transaction: one lookup, one insert and at
-    most two updates per page, whatever its size. Later duplicates of an id win. A record
+    most two updates per page, whatever its size (on SQLite, one more of each a 2,461 rows
+    past the first: `_MAX_PARAMETERS`). Later duplicates of an id win. A record
     whose `version` is older than the stored one is left as stored (counted `stale`): the
     versions are compared here, under the connection's write lock taken before the lookup,
     so no writer can slip a newer version in between."""
@@ -376,11 +422,11 @@ def save_records(
         return counts
     seq = _lock_sequence(conn, connection_id)
     existing = _existing(conn, connection_id, model, list(incoming))
-    writer = _PageWriter(conn)
+    writer = _PostgreSQLPageWriter(conn) if not is_sqlite(conn) else _PageWriter(conn)
     stamp = writer.time(now)
-    inserts: list[dict[str, Any]] = []
-    content_updates: list[dict[str, Any]] = []
-    remote_updates: list[dict[str, Any]] = []
+    inserts: list[tuple[Any, ...]] = []
+    content_updates: list[tuple[Any, ...]] = []
+    remote_updates: list[tuple[Any, ...]] = []
     for external_id, record in incoming.items():
         payload_hash = content_hash(record.payload)
         remote_text, remote_hash = _remote(record.remote_data)
@@ -389,21 +435,21 @@ def save_records(
             seq += 1
             action = DELETED if record.deleted else ADDED
             inserts.append(
-                {
-                    "connection_id": connection_id,
-                    "model": model,
-                    "external_id": external_id,
-                    "payload": _json_text(record.payload),
-                    "remote_data": remote_text,
-                    "content_hash": payload_hash,
-                    "remote_hash": remote_hash,
-                    "version": record.version,
-                    "first_seen_at": stamp,
-                    "last_modified_at": stamp,
-                    "deleted_at": stamp if record.deleted else None,
-                    "last_action": action,
-                    "change_seq": seq,
-                }
+                (
+                    connection_id,
+                    model,
+                    external_id,
+                    _json_text(record.payload),
+                    remote_text,
+                    payload_hash,
+                    remote_hash,
+                    record.version,
+                    stamp,
+                    stamp,
+                    stamp if record.deleted else None,
+                    action,
+                    seq,
+                )
             )
             counts.deleted += record.deleted
             counts.added += not record.deleted
@@ -416,14 +462,7 @@ def save_records(
         if was_deleted == record.deleted and row.content_hash == payload_hash:
             counts.unchanged += 1
             if row.remote_hash != remote_hash or row.version != version:
-                remote_updates.append(
-                    {
-                        "_id": row.id,
-                        "remote_data": remote_text,
-                        "remote_hash": remote_hash,
-                        "version": version,
-                    }
-                )
+                remote_updates.append((row.id, remote_text, remote_hash, version))
             continue
         seq += 1
         if record.deleted:
@@ -436,19 +475,19 @@ def save_records(
             action, first_seen, deleted_at = UPDATED, row.first_seen_at, None
             counts.updated += 1
         content_updates.append(
-            {
-                "_id": row.id,
-                "payload": _json_text(record.payload),
-                "remote_data": remote_text,
-                "content_hash": payload_hash,
-                "remote_hash": remote_hash,
-                "version": version,
-                "first_seen_at": writer.time(first_seen),
-                "last_modified_at": stamp,
-                "deleted_at": writer.time(deleted_at),
-                "last_action": action,
-                "change_seq": seq,
-            }
+            (
+                row.id,
+                _json_text(record.payload),
+                remote_text,
+                payload_hash,
+                remote_hash,
+                version,
+                writer.time(first_seen),
+                stamp,
+                writer.time(deleted_at),
+                action,
+                seq,
+            )
         )
     writer.insert(inserts)
     writer.update(_CONTENT_UPDATED, content_updates)
