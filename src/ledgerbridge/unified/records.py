@@ -411,8 +411,8 @@ def save_records(
     now: datetime,
 ) -> WriteCounts:
     """Upsert a page of records in the caller's transaction: one lookup, one insert and at
-    most two updates per page, whatever its size (on SQLite, one more of each a 2,461 rows
-    past the first: `_MAX_PARAMETERS`). Later duplicates of an id win. A record
+    most two updates per page, whatever its size (on SQLite, a statement takes at most
+    `_MAX_PARAMETERS` values: 2,461 new rows). Later duplicates of an id win. A record
     whose `version` is older than the stored one is left as stored (counted `stale`): the
     versions are compared here, under the connection's write lock taken before the lookup,
     so no writer can slip a newer version in between."""
