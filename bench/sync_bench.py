@@ -36,6 +36,7 @@ from unittest import mock
 
 import httpx
 
+from ledgerbridge import runtime
 from ledgerbridge.config import Settings
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.connections import get_connection
@@ -124,6 +125,7 @@ async def _sync(settings: Settings, connection_id: str) -> None:
     async with new_http_client() as http:
         env = SyncEnvironment(engine=databases.main, cipher=cipher, http=http)
         startup_cpu = time.process_time()  # imports, settings, databases: not per customer
+        runtime.started()  # as `ledgerbridge sync`, `serve` and `worker` do once started
         read, read_s, read_cpu = await _read_only(env, connection_id)
         cpu, started = time.process_time(), time.perf_counter()
         run = await run_sync(env, connection_id, full=True)

@@ -110,6 +110,7 @@ def serve(
     from ledgerbridge import serving
     from ledgerbridge.api.app import create_app
     from ledgerbridge.observability import metrics
+    from ledgerbridge.runtime import started
 
     settings = _settings(host, port)
     sock = serving.bind(settings.host, settings.port)
@@ -121,6 +122,7 @@ def serve(
     serving.remember_url(settings)
     # uvicorn shuts down on SIGTERM, then raises it again: end with status 0, not -15.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    started()
     try:
         serving.server(application).run(sockets=[sock])
     finally:
@@ -140,13 +142,14 @@ def sync(
     import asyncio
 
     from ledgerbridge.errors import ConnectionPausedError, NeedsReauthorisationError, NotFoundError
-    from ledgerbridge.runtime import connector_settings, open_main_database
+    from ledgerbridge.runtime import connector_settings, open_main_database, started
     from ledgerbridge.sync.engine import SyncBusyError
     from ledgerbridge.sync.progress import run_table
 
     settings = _settings()
     main = open_main_database(settings)  # a sync needs no sandbox database
     console = _console()
+    started()
     try:
         run = asyncio.run(
             _sync_now(
@@ -202,7 +205,7 @@ def worker() -> None:
     import asyncio
 
     from ledgerbridge.observability import metrics
-    from ledgerbridge.runtime import connector_settings, open_main_database
+    from ledgerbridge.runtime import connector_settings, open_main_database, started
     from ledgerbridge.sync.scheduler import SchedulerSettings
     from ledgerbridge.sync.worker import run_worker
     from ledgerbridge.webhooks.delivery import DeliveryPolicy
@@ -211,6 +214,7 @@ def worker() -> None:
     main = open_main_database(settings)  # a worker serves no sandbox
     console = _console()
     console.print("ledgerbridge worker: running due syncs (Ctrl+C or SIGTERM to stop)")
+    started()
     try:
         asyncio.run(
             run_worker(
