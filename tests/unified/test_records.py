@@ -360,6 +360,38 @@ def test_versions_sort_by_time_then_number() -> None:
         record_version(T0, "-1")
 
 
+def test_any_text_survives_the_page_writer_exactly(engine: Engine, conn_id: str) -> None:
+    """A page goes to the database as one statement (PostgreSQL: binary arrays): quotes,
+    backslashes, braces, commas, non-ASCII text and NULLs beside values come back exactly,
+    as inserts, as content updates and as remote-only updates."""
+    texts = ['"quoted"', "back\\slash", "{braces}", "a,b", "NULL", "", "日本語 ✓", "tab\tline\n"]
+
+    def page(suffix: str, remote: bool) -> list[IncomingRecord]:
+        return [
+            IncomingRecord(
+                f"id {text}",
+                {"id": text, "display_name": text + suffix, "nested": {"k": [text, None]}},
+                {"Name": text, "n": suffix} if remote or n % 2 else None,
+                deleted=n % 3 == 0,
+                version=None if n % 2 else record_version(T0, n),
+            )
+            for n, text in enumerate(texts)
+        ]
+
+    for suffix, remote in (("", False), ("", True), (" 2", True)):  # insert, remote, content
+        save(engine, conn_id, *page(suffix, remote))
+        with read_transaction(engine) as conn:
+            stored, _ = list_records(
+                conn, connection_id=conn_id, model=MODEL, limit=100, with_remote=True
+            )
+        by_id = {record.external_id: record for record in stored}
+        for expected in page(suffix, remote):
+            record = by_id[expected.external_id]
+            assert record.payload == expected.payload
+            assert record.remote_data == expected.remote_data
+            assert (record.deleted_at is not None) == expected.deleted
+
+
 def test_a_page_larger_than_one_statement_takes_is_written_whole(
     engine: Engine, conn_id: str
 ) -> None:
