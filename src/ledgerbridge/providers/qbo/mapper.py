@@ -107,7 +107,7 @@ def _address_payload(value: Any) -> dict[str, str | None] | None:
         ours: text if isinstance(text := get(theirs), str) and text.strip() else None
         for ours, theirs in _ADDRESS_FIELDS
     }
-    return None if all(v is None for v in fields.values()) else fields
+    return fields if any(fields.values()) else None  # each value is None or non-blank text
 
 
 def _inner_text(customer: dict[str, Any], key: str, field: str) -> str | None:
