@@ -533,7 +533,7 @@ class IntacctConnector(HttpConnector):
     async def _present_keys(self) -> frozenset[str]:
         """Every customer key, keys only, paged by keyset on the key (a delete during the
         pass cannot shift a live key out, as `start` offsets would)."""
-        keys: set[str] = set()
+        keys: list[str] = []  # made a set once, at the end (as QuickBooks Online's key pass)
         paging = KeyPaging(PROVIDER, self.max_query_size)
         while True:
             after = paging.start()
@@ -547,7 +547,7 @@ class IntacctConnector(HttpConnector):
                 }
             )
             page = [str(row["key"]) for row in rows]
-            keys.update(page)
+            keys += page
             if not paging.advance(page, more=meta.get("next") is not None):
                 return frozenset(keys)
 

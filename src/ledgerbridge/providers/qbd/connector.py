@@ -326,7 +326,9 @@ class QbdConnector(HttpConnector):
         # Until the pass is complete its pages keep the window it started from.
         midway = state.to_json() if state.full else dict(given or {})
         window = _Window(timedelta(seconds=self.settings.lag_seconds), started, state.updated_after)
-        present: set[str] | None = set() if state.full else None
+        # Ids in a list, made a set once at the end (a set copied into a frozenset held
+        # two hash tables at once); one listed twice in a pass counts once.
+        present: list[str] | None = [] if state.full else None
         pending: list[MappedCustomer] = []
         total: int | None = None
         params = {"status": "all", "limit": str(self._page_size)}
@@ -339,7 +341,7 @@ class QbdConnector(HttpConnector):
                 updated_at = wire.parse_time(customer["updatedAt"])
                 window.see(customer["id"], customer["revisionNumber"], updated_at)
                 if present is not None:
-                    present.add(customer["id"])
+                    present.append(customer["id"])
                 if state.boundary.get(customer["id"]) != customer["revisionNumber"]:
                     fresh.append(customer)
             if fresh:
@@ -496,5 +498,5 @@ def _refuse(fields: list[str]) -> None:
         )
 
 
-def _frozen(ids: set[str] | None) -> frozenset[str] | None:
+def _frozen(ids: list[str] | None) -> frozenset[str] | None:
     return None if ids is None else frozenset(ids)

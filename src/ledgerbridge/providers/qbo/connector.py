@@ -238,13 +238,15 @@ class QboConnector(HttpConnector):
         """Every customer id that exists now (ids only, the largest pages): what a merge
         removed is missing from it."""
         paging = KeyPaging(PROVIDER, MAX_PAGE)
-        present: set[str] = set()
+        # A list, made a set once at the end: a set grown page by page and then copied into
+        # the frozenset held two hash tables at once (about 32 MB more at a million ids).
+        present: list[str] = []
         while True:
             keys = [
                 str(row["Id"])
                 for row in await self._rows(self._after_id("Id", paging.start(), MAX_PAGE))
             ]
-            present.update(keys)
+            present += keys
             if not paging.advance(keys):
                 return frozenset(present)
 
