@@ -12,7 +12,7 @@ a page twice ("Loop detected in pagination", as singer-sdk says).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
@@ -152,3 +152,21 @@ class KeyPaging:
             return False
         self.after = keys[-1]
         return True
+
+
+KeyPage = Callable[[str | None], Awaitable[tuple[list[str], bool]]]
+"""A key pass's request: the keys after the one given (None: from the first), in key
+order, and whether the platform says more follow."""
+
+
+async def every_key(provider: str, size: int, page: KeyPage) -> frozenset[str]:
+    """Every key a keyset pass lists, `size` at a time (the key lists that find deletes).
+    Collected in a list and made a set once at the end: a set grown page by page and then
+    copied into a frozenset held two hash tables at once (about 32 MB more at a million)."""
+    paging = KeyPaging(provider, size)
+    keys: list[str] = []
+    while True:
+        found, more = await page(paging.start())
+        keys += found
+        if not paging.advance(found, more=more):
+            return frozenset(keys)

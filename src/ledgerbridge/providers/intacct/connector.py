@@ -49,7 +49,7 @@ from ledgerbridge.providers.client import (
 from ledgerbridge.providers.connector import Connection, HttpConnector
 from ledgerbridge.providers.intacct import mapper
 from ledgerbridge.providers.intacct.wire import MAX_QUERY_SIZE, OBJECT_NAME, OBJECT_PATH
-from ledgerbridge.providers.paging import KeyPaging, PageGuard
+from ledgerbridge.providers.paging import PageGuard, every_key
 from ledgerbridge.providers.tokens import AccessTokens
 
 PROVIDER = "intacct"
@@ -533,10 +533,8 @@ class IntacctConnector(HttpConnector):
     async def _present_keys(self) -> frozenset[str]:
         """Every customer key, keys only, paged by keyset on the key (a delete during the
         pass cannot shift a live key out, as `start` offsets would)."""
-        keys: list[str] = []  # made a set once, at the end (as QuickBooks Online's key pass)
-        paging = KeyPaging(PROVIDER, self.max_query_size)
-        while True:
-            after = paging.start()
+
+        async def keys_after(after: str | None) -> tuple[list[str], bool]:
             rows, meta = await self._query(
                 {
                     "fields": ["key"],
@@ -546,10 +544,9 @@ class IntacctConnector(HttpConnector):
                     "size": self.max_query_size,
                 }
             )
-            page = [str(row["key"]) for row in rows]
-            keys += page
-            if not paging.advance(page, more=meta.get("next") is not None):
-                return frozenset(keys)
+            return [str(row["key"]) for row in rows], meta.get("next") is not None
+
+        return await every_key(PROVIDER, self.max_query_size, keys_after)
 
     # --- One customer -------------------------------------------------------------------
 

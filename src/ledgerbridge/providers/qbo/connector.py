@@ -45,7 +45,7 @@ from ledgerbridge.providers.base import (
 )
 from ledgerbridge.providers.client import RequestLimits, TokenAuth, retry_after_seconds
 from ledgerbridge.providers.connector import HttpConnector
-from ledgerbridge.providers.paging import KeyPaging, PageGuard
+from ledgerbridge.providers.paging import KeyPaging, PageGuard, every_key
 from ledgerbridge.providers.qbo import mapper, wire
 from ledgerbridge.providers.qbo.oauth import PROVIDER, REFRESH_MARGIN, refresh_grant
 from ledgerbridge.providers.tokens import AccessTokens
@@ -237,18 +237,12 @@ class QboConnector(HttpConnector):
     async def _present_ids(self) -> frozenset[str]:
         """Every customer id that exists now (ids only, the largest pages): what a merge
         removed is missing from it."""
-        paging = KeyPaging(PROVIDER, MAX_PAGE)
-        # A list, made a set once at the end: a set grown page by page and then copied into
-        # the frozenset held two hash tables at once (about 32 MB more at a million ids).
-        present: list[str] = []
-        while True:
-            keys = [
-                str(row["Id"])
-                for row in await self._rows(self._after_id("Id", paging.start(), MAX_PAGE))
-            ]
-            present += keys
-            if not paging.advance(keys):
-                return frozenset(present)
+
+        async def ids_after(after: str | None) -> tuple[list[str], bool]:
+            rows = await self._rows(self._after_id("Id", after, MAX_PAGE))
+            return [str(row["Id"]) for row in rows], True  # a short page is the end
+
+        return await every_key(PROVIDER, MAX_PAGE, ids_after)
 
     async def _changes(self, since: datetime) -> AsyncIterator[CustomerPage]:
         if utcnow() - since < CDC_WINDOW:
