@@ -142,9 +142,25 @@ _Build = Callable[[sa.ColumnElement[str], sa.ColumnElement[str]], sa.Select[Any]
 connection's id and model."""
 
 
+_ROW_ID = "_id"
+_POSTGRESQL_TYPES = {
+    "payload": "json",
+    "remote_data": "json",
+    "first_seen_at": "timestamptz",
+    "last_modified_at": "timestamptz",
+    "deleted_at": "timestamptz",
+    "change_seq": "bigint",
+    _ROW_ID: "bigint",
+}
+"""Column types other than text, for PostgreSQL's arrays."""
+_MAX_PARAMETERS = 32_000
+"""Bound values in one SQLite statement, at most: under its limit (32,766 since 3.32; the
+store needs 3.35 for `RETURNING` anyway)."""
+
+
 class _Backend:
     """Where the record store differs between databases: how a query is confined to one
-    connection, and the page lookup. This base is SQLite's."""
+    connection, the page lookup, and how a page's rows are bound. This base is SQLite's."""
 
     def within(
         self,
@@ -170,6 +186,25 @@ class _Backend:
             query.where(records.c.external_id.in_(external_ids[start : start + _LOOKUP_CHUNK]))
             for start in range(0, len(external_ids), _LOOKUP_CHUNK)
         ]
+
+    def page_rows(
+        self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """Queries giving `rows` (tuples of `columns`) for the page writer, with their
+        parameters: a multi-row `VALUES` list, one for each `_MAX_PARAMETERS` values.
+
+        Not `executemany`: Python's sqlite3 module releases the GIL around every row it
+        steps, and while another thread runs Python (an event loop mapping the next page)
+        each row then waits for that thread's switch interval. Measured inserting 5,000
+        records beside a thread running Python: 177 µs of CPU and 5.3 ms of wall time a row
+        through `executemany`, 17 µs and 36 µs through one statement a page (alone: 15.5
+        and 14.5 µs of CPU)."""
+        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+        per_statement = _MAX_PARAMETERS // len(columns)
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = "VALUES " + ", ".join([row_marks] * len(chunk))
+            yield values, tuple(value for row in chunk for value in row)
 
     def after_write(self, conn: Connection) -> None:
         """Called at the end of every page written."""
@@ -243,6 +278,22 @@ class _PostgreSQL(_Backend):
             )
         ]
 
+    def page_rows(
+        self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """One array a column, `unnest`ed into rows, whatever the page's size. Client CPU a
+        record inserted: 20-24 µs, against 38 through `executemany`, 80-110 through a
+        `VALUES` list (psycopg parses a long statement's text anew at every call) and 250
+        with the arrays in text format (psycopg escapes every element with a regular
+        expression): so binary (`%b`)."""
+        arrays = ", ".join(
+            f"CAST(%b AS {_POSTGRESQL_TYPES.get(column, 'text')}[])" for column in columns
+        )
+        yield (
+            f"SELECT * FROM unnest({arrays})",
+            tuple(list(values) for values in zip(*rows, strict=True)),
+        )
+
     def after_write(self, conn: Connection) -> None:
         if conn.info.get(self._CHECKED):
             return
@@ -295,20 +346,6 @@ _INSERTED = (
 )
 _CONTENT_UPDATED = _INSERTED[3:]
 _REMOTE_UPDATED = ("remote_data", "remote_hash", "version")
-_ROW_ID = "_id"
-_POSTGRESQL_TYPES = {
-    "payload": "json",
-    "remote_data": "json",
-    "first_seen_at": "timestamptz",
-    "last_modified_at": "timestamptz",
-    "deleted_at": "timestamptz",
-    "change_seq": "bigint",
-    _ROW_ID: "bigint",
-}
-"""Column types other than text, for PostgreSQL's arrays."""
-_MAX_PARAMETERS = 32_000
-"""Bound values in one SQLite statement, at most: under its limit (32,766 since 3.32; the
-store needs 3.35 for `RETURNING` anyway)."""
 
 
 class _PageWriter:
@@ -316,18 +353,12 @@ class _PageWriter:
     one statement, JSON columns as the very text SQLAlchemy's serialiser would write
     (`orjson.dumps`), serialised once, and timestamps as the driver value SQLAlchemy's
     column type makes of them, so no per-row SQLAlchemy processing runs (it cost more than
-    the database's own work). Rows are tuples of values in the order of the columns named.
-
-    This base is SQLite's: a multi-row `VALUES` list (more than one statement only past
-    `_MAX_PARAMETERS`). Not `executemany`: Python's sqlite3 module releases the GIL around
-    every row it steps, and while another thread runs Python (an event loop mapping the
-    next page) each row then waits for that thread's switch interval. Measured inserting
-    5,000 records beside a thread running Python: 177 µs of CPU and 5.3 ms of wall time a
-    row through `executemany`, 17 µs and 36 µs through one statement a page (alone: 15.5
-    and 14.5 µs of CPU)."""
+    the database's own work). Rows are tuples of values in the order of the columns named;
+    how they are bound is the backend's (`_Backend.page_rows`)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._backend = _backend(conn)
         dialect = conn.dialect
         self._table = dialect.identifier_preparer.format_table(records)
         column_type = records.c.first_seen_at.type.dialect_impl(dialect)
@@ -358,30 +389,8 @@ class _PageWriter:
 
     def _run(self, statement: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         """`statement` with `{rows}` standing for a query giving `rows`."""
-        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
-        per_statement = _MAX_PARAMETERS // len(columns)
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            values = "VALUES " + ", ".join([row_marks] * len(chunk))
-            flat = tuple(value for row in chunk for value in row)
-            self._conn.exec_driver_sql(statement.format(rows=values), flat)
-
-
-class _PostgreSQLPageWriter(_PageWriter):
-    """PostgreSQL's: one array a column, `unnest`ed into rows, whatever the page's size.
-    Client CPU a record inserted: 20-24 µs, against 38 through `executemany`, 80-110 through
-    a `VALUES` list (psycopg parses a long statement's text anew at every call) and 250
-    with the arrays in text format (psycopg escapes every element with a regular
-    expression): so binary (`%b`)."""
-
-    def _run(self, statement: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-        arrays = ", ".join(
-            f"CAST(%b AS {_POSTGRESQL_TYPES.get(column, 'text')}[])" for column in columns
-        )
-        self._conn.exec_driver_sql(
-            statement.format(rows=f"SELECT * FROM unnest({arrays})"),
-            tuple(list(values) for values in zip(*rows, strict=True)),
-        )
+        for query, parameters in self._backend.page_rows(columns, rows):
+            self._conn.exec_driver_sql(statement.format(rows=query), parameters)
 
 
 def _same(value: datetime) -> datetime:
@@ -423,7 +432,7 @@ def save_records(
         return counts
     seq = _lock_sequence(conn, connection_id)
     existing = _existing(conn, connection_id, model, list(incoming))
-    writer = _PostgreSQLPageWriter(conn) if not is_sqlite(conn) else _PageWriter(conn)
+    writer = _PageWriter(conn)
     stamp = writer.time(now)
     inserts: list[tuple[Any, ...]] = []
     content_updates: list[tuple[Any, ...]] = []
