@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import socket
@@ -23,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
+from fastapi.dependencies import models as fastapi_dependencies
 from fastapi.testclient import TestClient
 
 from ledgerbridge.api.app import create_app
@@ -62,6 +64,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `slow` first: spread over the workers from the start, none of them is
     left running alone at the end of a parallel run."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_collection_finish() -> None:
+    """Everything imported and collected so far lives to the end of the run: frozen out of
+    the garbage collector's full passes (as `runtime.started()` does for the product), which
+    would otherwise walk it again and again."""
+    gc.collect()
+    gc.freeze()
+
+
+_FASTAPI_CALLABLE_CACHES = (
+    fastapi_dependencies._is_gen_callable_cached,
+    fastapi_dependencies._is_async_gen_callable_cached,
+    fastapi_dependencies._is_coroutine_callable_cached,
+)
+
+
+def pytest_runtest_teardown() -> None:
+    """FastAPI remembers, process-wide, the last 4,096 dependency callables it classified
+    (`fastapi.dependencies.models`), holding each strongly: one app per process never
+    notices, but here every finished test's apps (their routes, engines, sandboxes) stayed
+    alive through those closures, the heap grew by thousands of objects a test and the
+    garbage collector's passes grew with it. Forgotten after each test."""
+    for cache in _FASTAPI_CALLABLE_CACHES:
+        cache.cache_clear()
 
 
 def _pg_schema_url(schema: str) -> str:
