@@ -16,14 +16,17 @@ from alembic.script import ScriptDirectory
 
 from ledgerbridge.db import create_engine, migrate
 from ledgerbridge.migrations import HEADS
-from ledgerbridge.runtime import MAIN_MIGRATIONS
+from ledgerbridge.providers.registry import all_platforms
+from ledgerbridge.runtime import MAIN_MIGRATIONS, migrate_sandbox_database
+from ledgerbridge.sandbox.tables import SHARED_MIGRATIONS, sandbox_heads
 
 _OPEN_AND_REPORT = """
 import sys
 from ledgerbridge.config import Settings
-from ledgerbridge.runtime import open_main_database
+from ledgerbridge import runtime
 import ledgerbridge.cli, ledgerbridge.sync.engine, ledgerbridge.sync.progress
-open_main_database(Settings(database_url=sys.argv[1], _env_file=None)).dispose()
+settings = Settings(database_url=sys.argv[1], sandbox_database_url=sys.argv[1], _env_file=None)
+getattr(runtime, sys.argv[2])(settings).dispose()
 print(sorted(m for m in ("fastapi", "starlette", "alembic") if m in sys.modules))
 """
 
@@ -34,9 +37,12 @@ def test_the_declared_heads_are_alembics() -> None:
     assert frozenset(ScriptDirectory.from_config(config).get_heads()) == HEADS
 
 
-def _imports_when_opening(url: str) -> str:
+def _imports_when_opening(url: str, opener: str = "open_main_database") -> str:
     done = subprocess.run(
-        [sys.executable, "-c", _OPEN_AND_REPORT, url], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _OPEN_AND_REPORT, url, opener],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout.strip()
 
@@ -46,6 +52,47 @@ def test_a_sync_at_head_imports_no_web_stack_nor_alembic(tmp_path: Path) -> None
     # A new database is migrated (Alembic loads); one at head is not touched.
     assert _imports_when_opening(url) == "['alembic']"
     assert _imports_when_opening(url) == "[]"
+
+
+def test_the_declared_sandbox_heads_are_alembics() -> None:
+    sandboxes = [platform.sandbox for platform in all_platforms()]
+    config = Config()
+    config.set_main_option("script_location", SHARED_MIGRATIONS)
+    locations = ["ledgerbridge.sandbox:migrations/versions"]
+    locations += [sandbox.migrations for sandbox in sandboxes if sandbox.migrations]
+    config.set_main_option("version_locations", " ".join(locations))
+    config.set_main_option("path_separator", "space")
+    assert frozenset(ScriptDirectory.from_config(config).get_heads()) == sandbox_heads(sandboxes)
+
+
+def test_a_sandbox_database_at_its_heads_is_opened_without_alembic(tmp_path: Path) -> None:
+    """A sandbox command (`sandbox token`, `configure`, `seed`) opens the sandbox database:
+    at every branch's head, neither Alembic nor a sandbox's web app is imported for it."""
+    url = f"sqlite:///{tmp_path / 'sandbox.db'}"
+    assert _imports_when_opening(url, "open_sandbox_database") != "[]"  # new: migrated
+    assert _imports_when_opening(url, "open_sandbox_database") == "[]"
+
+
+def test_a_sandbox_database_behind_a_head_is_still_migrated(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    migrate_sandbox_database(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE sandbox_alembic_version SET version_num = 'q0002'"
+                " WHERE version_num = 'q0003'"
+            )
+        )
+        connection.execute(sa.text("DROP TABLE qbo_webhook_events"))  # q0003's, undone
+        connection.execute(sa.text("DROP TABLE qbo_webhook_apps"))
+    migrate_sandbox_database(engine)
+    with engine.connect() as connection:
+        assert sa.inspect(connection).has_table("qbo_webhook_events")
+        version = connection.execute(sa.text("SELECT version_num FROM sandbox_alembic_version"))
+        assert frozenset(row[0] for row in version) == sandbox_heads(
+            platform.sandbox for platform in all_platforms()
+        )
+    engine.dispose()
 
 
 def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ class FakeSandbox:
     name = "fake"
     mount_path = "/sandbox/fake/api"
     migrations = None
+    migration_head = None
 
     def __init__(self) -> None:
         self.seeded: list[tuple[str, int]] = []
@@ -193,9 +194,10 @@ def test_a_lazy_sandbox_names_what_it_loads(name: str) -> None:
     lazy = get_platform(name).sandbox
     assert isinstance(lazy, LazySandbox)
     loaded = lazy.provider
-    assert (lazy.name, lazy.mount_path, lazy.migrations) == (
+    assert (lazy.name, lazy.mount_path, lazy.migrations, lazy.migration_head) == (
         loaded.name,
         loaded.mount_path,
         loaded.migrations,
+        loaded.migration_head,
     )
     assert isinstance(lazy, SandboxWithBackground) == isinstance(loaded, SandboxWithBackground)

@@ -58,6 +58,13 @@ class SandboxProvider(Protocol):
         None for a sandbox that keeps no tables of its own."""
         ...
 
+    @property
+    def migration_head(self) -> str | None:
+        """The newest revision in `migrations`: a sandbox database at every sandbox's head
+        is recognised at start-up without importing Alembic, nor this sandbox's code (a
+        test compares it with Alembic's own reading)."""
+        ...
+
     def create_app(self, context: SandboxContext) -> FastAPI:
         """The ASGI app serving the platform's API, mounted at `mount_path`."""
         ...
@@ -106,13 +113,21 @@ class LazySandbox:
     A process that never serves, seeds or resets a sandbox (`ledgerbridge sync`, a
     `worker`) then never imports the sandbox's code, nor FastAPI through it: about half
     of a CLI command's start-up. `load` is `package.module:attribute`, the provider object;
-    its own `name`, `mount_path` and `migrations` must match these (the registry's tests
-    check)."""
+    its own `name`, `mount_path`, `migrations` and `migration_head` must match these (the
+    registry's tests check)."""
 
-    def __init__(self, name: str, mount_path: str, migrations: str | None, load: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        mount_path: str,
+        migrations: str | None,
+        migration_head: str | None,
+        load: str,
+    ) -> None:
         self.name = name
         self.mount_path = mount_path
         self.migrations = migrations
+        self.migration_head = migration_head
         self.load = load
 
     @cached_property

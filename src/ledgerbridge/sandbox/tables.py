@@ -56,16 +56,29 @@ sa.Index("ix_sandbox_oauth_tokens_family", oauth_tokens.c.family)
 
 
 SHARED_MIGRATIONS = "ledgerbridge.sandbox:migrations"
+SHARED_HEAD = "s0002_refresh_rotation"
+"""The newest revision of the shared tables' branch (`migrations/versions/`)."""
 
 
 def migrate_sandboxes(engine: Engine, sandboxes: Iterable[SandboxProvider]) -> None:
-    """Create or upgrade the shared sandbox tables and each given sandbox's own."""
+    """Create or upgrade the shared sandbox tables and each given sandbox's own. A database
+    already at every branch's declared head is left alone without importing Alembic or the
+    sandboxes' code: a sandbox command's start-up halves."""
+    chosen = list(sandboxes)
     migrate(
         engine,
         SHARED_MIGRATIONS,
         (
             "ledgerbridge.sandbox:migrations/versions",
-            *(sandbox.migrations for sandbox in sandboxes if sandbox.migrations),
+            *(sandbox.migrations for sandbox in chosen if sandbox.migrations),
         ),
         version_table="sandbox_alembic_version",
+        known_heads=sandbox_heads(chosen),
     )
+
+
+def sandbox_heads(sandboxes: Iterable[SandboxProvider]) -> frozenset[str]:
+    """The head revisions a sandbox database migrated for `sandboxes` is at: the shared
+    branch's and each sandbox's own."""
+    heads = (sandbox.migration_head for sandbox in sandboxes if sandbox.migrations)
+    return frozenset({SHARED_HEAD, *(head for head in heads if head)})

@@ -17,6 +17,7 @@ sandbox = LazySandbox(
     name="intacct",
     mount_path=f"/sandbox/intacct{API_PREFIX}",
     migrations="ledgerbridge.providers.intacct.sandbox:migrations",
+    migration_head="i0003",
     load="ledgerbridge.providers.intacct.sandbox:provider",
 )
 

@@ -23,6 +23,7 @@ sandbox = LazySandbox(
     name="qbd",
     mount_path="/sandbox/conductor/v1",
     migrations="ledgerbridge.providers.qbd.sandbox:migrations",
+    migration_head="d0001",
     load="ledgerbridge.providers.qbd.sandbox:provider",
 )
 

@@ -12,6 +12,7 @@ sandbox = LazySandbox(
     name="qbo",
     mount_path="/sandbox/qbo",
     migrations="ledgerbridge.providers.qbo.sandbox:migrations/versions",
+    migration_head="q0003",
     load="ledgerbridge.providers.qbo.sandbox:provider",
 )
 

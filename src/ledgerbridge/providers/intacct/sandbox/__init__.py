@@ -24,6 +24,7 @@ class IntacctSandbox:
     name = PROVIDER
     mount_path = MOUNT_PATH
     migrations = "ledgerbridge.providers.intacct.sandbox:migrations"
+    migration_head = "i0003"
 
     def create_app(self, context: SandboxContext) -> FastAPI:
         return create_app(context)

@@ -21,6 +21,7 @@ class ConductorSandbox:
     name = "qbd"
     mount_path = "/sandbox/conductor/v1"
     migrations = migrations
+    migration_head = "d0001"
 
     def create_app(self, context: SandboxContext) -> FastAPI:
         """The Conductor API app."""

@@ -35,6 +35,7 @@ class QboSandbox:
     name = PROVIDER
     mount_path = "/sandbox/qbo"
     migrations = "ledgerbridge.providers.qbo.sandbox:migrations/versions"
+    migration_head = "q0003"
 
     def __init__(self) -> None:
         self.issuer = TokenIssuer(PROVIDER)
