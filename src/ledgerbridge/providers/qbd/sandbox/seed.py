@@ -99,7 +99,9 @@ def _unique(name: str, taken: set[str], prefix: str) -> str:
 class _Seeder:
     def __init__(self, seed: int | None, now: datetime, counter: int, taken: set[str]) -> None:
         self.rng = random.Random(seed)
-        self.pools = _pools(seed if seed is not None else self.rng.randrange(2**32))
+        # Unseeded, the customers are drawn at random from the pools of seed 0: Faker's
+        # pools are filled once per process, not on every call.
+        self.pools = _pools(seed if seed is not None else 0)
         self.now = now.replace(microsecond=0)
         self.counter = counter
         self.taken = taken

@@ -167,7 +167,9 @@ def seed_customers(
     if count <= 0:
         return 0
     rng = random.Random(seed)
-    pools = _pools(seed if seed is not None else rng.getrandbits(32))
+    # Unseeded, the customers are drawn at random from the pools of seed 0: Faker's pools
+    # are filled once per process, not on every call (a second or more each).
+    pools = _pools(seed if seed is not None else 0)
     taken = _existing_names(engine, realm_id)
     # Anchored on the day, so the same seed gives the same data all day long.
     anchor = now.replace(hour=0, minute=0, second=0, microsecond=0)
