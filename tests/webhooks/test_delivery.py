@@ -6,6 +6,7 @@ once never send one delivery twice; redelivery resends the same event id."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -255,3 +256,32 @@ async def test_two_workers_at_once_never_send_a_delivery_twice(
     for connection_id in connections[::2]:
         types = [e["type"] for e in events if e["data"]["connection_id"] == connection_id]
         assert types == ["connection.created", "connection.deleted"]
+
+
+@pytest.mark.anyio
+async def test_a_deliverer_stopped_while_claiming_hands_the_round_back(
+    app: FastAPI, client: TestClient, receiver: Receiver, deliverer: Deliverer
+) -> None:
+    """Stopped (cancelled) while its claim runs in a thread: the thread commits the claim
+    all the same, so the round is handed back, and another worker sends it at once
+    instead of after the lease expires."""
+    subscribe(client, receiver.url, ["connection.created"])
+    new_connection(app)
+    claiming, go_on = threading.Event(), threading.Event()
+
+    class HeldInItsClaim(Deliverer):
+        def _claim(self) -> Any:
+            claiming.set()
+            go_on.wait(10)
+            return super()._claim()
+
+    held = HeldInItsClaim(deliverer.engine, deliverer.cipher, deliverer.http, "worker-a", FAST)
+    round_ = asyncio.create_task(held.deliver_due())
+    assert await asyncio.to_thread(claiming.wait, 10)
+    round_.cancel()
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await round_
+    other = replace(deliverer, owner="worker-b")
+    assert await other.deliver_due() == 1
+    assert len(receiver.events()) == 1

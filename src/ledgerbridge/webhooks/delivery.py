@@ -117,16 +117,20 @@ class Deliverer:
         """One round: claim what is due, send it all concurrently, then record every
         attempt in one transaction (one write per round, not per delivery: writers queue
         on SQLite's lock); how many were sent."""
-        claimed = await to_thread.run_sync(self._claim)
+        claiming = asyncio.ensure_future(to_thread.run_sync(self._claim))
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # Stopped while the claim's thread ran: it commits all the same, so wait for
+            # what it took and hand that back too.
+            self._release(await claiming)
+            raise
         if not claimed:
             return 0
         try:
             results = await asyncio.gather(*(self._send(c, secret) for c, secret in claimed))
         except asyncio.CancelledError:
-            # Stopping (SIGTERM, shutdown): hand the round back, so another worker sends
-            # it now rather than after the leases expire.
-            with write_transaction(self.engine) as conn:
-                deliveries.release(conn, [c.id for c, _ in claimed], self.owner)
+            self._release(claimed)
             raise
         outcomes = [(c, result) for (c, _), result in zip(claimed, results, strict=True)]
         statuses = await to_thread.run_sync(self._record, outcomes)
@@ -149,6 +153,13 @@ class Deliverer:
                 sent = 0
             if not sent:
                 await asyncio.sleep(self.policy.poll_interval_s)
+
+    def _release(self, claimed: list[tuple[Claimed, str]]) -> None:
+        """Stopping (SIGTERM, shutdown) with a round claimed: hand it back, so another
+        worker sends it now rather than after the leases expire."""
+        if claimed:
+            with write_transaction(self.engine) as conn:
+                deliveries.release(conn, [c.id for c, _ in claimed], self.owner)
 
     def _report_backlog(self) -> None:
         with read_transaction(self.engine) as conn:
