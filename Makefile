@@ -27,12 +27,12 @@ serve: $(VENV)/.installed
 	$(BIN)/ledgerbridge serve
 
 # Two workers per core: a test waits on a server, PostgreSQL or a subprocess for about half
-# its time, so one worker per core left a core idle (2 cores, both backends: 2 workers 6 min
-# 50 s, 4 workers 4 min 17 s, 6 workers 4 min 33 s). Each test file runs in one worker (the
-# browser tests tell one story, in order; pytest-xdist's `loadgroup` does not group under
-# pytest 9). Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: pytest caches its
-# assert-rewritten modules (the tests, hypothesis, anyio) there, else every worker and every
-# run rewrites them again.
+# its time, so one worker per core left the machine 40% idle (2 cores, both backends:
+# 2 workers 6 min 45 s, 4 workers 4 min 07 s, 6 workers 4 min 33 s). Each test file runs
+# in one worker (the browser tests tell one story, in order; pytest-xdist's `loadgroup`
+# does not group under pytest 9). Bytecode is written even where PYTHONDONTWRITEBYTECODE is
+# set: pytest caches its assert-rewritten modules (the tests, hypothesis, anyio) there,
+# else every worker and every run rewrites them again.
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(2 * (os.cpu_count() or 1))")
 test: $(VENV)/.installed
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
