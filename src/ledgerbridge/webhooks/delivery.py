@@ -122,8 +122,9 @@ class Deliverer:
             claimed = await asyncio.shield(claiming)
         except asyncio.CancelledError:
             # Stopped while the claim's thread ran: it commits all the same, so wait for
-            # what it took and hand that back too.
-            self._release(await claiming)
+            # what it took and hand that back too (a claim that failed took nothing).
+            with contextlib.suppress(Exception):
+                self._release(await claiming)
             raise
         if not claimed:
             return 0
@@ -156,10 +157,16 @@ class Deliverer:
 
     def _release(self, claimed: list[tuple[Claimed, str]]) -> None:
         """Stopping (SIGTERM, shutdown) with a round claimed: hand it back, so another
-        worker sends it now rather than after the leases expire."""
-        if claimed:
+        worker sends it now rather than after the leases expire. Best effort: should the
+        database refuse, the leases expire as before, and the stop goes on (an error here
+        must not turn the cancellation into a failed round the loop would carry on from)."""
+        if not claimed:
+            return
+        try:
             with write_transaction(self.engine) as conn:
                 deliveries.release(conn, [c.id for c, _ in claimed], self.owner)
+        except Exception:
+            log.warning("webhook round not handed back; its leases will expire", exc_info=True)
 
     def _report_backlog(self) -> None:
         with read_transaction(self.engine) as conn:
