@@ -1,7 +1,8 @@
-"""Start-up of the CLI: wall time of `ledgerbridge --help`, and of a `ledgerbridge sync`
-that finds nothing to do (an incremental run of a small QuickBooks Online sandbox company
-already synced, the sandbox served by a separate `ledgerbridge serve`), each run as a new
-process, as a person or a cron job would. Prints the median, best and worst of `--runs`.
+"""Start-up of the CLI: wall time of `ledgerbridge --help`, of a `ledgerbridge sync` that
+finds nothing to do (an incremental run of a small QuickBooks Online sandbox company
+already synced, the sandbox served by a separate `ledgerbridge serve`), and of a sandbox
+command (`sandbox token`), each run as a new process, as a person or a cron job would.
+Prints the median, best and worst of `--runs`.
 
 `python -m bench startup_bench --runs 9`; `--ledgerbridge PATH` times another install's
 command (a baseline checkout's `.venv/bin/ledgerbridge`) against the same data.
@@ -72,10 +73,13 @@ def main(argv: list[str]) -> None:
         subprocess.run([first, "sync", connection], env=env, check=True, stdout=subprocess.DEVNULL)
         helps = _timed(commands, ["--help"], env, args.runs)
         noops = _timed(commands, ["sync", connection], env, args.runs)
+        token = ["sandbox", "token", "--provider", "qbo", "--tenant", TENANT]
+        tokens = _timed(commands, token, env, args.runs)
         for command in commands:
             print(f"{command}:")
             _report("  ledgerbridge --help", helps[command])
             _report("  ledgerbridge sync (no-op incremental)", noops[command])
+            _report("  ledgerbridge sandbox token", tokens[command])
     finally:
         server.terminate()
         server.wait()
