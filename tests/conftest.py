@@ -74,11 +74,17 @@ def pytest_collection_finish() -> None:
     gc.freeze()
 
 
-_FASTAPI_CALLABLE_CACHES = (
-    fastapi_dependencies._is_gen_callable_cached,
-    fastapi_dependencies._is_async_gen_callable_cached,
-    fastapi_dependencies._is_coroutine_callable_cached,
-)
+_FASTAPI_CALLABLE_CACHES = [
+    cache
+    for name in (
+        "_is_gen_callable_cached",
+        "_is_async_gen_callable_cached",
+        "_is_coroutine_callable_cached",
+    )
+    if (cache := getattr(fastapi_dependencies, name, None)) is not None
+]
+"""FastAPI's private caches, by name: a FastAPI release without them leaves nothing to
+clear, rather than breaking the suite."""
 
 
 def pytest_runtest_teardown() -> None:
