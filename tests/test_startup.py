@@ -18,7 +18,7 @@ from ledgerbridge.db import create_engine, migrate
 from ledgerbridge.migrations import HEADS
 from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.runtime import MAIN_MIGRATIONS, migrate_sandbox_database
-from ledgerbridge.sandbox.tables import SHARED_MIGRATIONS, sandbox_heads
+from ledgerbridge.sandbox.tables import SHARED_MIGRATIONS, sandbox_heads, version_locations
 
 _OPEN_AND_REPORT = """
 import sys
@@ -58,9 +58,7 @@ def test_the_declared_sandbox_heads_are_alembics() -> None:
     sandboxes = [platform.sandbox for platform in all_platforms()]
     config = Config()
     config.set_main_option("script_location", SHARED_MIGRATIONS)
-    locations = ["ledgerbridge.sandbox:migrations/versions"]
-    locations += [sandbox.migrations for sandbox in sandboxes if sandbox.migrations]
-    config.set_main_option("version_locations", " ".join(locations))
+    config.set_main_option("version_locations", " ".join(version_locations(sandboxes)))
     config.set_main_option("path_separator", "space")
     assert frozenset(ScriptDirectory.from_config(config).get_heads()) == sandbox_heads(sandboxes)
 
@@ -69,7 +67,10 @@ def test_a_sandbox_database_at_its_heads_is_opened_without_alembic(tmp_path: Pat
     """A sandbox command (`sandbox token`, `configure`, `seed`) opens the sandbox database:
     at every branch's head, neither Alembic nor a sandbox's web app is imported for it."""
     url = f"sqlite:///{tmp_path / 'sandbox.db'}"
-    assert _imports_when_opening(url, "open_sandbox_database") != "[]"  # new: migrated
+    # New: migrated, and Alembic reads every sandbox's scripts (importing their web apps).
+    assert (
+        _imports_when_opening(url, "open_sandbox_database") == "['alembic', 'fastapi', 'starlette']"
+    )
     assert _imports_when_opening(url, "open_sandbox_database") == "[]"
 
 

@@ -68,17 +68,21 @@ def migrate_sandboxes(engine: Engine, sandboxes: Iterable[SandboxProvider]) -> N
     migrate(
         engine,
         SHARED_MIGRATIONS,
-        (
-            "ledgerbridge.sandbox:migrations/versions",
-            *(sandbox.migrations for sandbox in chosen if sandbox.migrations),
-        ),
+        version_locations(chosen),
         version_table="sandbox_alembic_version",
         known_heads=sandbox_heads(chosen),
     )
 
 
+def version_locations(sandboxes: Iterable[SandboxProvider]) -> tuple[str, ...]:
+    """Alembic's version folders of a sandbox database: the shared tables' branch and each
+    sandbox's own."""
+    own = (sandbox.migrations for sandbox in sandboxes if sandbox.migrations)
+    return (f"{SHARED_MIGRATIONS}/versions", *own)
+
+
 def sandbox_heads(sandboxes: Iterable[SandboxProvider]) -> frozenset[str]:
     """The head revisions a sandbox database migrated for `sandboxes` is at: the shared
-    branch's and each sandbox's own."""
-    heads = (sandbox.migration_head for sandbox in sandboxes if sandbox.migrations)
-    return frozenset({SHARED_HEAD, *(head for head in heads if head)})
+    branch's and each sandbox's own (a sandbox that declares none is left to Alembic)."""
+    own = (sandbox.migration_head for sandbox in sandboxes if sandbox.migration_head)
+    return frozenset({SHARED_HEAD, *own})
