@@ -100,12 +100,11 @@ def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'main.db'}")
     migrate(engine, MAIN_MIGRATIONS, known_heads=HEADS)
     with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0008'"))
-        connection.execute(sa.text("DROP TABLE credential_claims"))  # 0009's, undone
-        connection.execute(sa.text("DROP INDEX ix_records_parent"))
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0009'"))
+        connection.execute(sa.text("DROP TABLE listed_keys"))  # 0010's, undone
     migrate(engine, MAIN_MIGRATIONS, known_heads=HEADS)
     with engine.connect() as connection:
-        assert sa.inspect(connection).has_table("credential_claims")
+        assert sa.inspect(connection).has_table("listed_keys")
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
         assert [row[0] for row in version] == sorted(HEADS)
     engine.dispose()

@@ -19,7 +19,14 @@ from ledgerbridge.db import utcnow
 from ledgerbridge.environments import DEFAULT_ENVIRONMENT
 from ledgerbridge.errors import LedgerBridgeError, NotFoundError
 from ledgerbridge.parsing import is_ascii_digits, parse_int
-from ledgerbridge.tables import connections, credential_claims, records, sync_runs, sync_state
+from ledgerbridge.tables import (
+    connections,
+    credential_claims,
+    listed_keys,
+    records,
+    sync_runs,
+    sync_state,
+)
 from ledgerbridge.webhooks import events
 from ledgerbridge.webhooks.events import EventType
 
@@ -328,7 +335,7 @@ def delete_connection(
     Nothing is kept; run ids are never reused."""
     info = get_connection(conn, connection_id, environment=environment)
     events.connection_changed(conn, EventType.CONNECTION_DELETED, info, now=now or utcnow())
-    for table in (records, sync_runs, sync_state, credential_claims):
+    for table in (records, listed_keys, sync_runs, sync_state, credential_claims):
         conn.execute(sa.delete(table).where(table.c.connection_id == connection_id))
     conn.execute(sa.delete(connections).where(connections.c.id == connection_id))
 

@@ -124,6 +124,22 @@ sa.Index(
     records.c.last_modified_at,
 )
 
+# A full key list being read (a keys-only pass): the ids listed so far, staged as each page
+# is saved, so the reconciliation that ends the list is an anti-join against `records`
+# instead of a million ids held in memory (unified/key_lists.py).
+listed_keys = sa.Table(
+    "listed_keys",
+    metadata,
+    sa.Column(
+        "connection_id",
+        sa.String(64),
+        sa.ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("model", sa.String(64), primary_key=True),
+    sa.Column("external_id", sa.String(255), primary_key=True),
+)
+
 # One row per connection: where its syncs stand and who may run the next one.
 sync_state = sa.Table(
     "sync_state",

@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from ledgerbridge.connections import create_connection
-from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.tables import records
+from ledgerbridge.unified import key_lists
 from ledgerbridge.unified.customer import iso_utc
 from ledgerbridge.unified.records import (
     ADDED,
@@ -29,7 +27,6 @@ from ledgerbridge.unified.records import (
     current_change_seq,
     get_record,
     list_records,
-    live_external_ids,
     mark_deleted,
     record_version,
     save_records,
@@ -37,27 +34,6 @@ from ledgerbridge.unified.records import (
 
 MODEL = "Customer"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(app: FastAPI) -> Engine:
-    main: Engine = app.state.databases.main
-    return main
-
-
-@pytest.fixture
-def conn_id(app: FastAPI, engine: Engine) -> str:
-    cipher: CredentialCipher = app.state.cipher
-    with write_transaction(engine) as conn:
-        return create_connection(
-            conn,
-            cipher,
-            provider="qbo",
-            base_url="http://x",
-            credentials={},
-            sync_frequency_s=3600,
-            now=T0,
-        ).id
 
 
 def customer(external_id: str, name: str = "Ann", **extra: Any) -> IncomingRecord:
@@ -220,22 +196,18 @@ def test_batch_with_repeated_id_keeps_the_last(engine: Engine, conn_id: str) -> 
     assert one(engine, conn_id, "1").payload["display_name"] == "Bob"
 
 
-def test_connections_do_not_see_each_other(app: FastAPI, engine: Engine, conn_id: str) -> None:
-    with write_transaction(engine) as conn:
-        other = create_connection(
-            conn,
-            app.state.cipher,
-            provider="qbo",
-            base_url="http://y",
-            credentials={},
-            sync_frequency_s=60,
-            now=T0,
-        ).id
+def test_connections_do_not_see_each_other(
+    engine: Engine, conn_id: str, other_conn_id: str
+) -> None:
+    other = other_conn_id
     save(engine, conn_id, customer("1"))
     save(engine, other, customer("1", "Other"))
     assert [r.payload["display_name"] for r in read(engine, other)] == ["Other"]
     with read_transaction(engine) as conn:
-        assert list(live_external_ids(conn, connection_id=conn_id, model=MODEL)) == ["1"]
+        everything = current_change_seq(conn, conn_id)
+        assert key_lists.unlisted(
+            conn, connection_id=conn_id, model=MODEL, pass_began_at_seq=everything
+        ) == ["1"]
 
 
 def test_a_page_is_written_in_a_constant_number_of_statements(engine: Engine, conn_id: str) -> None:
@@ -506,15 +478,16 @@ def test_reconciliation_spares_records_younger_than_its_pass(engine: Engine, con
     with write_transaction(engine) as conn:
         mark_deleted(conn, connection_id=conn_id, model=MODEL, external_ids=["2"], now=later)
     save(engine, conn_id, customer("4"), customer("2"), customer("3", "Edited"), at=later)
-    present = {"3"}  # the key list the pass read before those writes, with "1" gone since
     scope: dict[str, Any] = {"connection_id": conn_id, "model": MODEL}
     with write_transaction(engine) as conn:
-        live = list(live_external_ids(conn, pass_began_at_seq=began, **scope))
-        assert sorted(live) == ["1"]
-        gone = [i for i in live if i not in present]
-        deleted = mark_deleted(
-            conn, external_ids=[*gone, "2", "4"], now=later, pass_began_at_seq=began, **scope
+        # The key list the pass read before those writes, with "1" gone since.
+        key_lists.stage(conn, ids=["3"], first=True, **scope)
+        assert key_lists.unlisted(conn, pass_began_at_seq=began, **scope) == ["1"]
+        assert (
+            mark_deleted(conn, external_ids=["2", "4"], now=later, pass_began_at_seq=began, **scope)
+            == 0
         )
+        deleted = key_lists.reconcile(conn, now=later, pass_began_at_seq=began, **scope)
     assert deleted == 1
     assert one(engine, conn_id, "1").last_action == DELETED
     assert [one(engine, conn_id, i).deleted_at for i in ("2", "3", "4")] == [None] * 3

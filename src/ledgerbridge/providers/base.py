@@ -107,6 +107,24 @@ class MappedCustomer:
     version: RecordVersion
 
 
+@dataclass(frozen=True, slots=True)
+class KeyListPart:
+    """One page of a full key list: ids that exist at the provider now. The engine stages
+    each part in the database as it is saved (`unified/key_lists.py`), so a key list of a
+    million ids is never held in memory, and reconciles when the part marked `last` is
+    saved: every stored live record the list lacks is recorded as deleted.
+
+    A key list's parts all carry a checkpoint already stored except the last, which moves it
+    on in the transaction that reconciles: a run killed midway reads the list again from the
+    start (`first`), and never gets past a key list it did not finish."""
+
+    ids: list[str]
+    first: bool = False
+    """The list starts here: what an earlier, unfinished list staged is dropped."""
+    last: bool = False
+    """The list is complete with this part."""
+
+
 @dataclass(frozen=True)
 class CustomerPage:
     """One page of mapped customers and the checkpoint to store once it is saved.
@@ -117,14 +135,14 @@ class CustomerPage:
     records arrive mapped, and nothing calls back into the connector to read them."""
 
     records: list[MappedCustomer]
-    checkpoint: dict[str, Any]
+    checkpoint: dict[str, Any] | None
+    """None leaves the stored checkpoint as it is: a key list's parts before its last."""
     total: int | None = None
     """How many customers the whole run will read, when the platform says (for progress)."""
     deleted_ids: list[str] = field(default_factory=list)
     """Ids the provider reports as deleted outright (no payload)."""
-    present_ids: frozenset[str] | None = None
-    """When set: the complete set of ids that exist at the provider (a keys-only pass).
-    Every stored live record whose id is not in it is recorded as deleted."""
+    key_list: KeyListPart | None = None
+    """A part of a full key list (a keys-only pass): see `KeyListPart`."""
 
     @property
     def customers(self) -> list[dict[str, Any]]:
@@ -238,6 +256,9 @@ class ConnectorSettings:
 
     page_size: int | None = None
     """Rows per request; None uses the platform's maximum."""
+    key_page_size: int | None = None
+    """Ids per request of a keys-only pass (the key lists that find deletes); None uses
+    the platform's maximum."""
     lag_seconds: float = 60.0
     """Incremental reads start this long before the last change seen (closed start), so a
     change committed late on the platform's side is still read."""

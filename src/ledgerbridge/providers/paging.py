@@ -12,11 +12,11 @@ a page twice ("Loop detected in pagination", as singer-sdk says).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, Self
 
-from ledgerbridge.providers.base import FatalError
+from ledgerbridge.providers.base import CustomerPage, FatalError, KeyListPart
 
 
 class Checkpoint(Protocol):
@@ -159,14 +159,19 @@ KeyPage = Callable[[str | None], Awaitable[tuple[list[str], bool]]]
 order, and whether the platform says more follow."""
 
 
-async def every_key(provider: str, size: int, page: KeyPage) -> frozenset[str]:
-    """Every key a keyset pass lists, `size` at a time (the key lists that find deletes).
-    Collected in a list and made a set once at the end: a set grown page by page and then
-    copied into a frozenset held two hash tables at once (about 32 MB more at a million)."""
+async def key_list(
+    provider: str, size: int, page: KeyPage, final: CustomerPage
+) -> AsyncIterator[CustomerPage]:
+    """Every key a keyset pass lists, `size` at a time, as the parts of a key list (the
+    lists that find deletes, `KeyListPart`): each part on a page of its own that leaves the
+    stored checkpoint as it is, the last one on `final`, whose checkpoint moves on with the
+    reconciliation. Nothing is held between pages: the engine stages each part."""
     paging = KeyPaging(provider, size)
-    keys: list[str] = []
+    first = True
     while True:
         found, more = await page(paging.start())
-        keys += found
         if not paging.advance(found, more=more):
-            return frozenset(keys)
+            yield replace(final, key_list=KeyListPart(found, first=first, last=True))
+            return
+        yield CustomerPage([], None, key_list=KeyListPart(found, first=first))
+        first = False

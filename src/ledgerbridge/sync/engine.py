@@ -8,7 +8,7 @@ moment resumes from its last saved page, and a run that lost its lease cannot wr
 Active customers are saved; inactive ones are recorded as deleted with their payload kept
 (`active: false`); a reactivated one is saved again and reads as ADDED. Deletes the
 platform reports outright (`deleted_ids`) and ids missing from a full key list
-(`present_ids`) are recorded as deleted too.
+(`key_list`, staged in the database part by part) are recorded as deleted too.
 
 A key list proves absent only what existed before it was read: a customer written back
 (`POST /customers`) or restored while a full pass reads was not in a list that predates
@@ -58,12 +58,12 @@ from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.sync.hierarchy import DatabaseHierarchy
 from ledgerbridge.sync.runs import RunKind, RunStatus, SyncRunInfo
+from ledgerbridge.unified import key_lists
 from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import (
     IncomingRecord,
     WriteCounts,
-    live_external_ids,
     mark_deleted,
     record_version,
     save_records,
@@ -162,9 +162,9 @@ def _mid_pass(checkpoint: dict[str, Any] | None) -> bool:
     return bool(checkpoint and checkpoint.get("full"))
 
 
-def _stored_checkpoint(page: CustomerPage, pass_began_at_seq: int) -> dict[str, Any]:
+def _stored_checkpoint(page: CustomerPage, pass_began_at_seq: int) -> dict[str, Any] | None:
     """The page's checkpoint as stored: inside a full pass, with where the pass began."""
-    if _mid_pass(page.checkpoint):
+    if page.checkpoint is not None and _mid_pass(page.checkpoint):
         return {**page.checkpoint, PASS_BEGAN_KEY: pass_began_at_seq}
     return page.checkpoint
 
@@ -172,8 +172,8 @@ def _stored_checkpoint(page: CustomerPage, pass_began_at_seq: int) -> dict[str, 
 def _save_page(
     env: SyncEnvironment, run: SyncRunInfo, page: CustomerPage, pass_began_at_seq: int
 ) -> WriteCounts:
-    """The page, its deletes, its checkpoint and the run's counts: one transaction. A key
-    list (`present_ids`) deletes only records unchanged since its pass began."""
+    """The page, its deletes, its part of a key list, its checkpoint and the run's counts:
+    one transaction. A key list deletes only records unchanged since its pass began."""
     batch = [incoming_record(record) for record in page.records]
     connection_id, now = run.connection_id, env.clock()
     checkpoint = _stored_checkpoint(page, pass_began_at_seq)
@@ -185,13 +185,12 @@ def _save_page(
         scope: dict[str, Any] = {"connection_id": connection_id, "model": MODEL_NAME}
         counts = save_records(conn, batch=batch, now=now, **scope)
         counts.deleted += mark_deleted(conn, external_ids=page.deleted_ids, now=now, **scope)
-        if page.present_ids is not None:
-            present, began = page.present_ids, pass_began_at_seq
-            live = live_external_ids(conn, pass_began_at_seq=began, **scope)
-            gone = [i for i in live if i not in present]
-            counts.deleted += mark_deleted(
-                conn, external_ids=gone, now=now, pass_began_at_seq=began, **scope
-            )
+        if (part := page.key_list) is not None:
+            key_lists.stage(conn, ids=part.ids, first=part.first, **scope)
+            if part.last:
+                counts.deleted += key_lists.reconcile(
+                    conn, now=now, pass_began_at_seq=pass_began_at_seq, **scope
+                )
         runs.add_counts(
             conn,
             run.id,

@@ -60,14 +60,16 @@ def release(conn: Connection, connection_id: str, owner: str) -> None:
 
 
 def save_checkpoint(
-    conn: Connection, connection_id: str, owner: str, checkpoint: dict[str, Any]
+    conn: Connection, connection_id: str, owner: str, checkpoint: dict[str, Any] | None
 ) -> bool:
     """Store a page's checkpoint if this owner still holds the lease (in the page's own
-    transaction); False when the lease was lost and nothing may be written."""
+    transaction); False when the lease was lost and nothing may be written. None keeps the
+    stored checkpoint, still checking the lease and locking its row as a write does."""
+    values = {"lease_owner": owner} if checkpoint is None else {"checkpoint": checkpoint}
     result = conn.execute(
         sa.update(sync_state)
         .where(sync_state.c.connection_id == connection_id, sync_state.c.lease_owner == owner)
-        .values(checkpoint=checkpoint)
+        .values(**values)
     )
     return result.rowcount == 1
 

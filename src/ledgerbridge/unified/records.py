@@ -678,37 +678,13 @@ def get_record(
 
 def current_change_seq(conn: Connection, connection_id: str) -> int:
     """The connection's change sequence now: a reconciliation pass records it when it
-    starts and hands it to `live_external_ids` and `mark_deleted` when it ends."""
+    starts and hands to the reconciliation (`key_lists.reconcile`) when it ends."""
     value = conn.execute(
         sa.select(connections.c.change_seq).where(connections.c.id == connection_id)
     ).scalar_one_or_none()
     if value is None:
         raise NotFoundError(f"connection {connection_id!r} does not exist")
     return int(value)
-
-
-def live_external_ids(
-    conn: Connection,
-    *,
-    connection_id: str,
-    model: str,
-    batch_size: int = 10_000,
-    pass_began_at_seq: int | None = None,
-) -> Iterator[str]:
-    """Every external id not deleted, streamed (for reconciling against a provider's keys).
-    With `pass_began_at_seq`, only records unchanged since then (see `mark_deleted`)."""
-    query = sa.select(records.c.external_id).where(
-        records.c.connection_id == connection_id,
-        records.c.model == model,
-        records.c.deleted_at.is_(None),
-    )
-    if pass_began_at_seq is not None:
-        query = query.where(records.c.change_seq <= pass_began_at_seq)
-    # Options on the statement, not the connection: on PostgreSQL a connection-wide
-    # stream_results would turn the caller's next UPDATE into a server-side cursor too.
-    result = conn.execute(query.execution_options(stream_results=True, yield_per=batch_size))
-    for row in result:
-        yield row.external_id
 
 
 def _parent_id(conn: Connection) -> sa.ColumnElement[str]:

@@ -87,6 +87,12 @@ class Harness(Protocol):
         its deactivation is the delete)."""
         ...
 
+    def remove(self, customer_id: str) -> None:
+        """Make a customer (one without sub-customers) vanish from every listing, so that
+        only a key list can tell: deleted outright where the platform can, merged into a
+        new customer on QuickBooks Online (which deletes the merged-away one)."""
+        ...
+
     def configure(self, **knobs: Any) -> None:
         """Turn the tenant's sandbox knobs through the admin API (limits, faults, latency)."""
         ...
@@ -156,6 +162,9 @@ class SandboxHarness:
     @property
     def mount(self) -> str:
         return get_platform(self.provider).sandbox.mount_path
+
+    def remove(self, customer_id: str) -> None:
+        self.delete(customer_id)
 
     def seed(self, customers: int) -> None:
         get_platform(self.provider).sandbox.seed(self.sandbox, self.tenant, customers, 7)

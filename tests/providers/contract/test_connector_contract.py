@@ -12,9 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.engine import Connection, Engine
 
 from conftest import FAST_RETRY, LiveServer, read_customers, sync_environment
+from ledgerbridge.db import read_transaction
 from ledgerbridge.providers.base import (
     ConflictError,
     ConnectorSettings,
@@ -26,6 +29,7 @@ from ledgerbridge.providers.base import (
 )
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.runs import SyncRunInfo
+from ledgerbridge.tables import listed_keys
 from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import StoredRecord, WriteCounts
@@ -51,8 +55,9 @@ def harness(
 
 @pytest.fixture
 async def env(app: FastAPI, harness: Harness) -> AsyncIterator[SyncEnvironment]:
+    # Key lists in pages as small as the records', so a run is killed inside one too.
     async with sync_environment(
-        app, page_size=harness.page_size, **harness.settings
+        app, page_size=harness.page_size, key_page_size=harness.page_size, **harness.settings
     ) as environment:
         yield environment
 
@@ -153,15 +158,18 @@ class KillAfter:
     anywhere before the next page commits leaves the same state: each page is saved with
     its checkpoint in one transaction."""
 
-    def __init__(self, pages: int) -> None:
+    def __init__(self, pages: int | None = None) -> None:
         self.pages = pages
         self.saved = 0
+        self.records: list[int] = []
+        """Records on each page saved."""
 
     def begin(self, run: SyncRunInfo) -> None:
         pass
 
     def advance(self, *, records: int, total: int | None, counts: WriteCounts) -> None:
         self.saved += 1
+        self.records.append(records)
         if self.saved == self.pages:
             raise RunKilled(f"killed after page {self.pages}")
 
@@ -171,10 +179,13 @@ async def test_a_run_killed_after_any_page_resumes_to_the_same_records(
 ) -> None:
     harness.seed(COMPANY)
     reference = harness.connect()
-    whole = await run_sync(env, reference)
+    pages = KillAfter()
+    whole = await run_sync(env, reference, progress=pages)
     assert_succeeded(whole, "full")
     assert whole.pages >= 3
     expected = outcome(harness.records(reference))
+    # Pages of records come first; a key list read on pages of its own follows them.
+    reading = next((i for i, n in enumerate(pages.records) if not n), whole.pages)
 
     for k in range(1, whole.pages):
         print(f"killed after page {k}")  # shown with a failure
@@ -191,11 +202,60 @@ async def test_a_run_killed_after_any_page_resumes_to_the_same_records(
         assert (killed["added"] + resumed.added, resumed.updated) == (whole.added, 0)
         assert killed["deleted"] + resumed.deleted == whole.deleted
         if harness.resumes_mid_pass:
-            assert killed["pages"] + resumed.pages == whole.pages
+            # Resumed after the last page saved; a key list cut short is read again whole.
+            assert resumed.pages == whole.pages - min(k, reading)
         else:
             assert resumed.pages == whole.pages
             assert resumed.unchanged == killed["added"] + killed["deleted"]
         assert outcome(harness.records(connection)) == expected
+
+
+class KillWhenStaged:
+    """Progress that kills the run once a page has staged part of a key list."""
+
+    def __init__(self, engine: Engine, connection_id: str) -> None:
+        self.engine, self.connection_id = engine, connection_id
+        self.staged: list[str] = []
+
+    def begin(self, run: SyncRunInfo) -> None:
+        pass
+
+    def advance(self, *, records: int, total: int | None, counts: WriteCounts) -> None:
+        with read_transaction(self.engine) as conn:
+            self.staged = staged_keys(conn, self.connection_id)
+        if self.staged:
+            raise RunKilled("killed inside the key list")
+
+
+def staged_keys(conn: Connection, connection_id: str) -> list[str]:
+    query = sa.select(listed_keys.c.external_id).where(listed_keys.c.connection_id == connection_id)
+    return sorted(conn.execute(query).scalars())
+
+
+async def test_a_key_list_cut_short_is_read_again_from_its_start(
+    harness: SandboxHarness, env: SyncEnvironment
+) -> None:
+    """A full run killed inside its key list, then a customer it had listed removed
+    outright: the resumed run lists every key again, so the removal is found (what the
+    killed run staged says nothing of the platform now), and leaves nothing staged. (A key
+    list judges only records stored before its pass began, so the pass is a second one.)"""
+    harness.seed(COMPANY)
+    connection = harness.connect()
+    assert_succeeded(await run_sync(env, connection), "full")
+    killer = KillWhenStaged(env.engine, connection)
+    with pytest.raises(RunKilled):
+        await run_sync(env, connection, full=True, progress=killer)
+    parents = {r.payload.get("parent_id") for r in harness.records(connection).values()}
+    removed = next(key for key in killer.staged if key not in parents)
+    harness.remove(removed)
+
+    resumed = await run_sync(env, connection)
+
+    assert_succeeded(resumed, "full")
+    assert harness.records(connection)[removed].deleted_at is not None
+    assert_mirrors_platform(harness, connection)
+    with read_transaction(env.engine) as conn:
+        assert staged_keys(conn, connection) == []
 
 
 async def test_changes_between_runs_are_exactly_the_changes_read(

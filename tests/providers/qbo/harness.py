@@ -71,6 +71,14 @@ class QboHarness(SandboxHarness):
         # sparse update (shared/reference/qbo.md).
         self.set_active(customer_id, False)
 
+    def remove(self, customer_id: str) -> None:
+        survivor = self.create(f"Contract Survivor of {customer_id}")
+        self._call(
+            "POST",
+            f"/_admin/tenants/{self.tenant}/customers/{customer_id}/merge",
+            json={"into": int(survivor)},
+        )
+
     async def write_new(self, connector: Connector, name: str) -> str:
         native = await connector.create({"display_name": name, "bill_address": UNIFIED_ADDRESS})
         return get_platform(self.provider).map_customer(native).external_id

@@ -14,6 +14,7 @@ import pytest
 from ledgerbridge.db import read_transaction
 from ledgerbridge.providers.base import CustomerPage
 from ledgerbridge.providers.qbo.sandbox import store
+from providers.key_lists import listed_ids
 from providers.qbo.connector_support import QboConnection, Recorder, collect, ids_of, run
 
 BILL = {"line1": "1 Main St", "city": "Tucson"}
@@ -68,7 +69,9 @@ def test_full_run_reads_every_customer_once(
     )
     # Keyset pages by Id (a merge may remove a lower id mid-run), then the key list.
     assert all("STARTPOSITION" not in call for call in calls)
-    assert last.present_ids == frozenset(expected)
+    assert listed_ids(pages) == frozenset(expected)
+    assert last.key_list is not None
+    assert last.key_list.last
 
 
 def test_inactive_customers_read_as_deleted(qbo_connection: QboConnection) -> None:
@@ -269,6 +272,8 @@ def test_cdc_at_its_limit_falls_back_to_the_query(qbo_connection: QboConnection)
     assert calls[0] == "cdc"  # answered 1000 objects: maybe not all of them
     keyset = [c for c in calls[1:] if not c.startswith("query: SELECT Id FROM")]
     assert all(c.startswith("query: SELECT * FROM Customer WHERE Metadata.") for c in keyset)
-    assert pages[-1].present_ids == frozenset(ids)  # then the key list, for merges
+    assert listed_ids(pages) == frozenset(ids)  # then the key list, for merges
+    assert pages[-1].key_list is not None
+    assert pages[-1].key_list.last
     assert sorted(ids_of(pages), key=int) == ids
     assert len(ids_of(pages)) == len(ids)

@@ -13,8 +13,9 @@ page):
    and skipped when the next page reads that second again (`seen`). A second holding more
    customers than a query page can skip is read on its own, by key (`after`).
 2. Reconciliation, on every full run and every Nth incremental: every key, keys only, in
-   pages of the maximum size; the last page carries them all as `present_ids`, and the
-   engine records each stored live customer not among them as deleted.
+   pages of the maximum size, each a part of a key list (`key_list`) that the engine stages;
+   with the last, it records each stored live customer not among them as deleted, and the
+   checkpoint moves past the reconciliation.
 
 Customers set `inactive` are deleted in the unified model (`mapper.mapped`), and undeleted
 when they come back: a status change moves `audit.modifiedDateTime`, so the change read
@@ -49,7 +50,7 @@ from ledgerbridge.providers.client import (
 from ledgerbridge.providers.connector import Connection, HttpConnector
 from ledgerbridge.providers.intacct import mapper
 from ledgerbridge.providers.intacct.wire import MAX_QUERY_SIZE, OBJECT_NAME, OBJECT_PATH
-from ledgerbridge.providers.paging import PageGuard, every_key
+from ledgerbridge.providers.paging import PageGuard, key_list
 from ledgerbridge.providers.tokens import AccessTokens
 
 PROVIDER = "intacct"
@@ -451,9 +452,9 @@ class IntacctConnector(HttpConnector):
             if records or finished:
                 yield CustomerPage(records=records, checkpoint=page_checkpoint, total=total)
         if state.reconcile:
-            present = await self._present_keys()
             mark = IntacctCheckpoint(since=state.since, seen=state.seen, runs=0)
-            yield CustomerPage(records=[], checkpoint=mark.to_json(), present_ids=present)
+            async for page in self._key_list(CustomerPage([], mark.to_json())):
+                yield page
 
     async def _read_changes(
         self, scan: _Scan
@@ -530,9 +531,10 @@ class IntacctConnector(HttpConnector):
             if done:
                 return
 
-    async def _present_keys(self) -> frozenset[str]:
+    def _key_list(self, final: CustomerPage) -> AsyncIterator[CustomerPage]:
         """Every customer key, keys only, paged by keyset on the key (a delete during the
-        pass cannot shift a live key out, as `start` offsets would)."""
+        pass cannot shift a live key out, as `start` offsets would), as a key list ending
+        on `final`."""
 
         async def keys_after(after: str | None) -> tuple[list[str], bool]:
             rows, meta = await self._query(
@@ -541,12 +543,13 @@ class IntacctConnector(HttpConnector):
                     "filters": [{"$gt": {"key": after}}] if after else [],
                     "orderBy": [{"key": "asc"}],
                     "start": 1,
-                    "size": self.max_query_size,
+                    "size": size,
                 }
             )
             return [str(row["key"]) for row in rows], meta.get("next") is not None
 
-        return await every_key(PROVIDER, self.max_query_size, keys_after)
+        size = min(self.settings.key_page_size or self.max_query_size, self.max_query_size)
+        return key_list(PROVIDER, size, keys_after, final)
 
     # --- One customer -------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ yields nothing at all.
 Deletes. Inactive customers are listed (`status=all`) and mapped as deleted;
 customers deleted outright come from `deleted-list-objects`, which QuickBooks keeps for 90
 days: a checkpoint last checked longer ago than that cannot be continued, so the pass is
-made full, and a full pass's last page carries every id that exists (`present_ids`).
+made full, and a full pass's pages carry every id it lists as the parts of a key list
+(`key_list`, staged by the engine), the last page completing it.
 
 Renamed parents. A job's `fullName` is its parent's `fullName` and its own `name`
 (docs.conductor.is/qbd-examples/jobs-and-customers), so renaming a customer renames every
@@ -57,6 +58,7 @@ from ledgerbridge.providers.base import (
     ConflictError,
     CustomerPage,
     FatalError,
+    KeyListPart,
     MappedCustomer,
     ProviderValidationError,
     RetriableError,
@@ -326,9 +328,9 @@ class QbdConnector(HttpConnector):
         # Until the pass is complete its pages keep the window it started from.
         midway = state.to_json() if state.full else dict(given or {})
         window = _Window(timedelta(seconds=self.settings.lag_seconds), started, state.updated_after)
-        # Ids in a list, made a set once at the end (a set copied into a frozenset held
-        # two hash tables at once); one listed twice in a pass counts once.
-        present: list[str] | None = [] if state.full else None
+        # A full pass lists every id: each page carries those listed since the previous
+        # one as a part of the key list (staged by the engine, never all held here).
+        listing = _Listing() if state.full else None
         pending: list[MappedCustomer] = []
         total: int | None = None
         params = {"status": "all", "limit": str(self._page_size)}
@@ -340,13 +342,13 @@ class QbdConnector(HttpConnector):
             for customer in customers:
                 updated_at = wire.parse_time(customer["updatedAt"])
                 window.see(customer["id"], customer["revisionNumber"], updated_at)
-                if present is not None:
-                    present.append(customer["id"])
+                if listing is not None:
+                    listing.ids.append(customer["id"])
                 if state.boundary.get(customer["id"]) != customer["revisionNumber"]:
                     fresh.append(customer)
             if fresh:
                 if pending:
-                    yield CustomerPage(pending, midway, total)
+                    yield CustomerPage(pending, midway, total, key_list=_part(listing))
                 if not state.full:
                     fresh += await self._renamed_jobs(fresh)
                 pending = [mapper.mapped(customer) for customer in fresh]
@@ -356,8 +358,8 @@ class QbdConnector(HttpConnector):
             if state.boundary.get(gone["id"]) != _DELETED_MARK:
                 deleted.append(gone["id"])
         final = self._final_checkpoint(state, window, started)
-        if pending or deleted or present is not None or final != given:
-            yield CustomerPage(pending, final, total, deleted, _frozen(present))
+        if pending or deleted or listing is not None or final != given:
+            yield CustomerPage(pending, final, total, deleted, _part(listing, last=True))
 
     def _final_checkpoint(
         self, state: QbdCheckpoint, window: _Window, started: datetime
@@ -498,5 +500,18 @@ def _refuse(fields: list[str]) -> None:
         )
 
 
-def _frozen(ids: list[str] | None) -> frozenset[str] | None:
-    return None if ids is None else frozenset(ids)
+@dataclass
+class _Listing:
+    """A full pass's ids listed since its previous page."""
+
+    ids: list[str] = field(default_factory=list)
+    started: bool = False
+
+
+def _part(listing: _Listing | None, last: bool = False) -> KeyListPart | None:
+    """The ids listed since the previous page, as the next part of the pass's key list."""
+    if listing is None:
+        return None
+    part = KeyListPart(listing.ids, first=not listing.started, last=last)
+    listing.ids, listing.started = [], True
+    return part

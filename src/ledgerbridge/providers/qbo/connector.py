@@ -24,7 +24,7 @@ import itertools
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -45,7 +45,7 @@ from ledgerbridge.providers.base import (
 )
 from ledgerbridge.providers.client import RequestLimits, TokenAuth, retry_after_seconds
 from ledgerbridge.providers.connector import HttpConnector
-from ledgerbridge.providers.paging import KeyPaging, PageGuard, every_key
+from ledgerbridge.providers.paging import KeyPaging, PageGuard, key_list
 from ledgerbridge.providers.qbo import mapper, wire
 from ledgerbridge.providers.qbo.oauth import PROVIDER, REFRESH_MARGIN, refresh_grant
 from ledgerbridge.providers.tokens import AccessTokens
@@ -113,10 +113,9 @@ def _page(
     *,
     total: int | None = None,
     deleted_ids: list[str] | None = None,
-    present_ids: frozenset[str] | None = None,
 ) -> CustomerPage:
     records = [mapper.mapped(customer) for customer in customers]
-    return CustomerPage(records, checkpoint.to_json(), total, deleted_ids or [], present_ids)
+    return CustomerPage(records, checkpoint.to_json(), total, deleted_ids or [])
 
 
 def _version(row: Mapping[str, Any]) -> tuple[str, str]:
@@ -213,9 +212,10 @@ class QboConnector(HttpConnector):
     async def _full_run(self, after: str | None, since: str | None) -> AsyncIterator[CustomerPage]:
         """Every customer by `Id > last` pages, then the key list. Keyset, not offsets: a
         customer merged away mid-run (QuickBooks removes it) would shift an offset page
-        past a live one. The last page carries every id that exists (`present_ids`), so a
-        customer merged away before or during the run is recorded as deleted; the engine
-        spares what changed after the pass began."""
+        past a live one. The key list (every id that exists, `key_list` parts) ends the
+        pass, so a customer merged away before or during the run is recorded as deleted;
+        the engine spares what changed after the pass began. The pass stays open (the
+        checkpoint `full`) until the list is complete."""
         counted = await self._query(f"SELECT COUNT(*) FROM Customer WHERE {_ALL}")
         total = int(counted["QueryResponse"].get("totalCount", 0))
         # Changes made while the full run reads are picked up by the next incremental run.
@@ -223,9 +223,13 @@ class QboConnector(HttpConnector):
         paging = KeyPaging(PROVIDER, self._page_size, after=after)
         while True:
             rows = await self._rows(self._after_id("*", paging.start(), paging.size))
-            if not paging.advance([str(row["Id"]) for row in rows]):
-                present = await self._present_ids()
-                yield _page(rows, QboCheckpoint(since), total=total, present_ids=present)
+            ids = [str(row["Id"]) for row in rows]
+            if not paging.advance(ids):
+                if rows:
+                    yield _page(rows, QboCheckpoint(since, True, ids[-1]), total=total)
+                done = CustomerPage([], QboCheckpoint(since).to_json(), total)
+                async for page in self._key_list(done):
+                    yield page
                 return
             yield _page(rows, QboCheckpoint(since, True, paging.after), total=total)
 
@@ -234,15 +238,16 @@ class QboConnector(HttpConnector):
         where = _ALL if after is None else f"Id > '{after}' AND {_ALL}"
         return f"SELECT {columns} FROM Customer WHERE {where} ORDERBY Id MAXRESULTS {size}"
 
-    async def _present_ids(self) -> frozenset[str]:
-        """Every customer id that exists now (ids only, the largest pages): what a merge
-        removed is missing from it."""
+    def _key_list(self, final: CustomerPage) -> AsyncIterator[CustomerPage]:
+        """Every customer id that exists now (ids only, the largest pages), as a key list
+        ending on `final`: what a merge removed is missing from it."""
 
         async def ids_after(after: str | None) -> tuple[list[str], bool]:
-            rows = await self._rows(self._after_id("Id", after, MAX_PAGE))
+            rows = await self._rows(self._after_id("Id", after, size))
             return [str(row["Id"]) for row in rows], True  # a short page is the end
 
-        return await every_key(PROVIDER, MAX_PAGE, ids_after)
+        size = min(self.settings.key_page_size or MAX_PAGE, MAX_PAGE)
+        return key_list(PROVIDER, size, ids_after, final)
 
     async def _changes(self, since: datetime) -> AsyncIterator[CustomerPage]:
         if utcnow() - since < CDC_WINDOW:
@@ -261,16 +266,18 @@ class QboConnector(HttpConnector):
                     yield self._cdc_page(changed, since)
                 return
         # The keyset never sees a customer merged away (QuickBooks removes it; only CDC
-        # names it, and CDC could not answer): the last page carries the key list, which
-        # lacks it. (A merge moves the survivor's balance and transactions, so a run with
-        # a merge always has a page to carry it.)
+        # names it, and CDC could not answer): the key list, which lacks it, ends on the
+        # last page, so the checkpoint moves past it only with the reconciliation. (A merge
+        # moves the survivor's balance and transactions, so a run with a merge always has a
+        # page to end on.)
         held: CustomerPage | None = None
         async for page in self._keyset(since):
             if held is not None:
                 yield held
             held = page
         if held is not None:
-            yield replace(held, present_ids=await self._present_ids())
+            async for page in self._key_list(held):
+                yield page
 
     def _cdc_page(self, changed: list[dict[str, Any]], since: datetime) -> CustomerPage:
         deleted = [str(c["Id"]) for c in changed if c.get("status") == "Deleted"]

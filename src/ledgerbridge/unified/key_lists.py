@@ -1,0 +1,124 @@
+"""A provider's full key list, staged in the database while it is read, and the
+reconciliation that ends it.
+
+A key list (every id that exists at the provider, from a keys-only pass) proves deleted each
+stored live record it lacks. Held in memory, a million ids cost about 130 MB (strings and a
+hash table); so each part of the list is written to `listed_keys` in its page's
+transaction as it arrives, and the reconciliation is an anti-join in the database, a batch
+at a time: a sync's memory stays that of a page whatever the company's size.
+
+The staged ids belong to one connection and model; a list that starts (`first`) drops
+whatever an unfinished earlier one left, and the reconciliation drops the list it used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from ledgerbridge.db import is_sqlite
+from ledgerbridge.tables import listed_keys, records
+from ledgerbridge.unified.records import mark_deleted
+
+RECONCILE_BATCH = 10_000
+"""Ids found missing are recorded as deleted this many at a time."""
+
+
+def stage(
+    conn: Connection, *, connection_id: str, model: str, ids: Sequence[str], first: bool
+) -> None:
+    """Add a part of a key list. `first` starts a new list, dropping one left unfinished.
+    An id listed twice (a platform's page boundary moving) is kept once."""
+    if first:
+        clear(conn, connection_id=connection_id, model=model)
+    if not ids:
+        return
+    # One statement a part whatever its size, the ids bound as one JSON array: no
+    # per-row work in the driver (an `executemany` on SQLite waits out the GIL each row).
+    listed = orjson.dumps(list(ids)).decode()
+    if is_sqlite(conn):
+        elements = sa.func.json_each(listed).table_valued("value")
+        insert = sqlite.insert(listed_keys)
+        # SQLite parses `SELECT ... ON CONFLICT` only after a WHERE clause.
+        rows = sa.select(sa.literal(connection_id), sa.literal(model), elements.c.value).where(
+            sa.true()
+        )
+    else:
+        as_json = sa.cast(sa.literal(listed, sa.Text), postgresql.JSONB)
+        elements = sa.func.jsonb_array_elements_text(as_json).table_valued("value")
+        insert = postgresql.insert(listed_keys)  # type: ignore[assignment]
+        rows = sa.select(sa.literal(connection_id), sa.literal(model), elements.c.value)
+    columns = [listed_keys.c.connection_id, listed_keys.c.model, listed_keys.c.external_id]
+    conn.execute(insert.from_select(columns, rows).on_conflict_do_nothing())
+
+
+def clear(conn: Connection, *, connection_id: str, model: str) -> None:
+    """Drop the staged list of this connection and model."""
+    conn.execute(
+        sa.delete(listed_keys).where(
+            listed_keys.c.connection_id == connection_id, listed_keys.c.model == model
+        )
+    )
+
+
+def unlisted(
+    conn: Connection,
+    *,
+    connection_id: str,
+    model: str,
+    pass_began_at_seq: int,
+    after: str | None = None,
+    limit: int = RECONCILE_BATCH,
+) -> list[str]:
+    """Stored live records the staged list lacks, unchanged since the pass began (see
+    `mark_deleted`), in external id order after `after`: at most `limit`."""
+    listed = sa.exists().where(
+        listed_keys.c.connection_id == records.c.connection_id,
+        listed_keys.c.model == records.c.model,
+        listed_keys.c.external_id == records.c.external_id,
+    )
+    query = sa.select(records.c.external_id).where(
+        records.c.connection_id == connection_id,
+        records.c.model == model,
+        records.c.deleted_at.is_(None),
+        records.c.change_seq <= pass_began_at_seq,
+        ~listed,
+    )
+    if after is not None:
+        query = query.where(records.c.external_id > after)
+    query = query.order_by(records.c.external_id).limit(limit)
+    return list(conn.execute(query).scalars())
+
+
+def reconcile(
+    conn: Connection,
+    *,
+    connection_id: str,
+    model: str,
+    now: datetime,
+    pass_began_at_seq: int,
+    batch: int = RECONCILE_BATCH,
+) -> int:
+    """End the staged list: record as deleted every stored live record it lacks (sparing
+    those changed since the pass began), `batch` at a time, then drop the list. Returns
+    how many became deleted."""
+    scope = {"connection_id": connection_id, "model": model}
+    deleted, after = 0, None
+    began = pass_began_at_seq
+    while gone := unlisted(conn, pass_began_at_seq=began, after=after, limit=batch, **scope):
+        deleted += mark_deleted(
+            conn,
+            connection_id=connection_id,
+            model=model,
+            external_ids=gone,
+            now=now,
+            pass_began_at_seq=began,
+        )
+        after = gone[-1]
+    clear(conn, **scope)
+    return deleted
