@@ -138,6 +138,9 @@ listed_keys = sa.Table(
     ),
     sa.Column("model", sa.String(64), primary_key=True),
     sa.Column("external_id", sa.String(255), primary_key=True),
+    # On SQLite the primary key is the table (no rowid table beside it): staging a million
+    # ids 1.24 → 1.10 s of CPU, dropping them 0.45 → 0.24 s.
+    sqlite_with_rowid=False,
 )
 
 # One row per connection: where its syncs stand and who may run the next one.

@@ -29,6 +29,7 @@ def upgrade() -> None:
         ),
         sa.Column("model", sa.String(64), primary_key=True),
         sa.Column("external_id", sa.String(255), primary_key=True),
+        sqlite_with_rowid=False,
     )
 
 
