@@ -6,10 +6,13 @@ import time). The figures are `bench/startup_bench.py`'s; these tests hold the i
 
 from __future__ import annotations
 
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -17,7 +20,7 @@ from alembic.script import ScriptDirectory
 from ledgerbridge.db import create_engine, migrate
 from ledgerbridge.migrations import HEADS
 from ledgerbridge.providers.registry import all_platforms
-from ledgerbridge.runtime import MAIN_MIGRATIONS, migrate_sandbox_database
+from ledgerbridge.runtime import MAIN_MIGRATIONS, MALLOC_ARENAS, migrate_sandbox_database
 from ledgerbridge.sandbox.tables import SHARED_MIGRATIONS, sandbox_heads, version_locations
 
 _OPEN_AND_REPORT = """
@@ -108,3 +111,43 @@ def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path) -> None:
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
         assert [row[0] for row in version] == sorted(HEADS)
     engine.dispose()
+
+
+ARENA_PROBE = """
+import ctypes, sys, threading
+from ledgerbridge import runtime
+if sys.argv[1] == "started":
+    runtime.started()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+def churn():
+    for _ in range(20000):
+        libc.free(libc.malloc(4096))  # ctypes drops the GIL: the threads meet in malloc
+threads = [threading.Thread(target=churn) for _ in range(8)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+libc.malloc_stats()  # a block per arena on stderr
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="glibc's malloc arenas",
+)
+def test_a_started_process_keeps_to_two_malloc_arenas() -> None:
+    """Eight threads contending in malloc: glibc gives them arenas of their own, except in a
+    process that has `runtime.started()` (MALLOC_ARENA_MAX unset, as on a default install)."""
+
+    def arenas(*argv: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", ARENA_PROBE, *argv],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"},
+        )
+        return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+
+    assert arenas("plain") > MALLOC_ARENAS
+    assert arenas("started") == MALLOC_ARENAS
