@@ -257,8 +257,9 @@ class ConnectorSettings:
     page_size: int | None = None
     """Rows per request; None uses the platform's maximum."""
     key_page_size: int | None = None
-    """Ids per request of a keys-only pass (the key lists that find deletes); None uses
-    the platform's maximum."""
+    """Ids per page of a key list (the lists that find deletes): a keys-only request's size,
+    or, where ids are listed with the records (QuickBooks Desktop), how many are gathered
+    into each part the engine stages; None uses the platform's maximum."""
     lag_seconds: float = 60.0
     """Incremental reads start this long before the last change seen (closed start), so a
     change committed late on the platform's side is still read."""

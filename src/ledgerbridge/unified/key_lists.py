@@ -13,6 +13,7 @@ whatever an unfinished earlier one left, and the reconciliation drops the list i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -36,25 +37,32 @@ def stage(
     An id listed twice (a platform's page boundary moving) is kept once."""
     if first:
         clear(conn, connection_id=connection_id, model=model)
-    if not ids:
-        return
-    # One statement a part whatever its size, the ids bound as one JSON array: no
-    # per-row work in the driver (an `executemany` on SQLite waits out the GIL each row).
-    listed = orjson.dumps(list(ids)).decode()
-    if is_sqlite(conn):
-        elements = sa.func.json_each(listed).table_valued("value")
-        insert = sqlite.insert(listed_keys)
-        # SQLite parses `SELECT ... ON CONFLICT` only after a WHERE clause.
-        rows = sa.select(sa.literal(connection_id), sa.literal(model), elements.c.value).where(
-            sa.true()
-        )
-    else:
-        as_json = sa.cast(sa.literal(listed, sa.Text), postgresql.JSONB)
-        elements = sa.func.jsonb_array_elements_text(as_json).table_valued("value")
-        insert = postgresql.insert(listed_keys)  # type: ignore[assignment]
-        rows = sa.select(sa.literal(connection_id), sa.literal(model), elements.c.value)
+    if ids:
+        # One statement a part whatever its size, the ids bound as one JSON array: no
+        # per-row work in the driver (an `executemany` on SQLite waits out the GIL each row).
+        listed = orjson.dumps(list(ids)).decode()
+        values = {"connection_id": connection_id, "model": model, "ids": listed}
+        conn.execute(_staging(is_sqlite(conn)), values)
+
+
+@functools.cache
+def _staging(sqlite_: bool) -> sa.Insert:
+    """The staging statement for SQLite or PostgreSQL, built once: building it each time
+    made staging a QuickBooks Desktop pass in parts of 150 ids cost 0.18 s of CPU at
+    20,000 customers instead of 0.14 s."""
+    connection_id = sa.bindparam("connection_id", type_=sa.String)
+    model = sa.bindparam("model", type_=sa.String)
+    listed = sa.bindparam("ids", type_=sa.Text)
     columns = [listed_keys.c.connection_id, listed_keys.c.model, listed_keys.c.external_id]
-    conn.execute(insert.from_select(columns, rows).on_conflict_do_nothing())
+    if sqlite_:
+        elements = sa.func.json_each(listed).table_valued("value")
+        # SQLite parses `SELECT ... ON CONFLICT` only after a WHERE clause.
+        rows = sa.select(connection_id, model, elements.c.value).where(sa.true())
+        return sqlite.insert(listed_keys).from_select(columns, rows).on_conflict_do_nothing()
+    as_json = sa.cast(listed, postgresql.JSONB)
+    elements = sa.func.jsonb_array_elements_text(as_json).table_valued("value")
+    rows = sa.select(connection_id, model, elements.c.value)
+    return postgresql.insert(listed_keys).from_select(columns, rows).on_conflict_do_nothing()
 
 
 def clear(conn: Connection, *, connection_id: str, model: str) -> None:

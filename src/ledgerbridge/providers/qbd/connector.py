@@ -96,6 +96,10 @@ BOUNDARY_MAX = 2000
 window is simply delivered again, which costs reads, never writes."""
 PASS_ATTEMPTS = 4
 """Passes begun again after a lost cursor before the run gives up."""
+KEY_PART_SIZE = 1000
+"""Ids of a full pass's key list gathered into each part the engine stages. A part for each
+of Conductor's pages of 150 cost a 20,000-customer full pass 0.18 s of CPU staging; parts of
+1,000 cost 0.05 s (2.4 µs a customer; sync_bench, timed in the saving thread)."""
 INVALID_CURSOR = "INVALID_CURSOR"
 """The sandbox's code for an expired or exhausted cursor. Conductor documents only that
 "you'll receive an error", so any invalid-request answer to a cursor request counts."""
@@ -262,6 +266,7 @@ class QbdConnector(HttpConnector):
         super().__init__(**connection)
         self._clock = clock
         self._page_size = min(self.settings.page_size or wire.PAGE_LIMIT_MAX, wire.PAGE_LIMIT_MAX)
+        self._key_part_size = self.settings.key_page_size or KEY_PART_SIZE
 
     # -- requests ---------------------------------------------------------------------
 
@@ -328,9 +333,9 @@ class QbdConnector(HttpConnector):
         # Until the pass is complete its pages keep the window it started from.
         midway = state.to_json() if state.full else dict(given or {})
         window = _Window(timedelta(seconds=self.settings.lag_seconds), started, state.updated_after)
-        # A full pass lists every id: each page carries those listed since the previous
-        # one as a part of the key list (staged by the engine, never all held here).
-        listing = _Listing() if state.full else None
+        # A full pass lists every id: pages carry those listed so far as parts of the key
+        # list (staged by the engine, never all held here), a part once it is large enough.
+        listing = _Listing(self._key_part_size) if state.full else None
         pending: list[MappedCustomer] = []
         total: int | None = None
         params = {"status": "all", "limit": str(self._page_size)}
@@ -502,15 +507,17 @@ def _refuse(fields: list[str]) -> None:
 
 @dataclass
 class _Listing:
-    """A full pass's ids listed since its previous page."""
+    """A full pass's ids listed and not yet handed on in a part of its key list."""
 
+    part_size: int
     ids: list[str] = field(default_factory=list)
     started: bool = False
 
 
 def _part(listing: _Listing | None, last: bool = False) -> KeyListPart | None:
-    """The ids listed since the previous page, as the next part of the pass's key list."""
-    if listing is None:
+    """The ids listed so far as the next part of the pass's key list, once there are
+    `part_size` of them or the list is complete."""
+    if listing is None or (not last and len(listing.ids) < listing.part_size):
         return None
     part = KeyListPart(listing.ids, first=not listing.started, last=last)
     listing.ids, listing.started = [], True
