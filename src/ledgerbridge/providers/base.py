@@ -114,9 +114,11 @@ class KeyListPart:
     million ids is never held in memory, and reconciles when the part marked `last` is
     saved: every stored live record the list lacks is recorded as deleted.
 
-    A key list's parts all carry a checkpoint already stored except the last, which moves it
-    on in the transaction that reconciles: a run killed midway reads the list again from the
-    start (`first`), and never gets past a key list it did not finish."""
+    Only the page with the last part moves the checkpoint past the list, in the transaction
+    that reconciles; the pages before it leave one the list is read again from (`None`: the
+    stored checkpoint unchanged; QuickBooks Desktop: its pass's starting window). So a run
+    killed midway reads the list again from its start (`first`), and never gets past a key
+    list it did not finish."""
 
     ids: list[str]
     first: bool = False
