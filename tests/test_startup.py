@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
-from ledgerbridge.db import create_engine, migrate
+from ledgerbridge.db import alembic_heads, create_engine, migrate
 from ledgerbridge.migrations import HEADS
 from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.runtime import MAIN_MIGRATIONS, MALLOC_ARENAS, migrate_sandbox_database
@@ -35,9 +33,7 @@ print(sorted(m for m in ("fastapi", "starlette", "alembic") if m in sys.modules)
 
 
 def test_the_declared_heads_are_alembics() -> None:
-    config = Config()
-    config.set_main_option("script_location", MAIN_MIGRATIONS)
-    assert frozenset(ScriptDirectory.from_config(config).get_heads()) == HEADS
+    assert alembic_heads(MAIN_MIGRATIONS) == HEADS
 
 
 def _imports_when_opening(url: str, opener: str = "open_main_database") -> str:
@@ -58,12 +54,9 @@ def test_a_sync_at_head_imports_no_web_stack_nor_alembic(tmp_path: Path) -> None
 
 
 def test_the_declared_sandbox_heads_are_alembics() -> None:
-    sandboxes = [platform.sandbox for platform in all_platforms()]
-    config = Config()
-    config.set_main_option("script_location", SHARED_MIGRATIONS)
-    config.set_main_option("version_locations", " ".join(version_locations(sandboxes)))
-    config.set_main_option("path_separator", "space")
-    assert frozenset(ScriptDirectory.from_config(config).get_heads()) == sandbox_heads(sandboxes)
+    sandboxes = [each.sandbox for each in all_platforms()]
+    locations = version_locations(sandboxes)
+    assert alembic_heads(SHARED_MIGRATIONS, locations) == sandbox_heads(sandboxes)
 
 
 def test_a_sandbox_database_at_its_heads_is_opened_without_alembic(tmp_path: Path) -> None:
@@ -94,7 +87,7 @@ def test_a_sandbox_database_behind_a_head_is_still_migrated(tmp_path: Path) -> N
         assert sa.inspect(connection).has_table("qbo_webhook_events")
         version = connection.execute(sa.text("SELECT version_num FROM sandbox_alembic_version"))
         assert frozenset(row[0] for row in version) == sandbox_heads(
-            platform.sandbox for platform in all_platforms()
+            each.sandbox for each in all_platforms()
         )
     engine.dispose()
 

@@ -150,7 +150,7 @@ def migrate(
         return
     from alembic import command
 
-    if stored == _heads(script_location, version_locations):
+    if stored == alembic_heads(script_location, version_locations):
         return
     config = _alembic_config(script_location, version_locations)
     with engine.begin() as connection:
@@ -180,8 +180,9 @@ def _alembic_config(script_location: str, version_locations: tuple[str, ...]) ->
 
 
 @functools.cache
-def _heads(script_location: str, version_locations: tuple[str, ...]) -> frozenset[str]:
-    """The head revisions of the migrations (they do not change while a process runs)."""
+def alembic_heads(script_location: str, version_locations: tuple[str, ...] = ()) -> frozenset[str]:
+    """The head revisions of the migrations, as Alembic reads them (they do not change while
+    a process runs)."""
     from alembic.script import ScriptDirectory
 
     config = _alembic_config(script_location, version_locations)

@@ -1,10 +1,15 @@
-"""A connector's key list read back from its pages, as the engine stages it."""
+"""A connector's key list read back from its pages, and as the engine staged it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ledgerbridge.db import read_transaction
 from ledgerbridge.providers.base import CustomerPage
+from ledgerbridge.tables import listed_keys
 
 
 def listed_ids(pages: Iterable[CustomerPage]) -> frozenset[str] | None:
@@ -21,3 +26,10 @@ def listed_ids(pages: Iterable[CustomerPage]) -> frozenset[str] | None:
         if part.last:
             return frozenset(staged)
     return None
+
+
+def staged_keys(engine: Engine, connection_id: str) -> list[str]:
+    """The ids of the connection's key list staged in the database now, sorted."""
+    query = sa.select(listed_keys.c.external_id).where(listed_keys.c.connection_id == connection_id)
+    with read_transaction(engine) as conn:
+        return sorted(conn.execute(query).scalars())

@@ -12,7 +12,6 @@ from sqlalchemy.engine import Engine
 
 from ledgerbridge.connections import delete_connection
 from ledgerbridge.db import read_transaction, write_transaction
-from ledgerbridge.tables import listed_keys
 from ledgerbridge.unified import key_lists
 from ledgerbridge.unified.records import (
     DELETED,
@@ -21,6 +20,7 @@ from ledgerbridge.unified.records import (
     get_record,
     save_records,
 )
+from providers.key_lists import staged_keys
 from unified.conftest import T0
 
 MODEL = "Customer"
@@ -31,12 +31,6 @@ def save(engine: Engine, conn_id: str, *ids: str) -> None:
     batch = [IncomingRecord(i, {"id": i, "display_name": f"Customer {i}"}) for i in ids]
     with write_transaction(engine) as conn:
         save_records(conn, connection_id=conn_id, model=MODEL, batch=batch, now=T0)
-
-
-def staged(engine: Engine, conn_id: str) -> list[str]:
-    query = sa.select(listed_keys.c.external_id).where(listed_keys.c.connection_id == conn_id)
-    with read_transaction(engine) as conn:
-        return sorted(conn.execute(query).scalars())
 
 
 def deleted(engine: Engine, conn_id: str, *ids: str) -> list[bool]:
@@ -71,18 +65,18 @@ def test_a_list_in_parts_deletes_exactly_what_it_lacks_a_batch_at_a_time(
     listed = [i for n, i in enumerate(ids) if n % 4]  # every fourth one is gone
     # Parts overlap at their edges (a platform's page boundary moving): kept once.
     list_keys(engine, conn_id, listed[:12], listed[11:25], listed[24:])
-    assert staged(engine, conn_id) == listed
+    assert staged_keys(engine, conn_id) == listed
 
     assert reconcile(engine, conn_id, batch=3) == 10  # more missing than a batch
     assert deleted(engine, conn_id, *ids) == [n % 4 == 0 for n in range(40)]
-    assert staged(engine, conn_id) == []  # the list is dropped once used
+    assert staged_keys(engine, conn_id) == []  # the list is dropped once used
 
 
 def test_a_new_list_drops_one_left_unfinished(engine: Engine, conn_id: str) -> None:
     save(engine, conn_id, "1", "2", "3")
     list_keys(engine, conn_id, ["1", "2", "3"])  # a run killed before its list ended
     list_keys(engine, conn_id, ["1"], ["3"])  # the next run lists again: "2" is gone now
-    assert staged(engine, conn_id) == ["1", "3"]
+    assert staged_keys(engine, conn_id) == ["1", "3"]
     assert reconcile(engine, conn_id) == 1
     assert deleted(engine, conn_id, "1", "2", "3") == [False, True, False]
 
@@ -104,24 +98,26 @@ def test_lists_of_two_connections_stay_apart(
     list_keys(engine, other, ["2"])
     assert reconcile(engine, conn_id) == 1
     assert deleted(engine, conn_id, "1", "2") == [False, True]
-    assert staged(engine, other) == ["2"]  # the other list untouched
+    assert staged_keys(engine, other) == ["2"]  # the other list untouched
     with write_transaction(engine) as conn:
         delete_connection(conn, other)
-    assert staged(engine, other) == []
+    assert staged_keys(engine, other) == []
 
 
 @pytest.mark.parametrize("size", [1, 5_000])
 def test_a_part_is_one_statement_whatever_its_size(engine: Engine, conn_id: str, size: int) -> None:
     list_keys(engine, conn_id, ["seed"])
-    statements: list[str] = []
+    statements: list[tuple[str, bool]] = []
 
     def count(*args: Any) -> None:
-        statements.append(str(args[2]))
+        statements.append((str(args[2]), bool(args[5])))  # the text, and `executemany`
 
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
         list_keys(engine, conn_id, [str(i) for i in range(size)], first=False)
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
-    assert [s for s in statements if "listed_keys" in s] == statements[-1:]
-    assert len(staged(engine, conn_id)) == size + 1
+    staging = [statement for statement in statements if "listed_keys" in statement[0]]
+    assert staging == statements[-1:]
+    assert staging[0][1] is False  # one statement, not one a row through executemany
+    assert len(staged_keys(engine, conn_id)) == size + 1

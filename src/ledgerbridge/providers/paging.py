@@ -12,7 +12,7 @@ a page twice ("Loop detected in pagination", as singer-sdk says).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, Self
 
@@ -128,6 +128,28 @@ class CursorPaging:
 
 
 @dataclass
+class KeyListParts:
+    """A key list handed on in parts (`KeyListPart`) as its ids are listed: the first part
+    marked `first`, the last `last`, each but the last of at least `size` ids."""
+
+    size: int
+    _ids: list[str] = field(default_factory=list)
+    _started: bool = False
+
+    def add(self, ids: Iterable[str]) -> None:
+        self._ids += ids
+
+    def part(self, last: bool = False) -> KeyListPart | None:
+        """The ids added since the previous part, once there are `size` of them or the list
+        is complete (`last`); None while too few."""
+        if not last and len(self._ids) < self.size:
+            return None
+        part = KeyListPart(self._ids, first=not self._started, last=last)
+        self._ids, self._started = [], True
+        return part
+
+
+@dataclass
 class KeyPaging:
     """Keyset pages in key order: each next page asks for keys after the last one read,
     so a row deleted meanwhile cannot shift a live one out (as offsets would). A page
@@ -166,12 +188,11 @@ async def key_list(
     lists that find deletes, `KeyListPart`): each part on a page of its own that leaves the
     stored checkpoint as it is, the last one on `final`, whose checkpoint moves on with the
     reconciliation. Nothing is held between pages: the engine stages each part."""
-    paging = KeyPaging(provider, size)
-    first = True
+    paging, parts = KeyPaging(provider, size), KeyListParts(size)
     while True:
         found, more = await page(paging.start())
+        parts.add(found)
         if not paging.advance(found, more=more):
-            yield replace(final, key_list=KeyListPart(found, first=first, last=True))
+            yield replace(final, key_list=parts.part(last=True))
             return
-        yield CustomerPage([], None, key_list=KeyListPart(found, first=first))
-        first = False
+        yield CustomerPage([], None, key_list=parts.part())  # a full page: a whole part

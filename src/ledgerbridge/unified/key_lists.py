@@ -40,7 +40,7 @@ def stage(
     if ids:
         # One statement a part whatever its size, the ids bound as one JSON array: no
         # per-row work in the driver (an `executemany` on SQLite waits out the GIL each row).
-        listed = orjson.dumps(list(ids)).decode()
+        listed = orjson.dumps(ids).decode()
         values = {"connection_id": connection_id, "model": model, "ids": listed}
         conn.execute(_staging(is_sqlite(conn)), values)
 
@@ -115,18 +115,23 @@ def reconcile(
     """End the staged list: record as deleted every stored live record it lacks (sparing
     those changed since the pass began), `batch` at a time, then drop the list. Returns
     how many became deleted."""
-    scope = {"connection_id": connection_id, "model": model}
     deleted, after = 0, None
-    began = pass_began_at_seq
-    while gone := unlisted(conn, pass_began_at_seq=began, after=after, limit=batch, **scope):
+    while gone := unlisted(
+        conn,
+        connection_id=connection_id,
+        model=model,
+        pass_began_at_seq=pass_began_at_seq,
+        after=after,
+        limit=batch,
+    ):
         deleted += mark_deleted(
             conn,
             connection_id=connection_id,
             model=model,
             external_ids=gone,
             now=now,
-            pass_began_at_seq=began,
+            pass_began_at_seq=pass_began_at_seq,
         )
         after = gone[-1]
-    clear(conn, **scope)
+    clear(conn, connection_id=connection_id, model=model)
     return deleted

@@ -12,12 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from conftest import FAST_RETRY, LiveServer, read_customers, sync_environment
-from ledgerbridge.db import read_transaction
 from ledgerbridge.providers.base import (
     ConflictError,
     ConnectorSettings,
@@ -29,12 +27,12 @@ from ledgerbridge.providers.base import (
 )
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.runs import SyncRunInfo
-from ledgerbridge.tables import listed_keys
 from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import StoredRecord, WriteCounts
 from providers.contract.harness import Harness, SandboxHarness
 from providers.contract.platforms import HARNESSES
+from providers.key_lists import staged_keys
 
 pytestmark = pytest.mark.anyio
 
@@ -221,15 +219,9 @@ class KillWhenStaged:
         pass
 
     def advance(self, *, records: int, total: int | None, counts: WriteCounts) -> None:
-        with read_transaction(self.engine) as conn:
-            self.staged = staged_keys(conn, self.connection_id)
+        self.staged = staged_keys(self.engine, self.connection_id)
         if self.staged:
             raise RunKilled("killed inside the key list")
-
-
-def staged_keys(conn: Connection, connection_id: str) -> list[str]:
-    query = sa.select(listed_keys.c.external_id).where(listed_keys.c.connection_id == connection_id)
-    return sorted(conn.execute(query).scalars())
 
 
 async def test_a_key_list_cut_short_is_read_again_from_its_start(
@@ -254,8 +246,7 @@ async def test_a_key_list_cut_short_is_read_again_from_its_start(
     assert_succeeded(resumed, "full")
     assert harness.records(connection)[removed].deleted_at is not None
     assert_mirrors_platform(harness, connection)
-    with read_transaction(env.engine) as conn:
-        assert staged_keys(conn, connection) == []
+    assert staged_keys(env.engine, connection) == []
 
 
 async def test_changes_between_runs_are_exactly_the_changes_read(

@@ -58,7 +58,6 @@ from ledgerbridge.providers.base import (
     ConflictError,
     CustomerPage,
     FatalError,
-    KeyListPart,
     MappedCustomer,
     ProviderValidationError,
     RetriableError,
@@ -66,7 +65,7 @@ from ledgerbridge.providers.base import (
 )
 from ledgerbridge.providers.client import HeaderAuth, RequestLimits, retry_after_seconds
 from ledgerbridge.providers.connector import Connection, HttpConnector
-from ledgerbridge.providers.paging import CursorPaging
+from ledgerbridge.providers.paging import CursorPaging, KeyListParts
 from ledgerbridge.providers.qbd import mapper, wire
 from ledgerbridge.unified.customer import iso_utc
 
@@ -335,7 +334,7 @@ class QbdConnector(HttpConnector):
         window = _Window(timedelta(seconds=self.settings.lag_seconds), started, state.updated_after)
         # A full pass lists every id: pages carry those listed so far as parts of the key
         # list (staged by the engine, never all held here), a part once it is large enough.
-        listing = _Listing(self._key_part_size) if state.full else None
+        listed = KeyListParts(self._key_part_size) if state.full else None
         pending: list[MappedCustomer] = []
         total: int | None = None
         params = {"status": "all", "limit": str(self._page_size)}
@@ -343,17 +342,18 @@ class QbdConnector(HttpConnector):
             params["updatedAfter"] = _conductor_time(state.updated_after)
         async for customers, count in self._list(params):
             total = count if total is None else total
+            if listed is not None:
+                listed.add(customer["id"] for customer in customers)
             fresh = []
             for customer in customers:
                 updated_at = wire.parse_time(customer["updatedAt"])
                 window.see(customer["id"], customer["revisionNumber"], updated_at)
-                if listing is not None:
-                    listing.ids.append(customer["id"])
                 if state.boundary.get(customer["id"]) != customer["revisionNumber"]:
                     fresh.append(customer)
             if fresh:
                 if pending:
-                    yield CustomerPage(pending, midway, total, key_list=_part(listing))
+                    part = listed.part() if listed is not None else None
+                    yield CustomerPage(pending, midway, total, key_list=part)
                 if not state.full:
                     fresh += await self._renamed_jobs(fresh)
                 pending = [mapper.mapped(customer) for customer in fresh]
@@ -363,8 +363,9 @@ class QbdConnector(HttpConnector):
             if state.boundary.get(gone["id"]) != _DELETED_MARK:
                 deleted.append(gone["id"])
         final = self._final_checkpoint(state, window, started)
-        if pending or deleted or listing is not None or final != given:
-            yield CustomerPage(pending, final, total, deleted, _part(listing, last=True))
+        if pending or deleted or listed is not None or final != given:
+            part = listed.part(last=True) if listed is not None else None
+            yield CustomerPage(pending, final, total, deleted, part)
 
     def _final_checkpoint(
         self, state: QbdCheckpoint, window: _Window, started: datetime
@@ -503,22 +504,3 @@ def _refuse(fields: list[str]) -> None:
             provider=PROVIDER,
             code="UNSUPPORTED_FIELDS",
         )
-
-
-@dataclass
-class _Listing:
-    """A full pass's ids listed and not yet handed on in a part of its key list."""
-
-    part_size: int
-    ids: list[str] = field(default_factory=list)
-    started: bool = False
-
-
-def _part(listing: _Listing | None, last: bool = False) -> KeyListPart | None:
-    """The ids listed so far as the next part of the pass's key list, once there are
-    `part_size` of them or the list is complete."""
-    if listing is None or (not last and len(listing.ids) < listing.part_size):
-        return None
-    part = KeyListPart(listing.ids, first=not listing.started, last=last)
-    listing.ids, listing.started = [], True
-    return part
