@@ -24,6 +24,7 @@ from ledgerbridge.unified.records import (
     WriteCounts,
     _parent_id,
     children_of,
+    content_hash,
     current_change_seq,
     get_record,
     list_records,
@@ -330,6 +331,13 @@ def test_versions_sort_by_time_then_number() -> None:
     assert V2 < record_version(T0, None) < V3
     with pytest.raises(ValueError, match="non-negative integer"):
         record_version(T0, "-1")
+
+
+def test_the_content_hash_ignores_key_order_and_takes_keys_that_are_not_text() -> None:
+    payload = {"b": 2, "a": {"y": None, "x": [1, "t"]}}
+    assert content_hash(payload) == content_hash({"a": {"x": [1, "t"], "y": None}, "b": 2})
+    assert content_hash({"1": "one", "b": 2}) == content_hash({1: "one", "b": 2})
+    assert content_hash(payload) != content_hash({**payload, "b": 3})
 
 
 def test_any_text_survives_the_page_writer_exactly(engine: Engine, conn_id: str) -> None:

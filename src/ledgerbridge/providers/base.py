@@ -81,7 +81,9 @@ class FatalError(ProviderError):
     """Nothing the caller can do will make this request succeed."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, these two and `IncomingRecord`: a sync builds each once a record, and a frozen
+# dataclass's `__init__` (`object.__setattr__` a field) costs four times a plain one's.
+@dataclass(slots=True)
 class RecordVersion:
     """The platform's own version of one record: its version token (QuickBooks Online's
     `SyncToken`, Conductor's `revisionNumber`, Intacct's `audit.modifiedDateTime`) and
@@ -92,7 +94,7 @@ class RecordVersion:
     modified_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MappedCustomer:
     """One customer as a platform answered it, already mapped: what the record store
     takes, so nothing downstream calls back into a connector or a mapper."""

@@ -33,15 +33,16 @@ from sqlalchemy.engine import Connection
 from ledgerbridge.db import is_sqlite
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import connections, records
-from ledgerbridge.unified.customer import utc_fields
+from ledgerbridge.unified.customer import THREE_DIGITS, utc_digits
 
 ADDED, UPDATED, DELETED = "ADDED", "UPDATED", "DELETED"
 _LOOKUP_CHUNK = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class IncomingRecord:
-    """One record as a sync or a write-back hands it to the store."""
+    """One record as a sync or a write-back hands it to the store. (Not frozen: one is
+    built a record a sync saves, and a frozen dataclass's `__init__` costs four times.)"""
 
     external_id: str
     payload: Mapping[str, Any]
@@ -80,8 +81,6 @@ class StoredRecord:
 
 
 _VERSION_NUMBER_DIGITS = 20
-_VERSION_TIME = "%04d%02d%02dT%02d%02d%02d.%06d"
-"""`strftime("%Y%m%dT%H%M%S.%f")` as a `%` format of `utc_fields`, four times faster."""
 
 
 def record_version(modified_at: datetime | None, platform_version: int | str | None) -> str:
@@ -93,7 +92,7 @@ def record_version(modified_at: datetime | None, platform_version: int | str | N
     instant: a delete known only by its time (QuickBooks' CDC reports a merge so) beats a
     page read in that second. A number that is not a non-negative integer is refused
     (ValueError): compared as text it would order wrongly."""
-    when = "" if modified_at is None else _VERSION_TIME % utc_fields(modified_at)
+    when = "" if modified_at is None else _version_time(modified_at)
     if platform_version is None:
         return f"{when}|~"  # "~" sorts after every digit
     text = str(platform_version)
@@ -102,14 +101,26 @@ def record_version(modified_at: datetime | None, platform_version: int | str | N
     return f"{when}|{text.zfill(_VERSION_NUMBER_DIGITS)}"
 
 
+def _version_time(moment: datetime) -> str:
+    """`strftime("%Y%m%dT%H%M%S.%f")` of the UTC instant, from `utc_digits`."""
+    year, month, day, hour, minute, second, micro = utc_digits(moment)
+    sub = THREE_DIGITS[micro // 1000] + THREE_DIGITS[micro % 1000]
+    return f"{year}{month}{day}T{hour}{minute}{second}.{sub}"
+
+
 def _older(incoming: str | None, stored: str | None) -> bool:
     """True when `incoming` is a version strictly older than the stored one."""
     return incoming is not None and stored is not None and incoming < stored
 
 
 def content_hash(value: Mapping[str, Any]) -> str:
-    """Hash of the canonical JSON form (sorted keys) of a payload."""
-    canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    """Hash of the canonical JSON form (sorted keys) of a payload. Keys that are not text
+    (none a mapper makes) are written as text: orjson's option for them costs a quarter of
+    the serialising, so it is taken only when a payload needs it."""
+    try:
+        canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
@@ -177,14 +188,16 @@ class _Backend:
     def lookups(
         self, connection_id: str, model: str, external_ids: Sequence[str]
     ) -> list[sa.Select[Any]]:
-        """Statements finding a page's stored records by external id: `IN (...)` of bound
-        values, in chunks under SQLite's variable limit."""
-        query = sa.select(*_LOOKUP_COLUMNS).where(
-            records.c.connection_id == connection_id, records.c.model == model
-        )
+        """Statements finding a page's stored records by external id: one, the ids bound
+        as one JSON array read by `json_each` (an `IN` list of a thousand bound values cost
+        3.6 µs an id, compiled and bound anew each page)."""
+        listed = sa.func.json_each(sa.literal(orjson.dumps(list(external_ids)).decode()))
         return [
-            query.where(records.c.external_id.in_(external_ids[start : start + _LOOKUP_CHUNK]))
-            for start in range(0, len(external_ids), _LOOKUP_CHUNK)
+            sa.select(*_LOOKUP_COLUMNS).where(
+                records.c.connection_id == connection_id,
+                records.c.model == model,
+                records.c.external_id.in_(sa.select(listed.table_valued("value").c.value)),
+            )
         ]
 
     def page_rows(
