@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -32,6 +31,7 @@ from ledgerbridge.unified.records import (
     record_version,
     save_records,
 )
+from moments import random_moments
 
 MODEL = "Customer"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -404,21 +404,8 @@ def test_version_and_record_times_are_formatted_as_before() -> None:
     """Versions are stored and compared as text, so the fast formatting must give exactly
     what `strftime` gave (and `iso_utc` what `isoformat` gave), offsets and edge fields
     included."""
-    rng = random.Random(7)
     moments = [datetime(1000, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, UTC)]
-    for _ in range(2000):
-        moments.append(
-            datetime(
-                rng.randint(1000, 9998),
-                rng.randint(1, 12),
-                rng.randint(1, 28),
-                rng.randint(0, 23),
-                rng.randint(0, 59),
-                rng.randint(0, 59),
-                rng.choice([0, 999, 1000, 999999, rng.randint(0, 999999)]),
-                tzinfo=timezone(timedelta(minutes=rng.randint(-720, 720))),
-            )
-        )
+    moments += random_moments(7)
     for moment in moments:
         utc = moment.astimezone(UTC)
         assert record_version(moment, 7) == utc.strftime("%Y%m%dT%H%M%S.%f|") + "7".zfill(20)

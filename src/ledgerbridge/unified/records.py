@@ -21,6 +21,7 @@ that follows cursors never misses a change that commits behind it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -217,7 +218,7 @@ class _Backend:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             values = "VALUES " + ", ".join([row_marks] * len(chunk))
-            yield values, tuple(value for row in chunk for value in row)
+            yield values, tuple(itertools.chain.from_iterable(chunk))
 
     def after_write(self, conn: Connection) -> None:
         """Called at the end of every page written."""

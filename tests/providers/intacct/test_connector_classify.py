@@ -3,6 +3,7 @@ error the caller must act on."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import httpx
@@ -16,8 +17,10 @@ from ledgerbridge.providers.base import (
     RetriableError,
     ThrottledError,
 )
-from ledgerbridge.providers.intacct.connector import TokenRefusedError, classify
+from ledgerbridge.providers.intacct import mapper
+from ledgerbridge.providers.intacct.connector import TokenRefusedError, _second, classify
 from ledgerbridge.providers.intacct.mapper import from_query_row, to_intacct, unwritable
+from moments import random_moments
 
 
 def _envelope(code: str, message: str, *details: str) -> dict[str, Any]:
@@ -156,6 +159,19 @@ def test_query_rows_nest_like_the_object_and_drop_empty_fields() -> None:
         "parent": {"key": "3", "id": "C-3"},
         "contacts": {"default": {"email1": "a@b.example", "mailingAddress": {"city": "Reno"}}},
     }
+
+
+def test_a_row_of_fields_never_seen_nests_all_the_same_and_the_paths_kept_stay_bounded() -> None:
+    row = {f"extra{n}.inner.leaf": n for n in range(mapper._PATHS_KEPT + 50)}
+    nested = from_query_row({"key": "7", **row})
+    assert nested["extra0"] == {"inner": {"leaf": 0}}
+    assert nested[f"extra{mapper._PATHS_KEPT + 49}"] == {"inner": {"leaf": mapper._PATHS_KEPT + 49}}
+    assert len(mapper._PATHS) <= mapper._PATHS_KEPT
+
+
+def test_a_checkpoint_second_is_what_strftime_gave() -> None:
+    for moment in random_moments(11):
+        assert _second(moment) == moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_only_writable_fields_reach_intacct() -> None:

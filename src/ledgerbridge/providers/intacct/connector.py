@@ -52,6 +52,7 @@ from ledgerbridge.providers.intacct import mapper
 from ledgerbridge.providers.intacct.wire import MAX_QUERY_SIZE, OBJECT_NAME, OBJECT_PATH
 from ledgerbridge.providers.paging import PageGuard, key_list
 from ledgerbridge.providers.tokens import AccessTokens
+from ledgerbridge.unified.customer import utc_digits
 
 PROVIDER = "intacct"
 QUERY_PATH = "/services/core/query"
@@ -72,7 +73,6 @@ only as a courtesy, far above what a sequential sync sends (one request at a tim
 REFRESH_MARGIN = timedelta(seconds=60)
 # Seconds to wait on a 429 that names no wait.
 DEFAULT_RETRY_AFTER = 2.0
-_SECOND = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class TokenRefusedError(AuthError):
@@ -196,7 +196,10 @@ def _entity_header(credentials: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _second(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(_SECOND)
+    """The UTC second of an instant as a checkpoint writes it (`2026-03-31T23:49:28Z`):
+    `strftime("%Y-%m-%dT%H:%M:%SZ")`, built from `utc_digits` (a sync takes one a row)."""
+    year, month, day, hour, minute, second, _ = utc_digits(moment)
+    return f"{year}-{month}-{day}T{hour}:{minute}:{second}Z"
 
 
 def _modified_second(row: Mapping[str, Any]) -> str:
