@@ -37,6 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bench.processes import cpu_s, machine_busy
 from bench.sync_bench import _free_port, _wait_until_up
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import SCHEDULABLE, create_connection
@@ -52,28 +53,11 @@ from ledgerbridge.tables import connections, sync_runs, sync_state
 
 PROVIDERS = ("qbo", "qbd", "intacct")
 CLAIM_BATCH = 32
-TICK = os.sysconf("SC_CLK_TCK")
 WORKER_APP = "ledgerbridge-bench-worker"
 """The workers' PostgreSQL `application_name` (libpq's PGAPPNAME), to find their backends."""
 
 
 # ---- processes and their CPU -------------------------------------------------------------
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def _machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / TICK, sum(values) / TICK
 
 
 def _backend_pids(engine: Engine, database: str) -> list[int]:
@@ -344,7 +328,7 @@ def _warm(
         _wait_for_workers(engine, database, procs)
         with write_transaction(engine) as conn:
             total = conn.execute(sa.text("UPDATE sync_state SET next_run_at = now()")).rowcount
-        cpu0, sandbox0 = [_cpu_s(p.pid) for p in procs], _cpu_s(sandbox_pid)
+        cpu0, sandbox0 = [cpu_s(p.pid) for p in procs], cpu_s(sandbox_pid)
         started, done = time.perf_counter(), 0
         while done < total:
             time.sleep(1.0)
@@ -355,8 +339,8 @@ def _warm(
             if time.perf_counter() - started > 3600:
                 raise SystemExit(f"warm-up: {done:,} of {total:,} connections synced in an hour")
         elapsed = time.perf_counter() - started
-        worker_cpu = sum(_cpu_s(p.pid) for p in procs) - sum(cpu0)
-        sandbox_cpu = _cpu_s(sandbox_pid) - sandbox0
+        worker_cpu = sum(cpu_s(p.pid) for p in procs) - sum(cpu0)
+        sandbox_cpu = cpu_s(sandbox_pid) - sandbox0
     finally:
         _stop_workers(procs, log)
     failed = _count(
@@ -390,17 +374,17 @@ def _round(
         start = utcnow() + timedelta(seconds=1)
         _spread_due(engine, start, frequency_s)
         backends = _backend_pids(engine, database)
-        cpu0 = [_cpu_s(p.pid) for p in procs]
-        sandbox0, pg0 = _cpu_s(sandbox_pid), sum(_cpu_s(b) for b in backends)
-        busy0, total0 = _machine_busy()
+        cpu0 = [cpu_s(p.pid) for p in procs]
+        sandbox0, pg0 = cpu_s(sandbox_pid), sum(cpu_s(b) for b in backends)
+        busy0, total0 = machine_busy()
         time.sleep(1.0 + seconds / 2)
         _request_runs(engine, MANUAL_RUNS)  # as `POST /connections/{id}/sync` does
         time.sleep(seconds / 2)
         end = start + timedelta(seconds=seconds)
         backends = sorted(set(backends) | set(_backend_pids(engine, database)))
-        cpu1 = [_cpu_s(p.pid) for p in procs]
-        sandbox1, pg1 = _cpu_s(sandbox_pid), sum(_cpu_s(b) for b in backends)
-        busy1, total1 = _machine_busy()
+        cpu1 = [cpu_s(p.pid) for p in procs]
+        sandbox1, pg1 = cpu_s(sandbox_pid), sum(cpu_s(b) for b in backends)
+        busy1, total1 = machine_busy()
     finally:
         _stop_workers(procs, log)
     with engine.connect() as conn:

@@ -36,6 +36,7 @@ from unittest import mock
 
 import httpx
 
+from bench.processes import cpu_s, machine_busy
 from ledgerbridge import runtime
 from ledgerbridge.config import Settings
 from ledgerbridge.connect import connect_sandbox
@@ -119,14 +120,34 @@ async def _read_only(env: SyncEnvironment, connection_id: str) -> tuple[int, flo
     return customers, time.perf_counter() - started, time.process_time() - cpu
 
 
-async def _sync(settings: Settings, connection_id: str) -> None:
+def _others(server_pid: int) -> tuple[float, float, float]:
+    """(the sandbox server's CPU seconds, the machine's busy and total CPU seconds) so far."""
+    return (cpu_s(server_pid), *machine_busy())
+
+
+def _beside(
+    before: tuple[float, float, float], seconds: float, customers: int, server_pid: int
+) -> str:
+    """The sandbox server's CPU a customer and share of a core, and how busy the machine
+    was, over a pass that began at `before` and took `seconds`."""
+    server, busy, total = (b - a for a, b in zip(before, _others(server_pid), strict=True))
+    return (
+        f"sandbox server {server / max(customers, 1) * 1e6:,.1f} us a customer "
+        f"({server / seconds:.0%} of a core), machine {busy / max(total, 1e-9):.0%} busy"
+    )
+
+
+async def _sync(settings: Settings, connection_id: str, server_pid: int) -> None:
     databases = open_databases(settings)
     cipher = CredentialCipher(load_or_create_key(settings))
     async with new_http_client() as http:
         env = SyncEnvironment(engine=databases.main, cipher=cipher, http=http)
         startup_cpu = time.process_time()  # imports, settings, databases: not per customer
         runtime.started()  # as `ledgerbridge sync`, `serve` and `worker` do once started
+        others = _others(server_pid)
         read, read_s, read_cpu = await _read_only(env, connection_id)
+        read_beside = _beside(others, read_s, read, server_pid)
+        others = _others(server_pid)
         cpu, started = time.process_time(), time.perf_counter()
         run = await run_sync(env, connection_id, full=True)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -145,6 +166,10 @@ async def _sync(settings: Settings, connection_id: str) -> None:
             f"pages (fetch and parse; nothing mapped or stored): {read_rate:,.0f} customers/s, "
             f"{read_cpu / max(read, 1) * 1e6:,.1f} us a customer; full sync / read-only "
             f"{rate / read_rate:.0%}"
+        )
+        print(
+            f"  beside it ({os.cpu_count()} cores): in the read-only pass {read_beside}; "
+            f"in the full sync {_beside(others, seconds, records, server_pid)}"
         )
         started = time.perf_counter()
         noop = await run_sync(env, connection_id)
@@ -233,7 +258,7 @@ def main(argv: list[str]) -> None:
             server_url=url,
         )
         databases.dispose()
-        asyncio.run(_sync(settings, info.id))
+        asyncio.run(_sync(settings, info.id, server.pid))
     finally:
         server.terminate()
         server.wait()
