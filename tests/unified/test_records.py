@@ -15,6 +15,7 @@ from ledgerbridge.tables import records
 from ledgerbridge.unified import key_lists
 from ledgerbridge.unified.customer import iso_utc
 from ledgerbridge.unified.records import (
+    _SQLITE,
     ADDED,
     DELETED,
     UPDATED,
@@ -539,3 +540,19 @@ def test_children_of_finds_jobs_by_parent_through_the_index(engine: Engine, conn
         ("j2", "p1", "Acme:Barn"),
     ]
     assert "ix_records_parent" in plan, plan
+
+
+def test_the_sqlite_page_lookup_probes_the_unique_index(engine: Engine, conn_id: str) -> None:
+    """The page lookup reads its ids from one JSON array (`json_each`) and probes each in
+    the records' unique index, never scanning the connection's records."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's lookup")
+    save(engine, conn_id, *(customer(str(i)) for i in range(50)))
+    (query,) = _SQLITE.lookups(conn_id, MODEL, ["3", "7", "no such id"])
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with read_transaction(engine) as conn:
+        plan = " ".join(str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        found = sorted(row.external_id for row in conn.execute(query))
+    assert found == ["3", "7"]
+    assert "SEARCH records USING INDEX" in plan, plan
+    assert "external_id=?" in plan, plan

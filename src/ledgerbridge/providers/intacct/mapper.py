@@ -97,7 +97,7 @@ def from_query_row(row: Mapping[str, Any]) -> dict[str, Any]:
     `GET .../customer/{key}`. Empty fields are left out, as the GET leaves them out, so a
     customer read either way is stored the same. Every row names the same fields, so each
     field's path is split once (`_path`): splitting and `setdefault`'s throwaway dicts
-    made this 22 µs of a row's 50 in the read alone, now 9."""
+    made this 22 µs of a row's 50 in the read alone, now 8-9."""
     customer: dict[str, Any] = {}
     for name, value in row.items():
         if value is None:
