@@ -50,8 +50,9 @@ PAGE = 1000
 PHASES = ("parse", "map", "prepare", "store")
 
 
-def _pages(settings: Settings, count: int) -> list[bytes]:
-    """`count` customers as the sandbox answers them, a JSON body per page."""
+def _pages(settings: Settings, count: int) -> tuple[list[bytes], int]:
+    """`count` customers as the sandbox answers them, a JSON body per page, and how many
+    customers the pages hold."""
     engine = open_sandbox_database(settings)
     now = datetime.now(UTC)
     with write_transaction(engine) as conn:
@@ -63,10 +64,11 @@ def _pages(settings: Settings, count: int) -> list[bytes]:
         ).mappings()
         rendered = [store.render(row, "-07:00") for row in rows]
     engine.dispose()
-    return [
+    pages = [
         orjson.dumps({"QueryResponse": {"Customer": rendered[start : start + PAGE]}})
         for start in range(0, len(rendered), PAGE)
     ]
+    return pages, len(rendered)
 
 
 def _round(settings: Settings, pages: list[bytes]) -> dict[str, float]:
@@ -113,9 +115,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         sandbox = Settings(data_dir=Path(folder), _env_file=None)  # type: ignore[call-arg]
-        pages = _pages(sandbox, args.customers)
+        pages, customers_read = _pages(sandbox, args.customers)
         runtime.started()  # as `ledgerbridge sync` does once started
-        customers_read = sum(len(orjson.loads(body)["QueryResponse"]["Customer"]) for body in pages)
         for number in range(args.rounds):
             data = Path(folder) / f"round{number}"
             data.mkdir()

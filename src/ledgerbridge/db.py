@@ -9,7 +9,7 @@ the record store shapes its queries for PostgreSQL's planner: `_PostgreSQL` in
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -100,6 +101,22 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction: one consistent snapshot for everything read inside it."""
     with engine.connect() as connection, connection.begin():
         yield connection
+
+
+def json_text_array(values: Sequence[str]) -> str:
+    """Text values as one JSON array, to be bound as one parameter and read back as rows
+    (`json_array_rows`): one statement whatever their number, and no per-value work in the
+    driver (an `executemany` on SQLite waits out the GIL each row; a list of bound values
+    is compiled and bound anew each time)."""
+    return orjson.dumps(list(values)).decode()
+
+
+def json_array_rows(array: sa.ColumnElement[str], *, sqlite: bool) -> sa.TableValuedAlias:
+    """The elements of a bound JSON array of text (`json_text_array`) as rows of one column,
+    `value`: SQLite's `json_each`, PostgreSQL's `jsonb_array_elements_text`."""
+    if sqlite:
+        return sa.func.json_each(array).table_valued("value")
+    return sa.func.jsonb_array_elements_text(sa.cast(array, JSONB)).table_valued("value")
 
 
 def utcnow() -> datetime:

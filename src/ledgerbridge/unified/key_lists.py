@@ -17,12 +17,11 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ledgerbridge.db import is_sqlite
+from ledgerbridge.db import is_sqlite, json_array_rows, json_text_array
 from ledgerbridge.tables import listed_keys, records
 from ledgerbridge.unified.records import mark_deleted
 
@@ -38,10 +37,7 @@ def stage(
     if first:
         clear(conn, connection_id=connection_id, model=model)
     if ids:
-        # One statement a part whatever its size, the ids bound as one JSON array: no
-        # per-row work in the driver (an `executemany` on SQLite waits out the GIL each row).
-        listed = orjson.dumps(ids).decode()
-        values = {"connection_id": connection_id, "model": model, "ids": listed}
+        values = {"connection_id": connection_id, "model": model, "ids": json_text_array(ids)}
         conn.execute(_staging(is_sqlite(conn)), values)
 
 
@@ -54,14 +50,12 @@ def _staging(sqlite_: bool) -> sa.Insert:
     model = sa.bindparam("model", type_=sa.String)
     listed = sa.bindparam("ids", type_=sa.Text)
     columns = [listed_keys.c.connection_id, listed_keys.c.model, listed_keys.c.external_id]
-    if sqlite_:
-        elements = sa.func.json_each(listed).table_valued("value")
-        # SQLite parses `SELECT ... ON CONFLICT` only after a WHERE clause.
-        rows = sa.select(connection_id, model, elements.c.value).where(sa.true())
-        return sqlite.insert(listed_keys).from_select(columns, rows).on_conflict_do_nothing()
-    as_json = sa.cast(listed, postgresql.JSONB)
-    elements = sa.func.jsonb_array_elements_text(as_json).table_valued("value")
+    elements = json_array_rows(listed, sqlite=sqlite_)
     rows = sa.select(connection_id, model, elements.c.value)
+    if sqlite_:
+        # SQLite parses `SELECT ... ON CONFLICT` only after a WHERE clause.
+        rows = rows.where(sa.true())
+        return sqlite.insert(listed_keys).from_select(columns, rows).on_conflict_do_nothing()
     return postgresql.insert(listed_keys).from_select(columns, rows).on_conflict_do_nothing()
 
 

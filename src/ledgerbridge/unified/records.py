@@ -31,7 +31,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledgerbridge.db import is_sqlite
+from ledgerbridge.db import is_sqlite, json_array_rows, json_text_array
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import connections, records
 from ledgerbridge.unified.customer import THREE_DIGITS, utc_digits
@@ -186,20 +186,17 @@ class _Backend:
         to besides `records`; `order_by` is the column `build` orders by, if any."""
         return build(sa.literal(connection_id), sa.literal(model))
 
-    def lookups(
-        self, connection_id: str, model: str, external_ids: Sequence[str]
-    ) -> list[sa.Select[Any]]:
-        """Statements finding a page's stored records by external id: one, the ids bound
-        as one JSON array read by `json_each` (an `IN` list of a thousand bound values cost
-        3.6 µs an id, compiled and bound anew each page)."""
-        listed = sa.func.json_each(sa.literal(orjson.dumps(list(external_ids)).decode()))
-        return [
-            sa.select(*_LOOKUP_COLUMNS).where(
-                records.c.connection_id == connection_id,
-                records.c.model == model,
-                records.c.external_id.in_(sa.select(listed.table_valued("value").c.value)),
-            )
-        ]
+    def lookup(self, connection_id: str, model: str, external_ids: Sequence[str]) -> sa.Select[Any]:
+        """The statement finding a page's stored records by external id, whatever the
+        page's size: the ids bound as one JSON array (`db.json_array_rows`), each probing
+        the unique index (an `IN` list of a thousand bound values cost 3.6 µs an id,
+        compiled and bound anew each page; this, 2.4)."""
+        listed = json_array_rows(sa.literal(json_text_array(external_ids)), sqlite=True)
+        return sa.select(*_LOOKUP_COLUMNS).where(
+            records.c.connection_id == connection_id,
+            records.c.model == model,
+            records.c.external_id.in_(sa.select(listed.c.value)),
+        )
 
     def page_rows(
         self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
@@ -267,30 +264,26 @@ class _PostgreSQL(_Backend):
             query = query.join(item, sa.true())
         return query if order_by is None else query.order_by(found.c[order_by.name])
 
-    def lookups(
-        self, connection_id: str, model: str, external_ids: Sequence[str]
-    ) -> list[sa.Select[Any]]:
+    def lookup(self, connection_id: str, model: str, external_ids: Sequence[str]) -> sa.Select[Any]:
         ids = (
             sa.func.unnest(sa.literal(list(external_ids), sa.ARRAY(sa.String)))
             .table_valued(sa.column("external_id", sa.String))
             .render_derived(name="ids")
         )
-        return [
-            self.within(
-                connection_id,
-                model,
-                lambda connection, model_: (
-                    sa.select(*_LOOKUP_COLUMNS)
-                    .where(
-                        records.c.connection_id == connection,
-                        records.c.model == model_,
-                        records.c.external_id == ids.c.external_id,
-                    )
-                    .limit(1)
-                ),
-                ids,
-            )
-        ]
+        return self.within(
+            connection_id,
+            model,
+            lambda connection, model_: (
+                sa.select(*_LOOKUP_COLUMNS)
+                .where(
+                    records.c.connection_id == connection,
+                    records.c.model == model_,
+                    records.c.external_id == ids.c.external_id,
+                )
+                .limit(1)
+            ),
+            ids,
+        )
 
     def page_rows(
         self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
@@ -337,10 +330,8 @@ def _backend(conn: Connection) -> _Backend:
 def _existing(
     conn: Connection, connection_id: str, model: str, external_ids: Sequence[str]
 ) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for query in _backend(conn).lookups(connection_id, model, external_ids):
-        found.update((row.external_id, row) for row in conn.execute(query))
-    return found
+    query = _backend(conn).lookup(connection_id, model, external_ids)
+    return {row.external_id: row for row in conn.execute(query)}
 
 
 _INSERTED = (
