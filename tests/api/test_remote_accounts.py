@@ -51,6 +51,10 @@ def test_older_connections_get_their_account_at_start_up(
     engine = client.app.state.databases.main  # type: ignore[attr-defined]
     with write_transaction(engine) as conn:  # as a connection made before migration 0005
         conn.execute(sa.update(connections).values(remote_account_id=None))
-    with TestClient(create_app(settings)) as restarted:
-        shown = restarted.get(f"/connections/{made['id']}", headers=AUTH).json()
+    app = create_app(settings)
+    try:
+        with TestClient(app) as restarted:
+            shown = restarted.get(f"/connections/{made['id']}", headers=AUTH).json()
+    finally:
+        app.state.databases.dispose()
     assert shown["remote_account_id"] == "9130355"

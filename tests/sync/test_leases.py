@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -208,6 +210,45 @@ async def test_a_cancelled_run_is_recorded_releases_its_lease_and_resumes(
     resumed = await run_sync(env, qbo.connection_id)
     assert (resumed.status, resumed.kind) == ("succeeded", "full")
     assert len(qbo.records()) == 300
+
+
+async def test_a_run_cancelled_while_a_page_is_saving_waits_for_the_save_then_records_it(
+    qbo: SyncSetup, env: SyncEnvironment
+) -> None:
+    """A native `task.cancel()` (what stopping a worker or a server does) does not wait for
+    a thread by itself: the run must let the page's transaction end before it records
+    itself cancelled, or the two transactions race (on PostgreSQL they lock the run and
+    the connection's state in opposite orders and one is aborted as a deadlock, leaving the
+    run `running`)."""
+    seed_realm(qbo.app, 120)
+    saving, events = threading.Event(), []
+
+    def slow_page_save(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE sync_runs SET pages") and not saving.is_set():
+            saving.set()
+            time.sleep(0.5)  # the page's transaction, still open, when the cancel comes
+            events.append("page saved")
+
+    sa.event.listen(env.engine, "before_cursor_execute", slow_page_save)
+    try:
+        task = asyncio.create_task(run_sync(env, qbo.connection_id))
+        assert await asyncio.to_thread(saving.wait, 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        events.append("run returned")
+    finally:
+        sa.event.remove(env.engine, "before_cursor_execute", slow_page_save)
+    assert events == ["page saved", "run returned"]
+    ((status, _, pages),) = _runs(qbo.app, qbo.connection_id)
+    assert (status, pages) == ("failed", 1)
+    with read_transaction(env.engine) as conn:
+        assert leases.holder(conn, qbo.connection_id, now=utcnow()) is None
+        error = conn.execute(sa.select(sync_runs.c.error)).scalar_one()
+    assert error.startswith("cancelled")
+    resumed = await run_sync(env, qbo.connection_id)
+    assert (resumed.status, resumed.kind) == ("succeeded", "full")
+    assert len(qbo.records()) == 120
 
 
 @pytest.mark.parametrize("ignore_sigint", [False, True], ids=["plain", "nohup"])

@@ -32,7 +32,6 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from anyio import to_thread
 from sqlalchemy.engine import Connection, Engine
 
 from ledgerbridge.connections import ConnectionStatus, read_credentials, set_status
@@ -40,6 +39,7 @@ from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.errors import NotFoundError
 from ledgerbridge.tables import connections, credential_claims
+from ledgerbridge.threads import in_thread
 
 CLAIM_TTL = timedelta(seconds=120)
 """How long a refresh claim holds: past the token request's own timeout and retries, so a
@@ -64,7 +64,7 @@ class _Rotation:
     async def save(self, credentials: dict[str, Any]) -> dict[str, Any]:
         store = self._store
         replacement = store.cipher.encrypt(credentials)  # before the transaction opens
-        if await to_thread.run_sync(store.swap, self._stored, replacement):
+        if await in_thread(store.swap, self._stored, replacement):
             self.current, self._stored = credentials, replacement
             return credentials
         # Replaced meanwhile (a person reconnected, or a refresher whose claim had lapsed
@@ -102,7 +102,7 @@ class DatabaseCredentials:
     async def load(self) -> dict[str, Any]:
         if self._snapshot is not None:
             return self.cipher.decrypt(self._snapshot)
-        return await to_thread.run_sync(self._read)
+        return await in_thread(self._read)
 
     def _local_lock(self) -> asyncio.Lock:
         locks = _LOCAL_LOCKS.setdefault(asyncio.get_running_loop(), {})
@@ -116,14 +116,14 @@ class DatabaseCredentials:
             try:
                 yield _Rotation(self.cipher.decrypt(stored), self, stored)
             finally:
-                await to_thread.run_sync(self.release)
+                await in_thread(self.release)
 
     async def _claim(self) -> str:
         """Claim the refresh, waiting while another process holds it; the stored
         ciphertext as it is once claimed."""
         delay, longest = CLAIM_POLL_S
         while True:
-            stored = await to_thread.run_sync(self.try_claim)
+            stored = await in_thread(self.try_claim)
             if stored is not None:
                 return stored
             await asyncio.sleep(delay)
@@ -189,4 +189,4 @@ class DatabaseCredentials:
             set_status(conn, self.connection_id, ConnectionStatus.NEEDS_REAUTH, message)
 
     async def needs_reauthorisation(self, message: str) -> None:
-        await to_thread.run_sync(self._mark, message)
+        await in_thread(self._mark, message)

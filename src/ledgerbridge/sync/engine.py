@@ -32,7 +32,6 @@ from typing import Any, Protocol
 
 import httpx
 import structlog
-from anyio import to_thread
 from sqlalchemy.engine import Connection, Engine
 
 from ledgerbridge.connections import (
@@ -58,6 +57,7 @@ from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.sync.hierarchy import DatabaseHierarchy
 from ledgerbridge.sync.runs import RunKind, RunStatus, SyncRunInfo
+from ledgerbridge.threads import in_thread
 from ledgerbridge.unified import key_lists
 from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME
@@ -376,7 +376,7 @@ async def _keep_lease(env: SyncEnvironment, connection_id: str) -> None:
 
     while True:
         await asyncio.sleep(env.lease_ttl.total_seconds() / 3)
-        if not await to_thread.run_sync(renew):
+        if not await in_thread(renew):
             return
 
 
@@ -392,7 +392,7 @@ async def run_sync(
     """Run one sync of the connection to the end and return the finished run (succeeded
     or failed). `leased` says the caller (the scheduler) already holds the lease.
     Raises `SyncBusyError` when another process holds it."""
-    begun = await to_thread.run_sync(
+    begun = await in_thread(
         lambda: _start(env, connection_id, full=full, trigger=trigger, leased=leased)
     )
     info, run, checkpoint = begun.info, begun.run, begun.checkpoint
@@ -411,17 +411,15 @@ async def run_sync(
         try:
             connector = open_connector(env, info, stored_credentials=begun.credentials)
             async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
-                counts = await to_thread.run_sync(
-                    _save_page, env, run, page, begun.pass_began_at_seq
-                )
+                counts = await in_thread(_save_page, env, run, page, begun.pass_began_at_seq)
                 total = page.total if page.total is not None else total
                 if progress is not None:
                     progress.advance(records=len(page.records), total=total, counts=counts)
         except Exception as exc:  # every failure ends the run as failed, with its reason
             error = exc
         except BaseException as exc:  # cancelled or interrupted: record it, then go on
-            _finish(env, begun, exc)
+            await in_thread(_finish, env, begun, exc)  # outlasts another cancellation
             raise
         finally:
             keeper.cancel()
-        return await to_thread.run_sync(_finish, env, begun, error)
+        return await in_thread(_finish, env, begun, error)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from anyio import to_thread
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import read_transaction
 from ledgerbridge.providers.base import StoredChild
+from ledgerbridge.threads import in_thread
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import children_of
 
@@ -33,4 +33,4 @@ class DatabaseHierarchy:
     async def children(self, parent_ids: Sequence[str]) -> list[StoredChild]:
         if not parent_ids:
             return []
-        return await to_thread.run_sync(self._children, list(parent_ids))
+        return await in_thread(self._children, list(parent_ids))

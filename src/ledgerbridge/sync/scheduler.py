@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from anyio import to_thread
 from sqlalchemy.engine import Connection
 
 from ledgerbridge.config import Settings
@@ -36,6 +35,7 @@ from ledgerbridge.sync import leases, runs
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.retention import RunRetention, prune_runs
 from ledgerbridge.sync.runs import SyncRunInfo
+from ledgerbridge.threads import in_thread
 
 log = get_logger(__name__)
 
@@ -125,7 +125,7 @@ class Scheduler:
             self._next_due, self._full = None, True
             return []
         started = []
-        for connection_id in await to_thread.run_sync(self._claim, room):
+        for connection_id in await in_thread(self._claim, room):
             task = asyncio.create_task(
                 run_sync(self.env, connection_id, trigger="schedule", leased=True),
                 name=f"sync {connection_id}",
@@ -153,7 +153,7 @@ class Scheduler:
         more is waiting, so the next tick prunes again."""
         if time.monotonic() - self._pruned_at < self.settings.prune_every:
             return 0
-        pruned = await to_thread.run_sync(self._prune)
+        pruned = await in_thread(self._prune)
         if pruned < self.settings.retention.batch:
             self._pruned_at = time.monotonic()
         if pruned:

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from anyio import to_thread
-
 from ledgerbridge.connections import ConnectionInfo, ConnectionStatus
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.errors import NeedsReauthorisationError, NotFoundError
 from ledgerbridge.providers.base import Connector
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync.engine import SyncEnvironment, incoming_record, open_connector
+from ledgerbridge.threads import in_thread
 from ledgerbridge.unified.customer import MODEL_NAME
 from ledgerbridge.unified.records import StoredRecord, get_record, save_records
 
@@ -64,7 +63,7 @@ async def create_customer(
     """Create the customer in the platform and store what it answered."""
     connector = _writable(env, connection)
     native = await connector.create(fields)
-    return await to_thread.run_sync(_store, env, connection, native)
+    return await in_thread(_store, env, connection, native)
 
 
 async def update_customer(
@@ -75,7 +74,7 @@ async def update_customer(
 ) -> StoredRecord:
     """Change the given fields of a synced customer, based on the version last synced
     (a customer changed in the platform since fails with `ConflictError`)."""
-    known = await to_thread.run_sync(_known, env, connection, customer_id)
+    known = await in_thread(_known, env, connection, customer_id)
     connector = _writable(env, connection)
     native = await connector.update(customer_id, changes, known.remote_data)
-    return await to_thread.run_sync(_store, env, connection, native)
+    return await in_thread(_store, env, connection, native)

@@ -5,7 +5,6 @@ re-authorisation through the platform's OAuth flow (the flow of
 
 from __future__ import annotations
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -20,6 +19,7 @@ from ledgerbridge.connections import (
 )
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.providers.registry import get_platform
+from ledgerbridge.threads import in_thread
 from ledgerbridge.ui.render import PageRoute, back_to_connection, main_engine
 from ledgerbridge.ui.session import Session, SessionDep, checked_form, require_session
 
@@ -73,7 +73,7 @@ async def reauthorize(request: Request, session: SessionDep, connection_id: str)
             f"{info.provider} connections are not authorised through OAuth: replace their "
             "credentials with `PATCH /connections/{id}` instead.",
         )
-    flow = await to_thread.run_sync(
+    flow = await in_thread(
         flow_from_caller, engine, session.caller, info.provider, connection_id, False
     )
     flow["redirect_uri"] = str(request.url_for("reauthorized", connection_id=connection_id))

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.engine import Engine
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -26,6 +25,7 @@ from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.providers.registry import PLATFORMS, get_platform
 from ledgerbridge.sync.overview import connection_overview, connection_overviews
 from ledgerbridge.sync.runs import RunStatus, SyncRunInfo, list_runs, request_run
+from ledgerbridge.threads import in_thread
 from ledgerbridge.ui.chart import runs_chart
 from ledgerbridge.ui.render import PageRoute, back_to_connection, main_engine, page, when
 from ledgerbridge.ui.session import SessionDep, checked_form, require_session
@@ -201,7 +201,7 @@ def live(request: Request, session: SessionDep, connection_id: str) -> Response:
             if await request.is_disconnected():
                 return
             await asyncio.sleep(LIVE_POLL_S)
-            snapshot = await to_thread.run_sync(_snapshot, engine, environment, connection_id)
+            snapshot = await in_thread(_snapshot, engine, environment, connection_id)
 
     return StreamingResponse(
         events(),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -18,6 +17,7 @@ from ledgerbridge.providers.registry import PLATFORMS, get_platform
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.configure import configure_tenant
+from ledgerbridge.threads import in_thread
 from ledgerbridge.ui.render import PageRoute, page
 from ledgerbridge.ui.session import SessionDep, checked_form, require_session
 
@@ -117,7 +117,7 @@ async def seed(request: Request, session: SessionDep) -> Response:
         raise ApiError(400, "invalid_tenant", "A tenant id of 1 to 128 characters is needed.")
     count = parse_int(form.get("customers", ""), minimum=1, maximum=MAX_SEED, what="customers")
     sandbox = get_platform(provider).sandbox
-    result = await to_thread.run_sync(sandbox.seed, context, tenant_id, count, None)
+    result = await in_thread(sandbox.seed, context, tenant_id, count, None)
     return _back(request, f"Added {result.customers:,} customers to {provider} {tenant_id}.")
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-from anyio import to_thread
 from sqlalchemy.engine import Engine
 
 from ledgerbridge import __version__
@@ -31,6 +30,7 @@ from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.observability import metrics
 from ledgerbridge.observability.logs import get_logger
+from ledgerbridge.threads import in_thread, outlast, start_in_thread
 from ledgerbridge.tls import tls_context
 from ledgerbridge.webhooks import deliveries, subscriptions
 from ledgerbridge.webhooks.deliveries import AttemptResult, Claimed
@@ -117,14 +117,15 @@ class Deliverer:
         """One round: claim what is due, send it all concurrently, then record every
         attempt in one transaction (one write per round, not per delivery: writers queue
         on SQLite's lock); how many were sent."""
-        claiming = asyncio.ensure_future(to_thread.run_sync(self._claim))
+        claiming = start_in_thread(self._claim)
         try:
             claimed = await asyncio.shield(claiming)
         except asyncio.CancelledError:
             # Stopped while the claim's thread ran: it commits all the same, so wait for
             # what it took and hand that back too (a claim that failed took nothing).
-            with contextlib.suppress(Exception):
-                self._release(await claiming)
+            await outlast(claiming)
+            if not claiming.cancelled() and claiming.exception() is None:
+                self._release(claiming.result())
             raise
         if not claimed:
             return 0
@@ -134,7 +135,7 @@ class Deliverer:
             self._release(claimed)
             raise
         outcomes = [(c, result) for (c, _), result in zip(claimed, results, strict=True)]
-        statuses = await to_thread.run_sync(self._record, outcomes)
+        statuses = await in_thread(self._record, outcomes)
         for (delivered, result), status in zip(outcomes, statuses, strict=True):
             _report(delivered, result, status)
         return len(claimed)
@@ -147,7 +148,7 @@ class Deliverer:
             try:
                 sent = await self.deliver_due()
                 if time.monotonic() - counted_at >= BACKLOG_EVERY_S:
-                    await to_thread.run_sync(self._report_backlog)
+                    await in_thread(self._report_backlog)
                     counted_at = time.monotonic()
             except Exception:
                 log.exception("webhook delivery round failed; trying again")

@@ -27,7 +27,6 @@ from urllib.parse import urlencode
 
 import httpx
 import structlog
-from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Request, Security
 from sqlalchemy.engine import Engine
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -57,6 +56,7 @@ from ledgerbridge.keys import Scope
 from ledgerbridge.providers.plugin import OAuthConnect
 from ledgerbridge.providers.registry import PLATFORMS, get_platform
 from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.threads import in_thread
 
 router = APIRouter(tags=["connections"])
 
@@ -175,7 +175,7 @@ async def authorize(
     _oauth(provider)  # no flow for this provider: a 404 before a connect session is spent
     if caller is None:
         assert connect_session_token is not None  # the dependency let no key through only so
-        flow = await to_thread.run_sync(
+        flow = await in_thread(
             _flow_from_session, engine, connect_session_token, provider, redirect_uri
         )
         if isinstance(flow, Response):
@@ -188,7 +188,7 @@ async def authorize(
                 "redirect_uri is required when the flow is started with an API key.",
                 [{"field": "redirect_uri", "message": "required"}],
             )
-        flow = await to_thread.run_sync(
+        flow = await in_thread(
             flow_from_caller, engine, caller, provider, connection_id, allow_duplicate
         )
         flow["redirect_uri"] = redirect_uri
@@ -209,7 +209,7 @@ async def consent_redirect(
     answer it."""
     oauth = _oauth(provider)
     base = public_base(request, settings)
-    app = await to_thread.run_sync(oauth.app, settings, sandbox, base)
+    app = await in_thread(oauth.app, settings, sandbox, base)
     state = cipher.encrypt(
         {**flow, "sync_frequency_s": sync_frequency_s, "n": secrets.token_hex(8)}
     )
@@ -279,7 +279,7 @@ async def callback(
     if error or not code or not tenant:
         return _back(redirect_uri, error=error or f"missing code or {oauth.tenant_param}")
     base = public_base(request, settings)
-    app = await to_thread.run_sync(oauth.app, settings, sandbox, base)
+    app = await in_thread(oauth.app, settings, sandbox, base)
     try:
         answer = await sync.env.http.post(
             app.token_url,
@@ -314,7 +314,7 @@ async def callback(
             return store_grant(conn, cipher, grant, now=utcnow()).id
 
     try:
-        connection_id = await to_thread.run_sync(store)
+        connection_id = await in_thread(store)
     except ConnectRefusal as exc:
         return _back(redirect_uri, error=exc.code, error_description=str(exc))
     sync.scheduler.wake()

@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from ledgerbridge.api.deps import EngineDep, SettingsDep, SyncDep
 from ledgerbridge.api.errors import ApiError
@@ -22,6 +21,7 @@ from ledgerbridge.observability import metrics
 from ledgerbridge.parsing import ParseError
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sync.notifications import SignatureRefusedError, request_runs, verify_and_read
+from ledgerbridge.threads import in_thread
 
 router = APIRouter(tags=["notifications"])
 
@@ -114,8 +114,8 @@ async def qbo_notification(
         raise ApiError(
             400, "invalid_notification", str(exc), [{"field": "body", "message": str(exc)}]
         ) from None
-    receipt = await run_in_threadpool(
-        request_runs, engine, provider="qbo", changes=changes, now=utcnow()
+    receipt = await in_thread(
+        lambda: request_runs(engine, provider="qbo", changes=changes, now=utcnow())
     )
     if receipt.runs_requested:
         sync.scheduler.wake()

@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from sqlalchemy.engine import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ledgerbridge.db import read_transaction, write_transaction
@@ -33,6 +32,7 @@ from ledgerbridge.sandbox.admin import admin_router
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.oauth import AccessGrant
+from ledgerbridge.threads import in_thread
 
 _WRITE = ("POST", "PATCH", "DELETE")
 
@@ -110,7 +110,7 @@ def create_app(context: SandboxContext) -> FastAPI:
                 raise IntacctError(401, "Invalid token: the company no longer exists")
             return grant, settings
 
-        grant, settings = await run_in_threadpool(authenticate)
+        grant, settings = await in_thread(authenticate)
         # Authenticated first: a request without a valid token is 401 whatever its body.
         payload = _parse_json(raw, media_type(request)) if body else None
         if request.method in _WRITE and settings.extra.get("read_only"):
@@ -143,7 +143,7 @@ def create_app(context: SandboxContext) -> FastAPI:
                         message_id="IA.SANDBOX_INJECTED_FAULT",
                     )
                 )
-            return await run_in_threadpool(work, grant, payload)
+            return await in_thread(work, grant, payload)
 
     @app.post("/oauth2/token")
     async def token(request: Request) -> Response:
@@ -160,7 +160,7 @@ def create_app(context: SandboxContext) -> FastAPI:
                 pair = auth.grant_token(connection, form, now)
             return json_response(auth.token_response(pair))
 
-        return await run_in_threadpool(grant)
+        return await in_thread(grant)
 
     @app.get(OBJECT_PATH)
     async def list_customers(request: Request) -> Response:

@@ -14,7 +14,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.json import json_response
@@ -33,6 +32,7 @@ from ledgerbridge.sandbox.admin import admin_router
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
+from ledgerbridge.threads import in_thread
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +163,11 @@ def create_app(context: SandboxContext) -> FastAPI:
     ) -> Response:
         request_id = wire.new_request_id()
         try:
-            end_user_id, settings = await run_in_threadpool(authenticate, request)
+            end_user_id, settings = await in_thread(authenticate, request)
             async with context.gate.enter(PROVIDER, end_user_id, settings) as refusal:
                 if refusal is not None:
                     raise _refusal_error(refusal)
-                body = await run_in_threadpool(work, end_user_id, settings)
+                body = await in_thread(work, end_user_id, settings)
         except wire.ConductorError as exc:
             headers = {**exc.headers, "Conductor-Request-Id": request_id}
             return json_response(exc.body(request_id), exc.status, headers)

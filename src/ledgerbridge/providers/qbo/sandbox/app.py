@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,6 +37,7 @@ from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
 from ledgerbridge.sandbox.oauth import OAuthError, TokenIssuer
+from ledgerbridge.threads import in_thread
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
 
     async def serve(request: Request, realm_id: str, work: Work) -> Response:
         try:
-            settings = await run_in_threadpool(authorize, request, realm_id)
+            settings = await in_thread(authorize, request, realm_id)
         except _Unauthorized as exc:
             if exc.status == 403:
                 return json_response(wire.forbidden_body(), 403)
@@ -136,7 +136,7 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
             if refusal is not None:
                 return _refused(refusal, settings)
             try:
-                body = await run_in_threadpool(work, settings)
+                body = await in_thread(work, settings)
             except QboFault as fault:
                 return _fault_response(fault, context.clock(), settings)
             body["time"] = store.response_time(context.clock(), settings.utc_offset)

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from anyio import to_thread
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import read_transaction, write_transaction
@@ -29,6 +28,7 @@ from ledgerbridge.providers.qbo.sandbox.notifications import (
     listen,
 )
 from ledgerbridge.providers.qbo.sandbox.tables import webhook_events
+from ledgerbridge.threads import in_thread
 from ledgerbridge.tls import tls_context
 
 log = logging.getLogger(__name__)
@@ -194,10 +194,10 @@ class Deliverer:
         except httpx.HTTPError:
             ok = False
         if ok:
-            await to_thread.run_sync(self._acknowledged, batch)
+            await in_thread(self._acknowledged, batch)
         else:
             STATS.failed_posts += 1
-            await to_thread.run_sync(self._failed, batch, self.clock())
+            await in_thread(self._failed, batch, self.clock())
 
     def _earliest_due(self) -> datetime | None:
         with read_transaction(self.engine) as connection:
@@ -230,13 +230,13 @@ class Deliverer:
             listen(self.engine, None)
 
     async def _deliver_due(self, http: httpx.AsyncClient) -> None:
-        batches = await to_thread.run_sync(self._take_due, self.clock())
+        batches = await in_thread(self._take_due, self.clock())
         if batches:
             await asyncio.gather(*(self._post(http, batch) for batch in batches))
 
     async def _sleep(self) -> None:
         try:
-            earliest = await to_thread.run_sync(self._earliest_due)
+            earliest = await in_thread(self._earliest_due)
         except Exception:  # a database hiccup: try again at the next poll
             earliest = None
         if self._next_due is not None:

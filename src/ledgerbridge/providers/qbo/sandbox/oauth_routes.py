@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ledgerbridge.db import read_transaction, write_transaction
@@ -24,6 +23,7 @@ from ledgerbridge.providers.qbo.sandbox import store
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.oauth import STRICT, OAuthError, RefreshRotation, TokenIssuer, TokenPair
+from ledgerbridge.threads import in_thread
 
 PROVIDER = "qbo"
 
@@ -244,7 +244,7 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
                 )
 
         try:
-            code = await run_in_threadpool(issue)
+            code = await in_thread(issue)
         except OAuthError as exc:
             return _oauth_error(exc)
         return _redirect_back(
@@ -292,12 +292,12 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
                 )
 
         try:
-            pair = await run_in_threadpool(exchange)
+            pair = await in_thread(exchange)
         except OAuthError as exc:
             return _oauth_error(exc)
         # The realm's latency knob slows the token answer too, after the rotation is done:
         # the window in which a client holds nothing yet and the old token may be spent.
-        latency_ms = await run_in_threadpool(_latency_ms, context, pair.tenant_id)
+        latency_ms = await in_thread(_latency_ms, context, pair.tenant_id)
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         return json_response(token_body(pair))
@@ -315,7 +315,7 @@ def oauth_router(context: SandboxContext, issuer: TokenIssuer) -> APIRouter:
             with write_transaction(context.engine) as connection:
                 issuer.revoke(connection, token_value, context.clock())
 
-        await run_in_threadpool(forget)
+        await in_thread(forget)
         return Response(status_code=200)
 
     @router.get("/v1/openid_connect/userinfo")
