@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from fastapi.dependencies import models as fastapi_dependencies
 from fastapi.testclient import TestClient
 
+from ledgerbridge import serving
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
@@ -197,8 +198,7 @@ class LiveServer:
     a socket bound before it starts, so tests running in parallel never race for a port."""
 
     def __init__(self, app: object) -> None:
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
+        self._socket = serving.bind("127.0.0.1", 0)  # as `serve` binds it
         self.port = int(self._socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, log_level="warning")  # type: ignore[arg-type]
