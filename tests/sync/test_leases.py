@@ -212,36 +212,41 @@ async def test_a_cancelled_run_is_recorded_releases_its_lease_and_resumes(
     assert len(qbo.records()) == 300
 
 
-async def test_a_run_cancelled_while_a_page_is_saving_waits_for_the_save_then_records_it(
-    qbo: SyncSetup, env: SyncEnvironment
+@pytest.mark.parametrize(
+    ("statement", "pages"),
+    [("INSERT INTO sync_runs", 0), ("UPDATE sync_runs SET pages", 1)],
+    ids=["starting", "saving-a-page"],
+)
+async def test_a_run_cancelled_inside_a_transaction_waits_for_it_then_records_it(
+    qbo: SyncSetup, env: SyncEnvironment, statement: str, pages: int
 ) -> None:
     """A native `task.cancel()` (what stopping a worker or a server does) does not wait for
-    a thread by itself: the run must let the page's transaction end before it records
-    itself cancelled, or the two transactions race (on PostgreSQL they lock the run and
-    the connection's state in opposite orders and one is aborted as a deadlock, leaving the
-    run `running`)."""
+    a thread by itself: the run must let the transaction in flight (the run's start, a
+    page's save) end before it records itself cancelled, or the two race: on PostgreSQL
+    they lock the run and the connection's state in opposite orders and one is aborted as
+    a deadlock, leaving the run `running`; a run stopped as it began was left `running`
+    with its lease held."""
     seed_realm(qbo.app, 120)
-    saving, events = threading.Event(), []
+    inside, events = threading.Event(), []
 
-    def slow_page_save(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("UPDATE sync_runs SET pages") and not saving.is_set():
-            saving.set()
-            time.sleep(0.5)  # the page's transaction, still open, when the cancel comes
-            events.append("page saved")
+    def slow(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith(statement) and not inside.is_set():
+            inside.set()
+            time.sleep(0.5)  # the transaction, still open, when the cancel comes
+            events.append("transaction ended")
 
-    sa.event.listen(env.engine, "before_cursor_execute", slow_page_save)
+    sa.event.listen(env.engine, "before_cursor_execute", slow)
     try:
         task = asyncio.create_task(run_sync(env, qbo.connection_id))
-        assert await asyncio.to_thread(saving.wait, 30)
+        assert await asyncio.to_thread(inside.wait, 30)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         events.append("run returned")
     finally:
-        sa.event.remove(env.engine, "before_cursor_execute", slow_page_save)
-    assert events == ["page saved", "run returned"]
-    ((status, _, pages),) = _runs(qbo.app, qbo.connection_id)
-    assert (status, pages) == ("failed", 1)
+        sa.event.remove(env.engine, "before_cursor_execute", slow)
+    assert events == ["transaction ended", "run returned"]
+    assert [(r.status, r.pages) for r in _runs(qbo.app, qbo.connection_id)] == [("failed", pages)]
     with read_transaction(env.engine) as conn:
         assert leases.holder(conn, qbo.connection_id, now=utcnow()) is None
         error = conn.execute(sa.select(sync_runs.c.error)).scalar_one()
