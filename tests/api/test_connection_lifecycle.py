@@ -37,7 +37,7 @@ def _due(app: FastAPI) -> list[str]:
     with write_transaction(app.state.databases.main) as conn:
         due = leases.claim_due(conn, "test", now=now, ttl=timedelta(seconds=5), limit=100)
         for connection_id in due:
-            leases.release(conn, connection_id, "test")
+            leases.release(conn, [connection_id], "test")
     return due
 
 

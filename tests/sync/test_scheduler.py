@@ -90,8 +90,33 @@ def test_a_started_run_takes_the_request(app: FastAPI) -> None:
     assert _claim(engine, "a", 5) == [connection_id]
     with write_transaction(engine) as conn:
         leases.take_request(conn, connection_id)  # what the run does as it starts
-        leases.release(conn, connection_id, "a")
+        leases.release(conn, [connection_id], "a")
     assert _claim(engine, "b", 5) == []  # served; not due for an hour
+
+
+async def test_a_scheduler_stopped_while_claiming_hands_its_claim_back(app: FastAPI) -> None:
+    """The claim's thread commits even when the scheduler is stopped meanwhile (a worker's
+    SIGTERM): what it leased is handed back, so another worker starts those runs now, not
+    once the leases expire."""
+    ids = _connections(app, 3)
+    claiming, go_on = threading.Event(), threading.Event()
+
+    class HeldInItsClaim(Scheduler):
+        def _claim(self, limit: int) -> list[str]:
+            claiming.set()
+            go_on.wait(10)
+            return super()._claim(limit)
+
+    async with sync_environment(app) as env:
+        held = HeldInItsClaim(env)
+        tick = asyncio.create_task(held.tick())
+        assert await asyncio.to_thread(claiming.wait, 10)
+        tick.cancel()
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await tick
+        assert held._running == {}
+    assert sorted(_claim(app.state.databases.main, "another worker", 10)) == sorted(ids)
 
 
 async def test_a_run_starts_at_its_due_time_not_at_the_next_poll(app: FastAPI) -> None:

@@ -12,6 +12,7 @@ of queueing on them; SQLite serialises writers anyway.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,10 +52,11 @@ def renew(
     return result.rowcount == 1
 
 
-def release(conn: Connection, connection_id: str, owner: str) -> None:
+def release(conn: Connection, connection_ids: Sequence[str], owner: str) -> None:
+    """Hand back the leases `owner` holds on these connections (nothing else changes)."""
     conn.execute(
         sa.update(sync_state)
-        .where(sync_state.c.connection_id == connection_id, sync_state.c.lease_owner == owner)
+        .where(sync_state.c.connection_id.in_(connection_ids), sync_state.c.lease_owner == owner)
         .values(lease_owner=None, lease_expires_at=None)
     )
 

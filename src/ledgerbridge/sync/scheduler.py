@@ -35,7 +35,7 @@ from ledgerbridge.sync import leases, runs
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.retention import RunRetention, prune_runs
 from ledgerbridge.sync.runs import SyncRunInfo
-from ledgerbridge.threads import in_thread
+from ledgerbridge.threads import in_thread, outlast, start_in_thread
 
 log = get_logger(__name__)
 
@@ -102,6 +102,10 @@ class Scheduler:
             self._next_due = None if self._full else leases.next_due_at(conn, now=now)
             return claimed
 
+    def _release(self, claimed: list[str]) -> None:
+        with write_transaction(self.env.engine) as conn:
+            leases.release(conn, claimed, self.env.owner)
+
     def _reclaim_expired(self, conn: Connection) -> None:
         """Runs whose process died hold a lease nobody renews: once it expires, free it
         and mark those runs failed (interrupted) now, not at the connection's next run."""
@@ -124,8 +128,18 @@ class Scheduler:
         if room <= 0:
             self._next_due, self._full = None, True
             return []
+        claiming = start_in_thread(self._claim, room)
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # Stopped while the claim's thread ran: it commits all the same, so hand its
+            # leases back (another worker starts those runs now, not once they expire).
+            await outlast(claiming)
+            if not claiming.cancelled() and claiming.exception() is None:
+                await in_thread(self._release, claiming.result())
+            raise
         started = []
-        for connection_id in await in_thread(self._claim, room):
+        for connection_id in claimed:
             task = asyncio.create_task(
                 run_sync(self.env, connection_id, trigger="schedule", leased=True),
                 name=f"sync {connection_id}",
