@@ -70,6 +70,36 @@ def test_a_sandbox_database_at_its_heads_is_opened_without_alembic(tmp_path: Pat
     assert _imports_when_opening(url, "open_sandbox_database") == "[]"
 
 
+_CONDUCTOR_COMMANDS = """
+import sys
+from ledgerbridge import runtime
+from ledgerbridge.config import Settings
+from ledgerbridge.providers.registry import get_platform
+from ledgerbridge.sandbox.base import SandboxContext
+settings = Settings(database_url=sys.argv[1], sandbox_database_url=sys.argv[1], _env_file=None)
+engine = runtime.open_sandbox_database(settings)
+sandbox, context = get_platform("qbd").sandbox, SandboxContext(engine=engine, base_url="")
+try:
+    sandbox.credentials(context, "end_usr_nobody")
+except LookupError:
+    pass
+sandbox.reset(context, "end_usr_nobody")
+engine.dispose()
+print(sorted(m for m in ("fastapi", "faker") if m in sys.modules))
+"""
+
+
+def test_conductor_sandbox_commands_import_neither_its_app_nor_its_seeder(
+    tmp_path: Path,
+) -> None:
+    """`sandbox token` and `reset` of the Conductor sandbox read and write its tables only:
+    FastAPI and Faker (0.1-0.15 s of a command's imports) stay unloaded."""
+    url = f"sqlite:///{tmp_path / 'sandbox.db'}"
+    run = [sys.executable, "-c", _CONDUCTOR_COMMANDS, url]
+    subprocess.run(run, capture_output=True, check=True)  # migrates the new database
+    assert subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
 def test_a_sandbox_database_behind_a_head_is_still_migrated(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'sandbox.db'}")
     migrate_sandbox_database(engine)
