@@ -135,7 +135,7 @@ class Scheduler:
             # Stopped while the claim's thread ran: it commits all the same, so hand its
             # leases back (another worker starts those runs now, not once they expire).
             await outlast(claiming)
-            if not claiming.cancelled() and claiming.exception() is None:
+            if not claiming.cancelled() and claiming.exception() is None and claiming.result():
                 await in_thread(self._release, claiming.result())
             raise
         started = []

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 # The API app (FastAPI) and the seeder (Faker) are imported where they are used: the CLI's
-# `sandbox token`, `reset` and `configure` need neither (0.1-0.15 s of imports a command).
+# `sandbox token` and `reset` need neither (0.1-0.15 s of imports a command).
 
 migrations = "ledgerbridge.providers.qbd.sandbox:migrations"
 
