@@ -70,32 +70,34 @@ def test_a_sandbox_database_at_its_heads_is_opened_without_alembic(tmp_path: Pat
     assert _imports_when_opening(url, "open_sandbox_database") == "[]"
 
 
-_CONDUCTOR_COMMANDS = """
+_SANDBOX_COMMANDS = """
 import sys
 from ledgerbridge import runtime
 from ledgerbridge.config import Settings
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sandbox.base import SandboxContext
-settings = Settings(database_url=sys.argv[1], sandbox_database_url=sys.argv[1], _env_file=None)
+url, provider, tenant = sys.argv[1:]
+settings = Settings(database_url=url, sandbox_database_url=url, _env_file=None)
 engine = runtime.open_sandbox_database(settings)
-sandbox, context = get_platform("qbd").sandbox, SandboxContext(engine=engine, base_url="")
+sandbox, context = get_platform(provider).sandbox, SandboxContext(engine=engine, base_url="")
 try:
-    sandbox.credentials(context, "end_usr_nobody")
+    sandbox.credentials(context, tenant)
 except LookupError:
     pass
-sandbox.reset(context, "end_usr_nobody")
+sandbox.reset(context, tenant)
 engine.dispose()
 print(sorted(m for m in ("fastapi", "faker") if m in sys.modules))
 """
 
 
-def test_conductor_sandbox_commands_import_neither_its_app_nor_its_seeder(
-    tmp_path: Path,
+@pytest.mark.parametrize(("provider", "tenant"), [("qbd", "end_usr_nobody"), ("qbo", "9999")])
+def test_sandbox_commands_import_neither_the_app_nor_the_seeder(
+    tmp_path: Path, provider: str, tenant: str
 ) -> None:
-    """`sandbox token` and `reset` of the Conductor sandbox read and write its tables only:
-    FastAPI and Faker (0.1-0.15 s of a command's imports) stay unloaded."""
+    """`sandbox token` and `reset` read and write the sandbox's tables only: FastAPI and
+    Faker (0.15-0.2 s of a command's imports) stay unloaded."""
     url = f"sqlite:///{tmp_path / 'sandbox.db'}"
-    run = [sys.executable, "-c", _CONDUCTOR_COMMANDS, url]
+    run = [sys.executable, "-c", _SANDBOX_COMMANDS, url, provider, tenant]
     subprocess.run(run, capture_output=True, check=True)  # migrates the new database
     assert subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip() == "[]"
 

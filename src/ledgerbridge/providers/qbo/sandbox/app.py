@@ -22,12 +22,8 @@ from ledgerbridge.parsing import ParseError, load_json, parse_datetime, parse_id
 from ledgerbridge.providers.qbo import wire
 from ledgerbridge.providers.qbo.sandbox import merge, rules, store
 from ledgerbridge.providers.qbo.sandbox import query as qbo_query
-from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
-    PROVIDER,
-    default_settings,
-    ensure_realm,
-    oauth_router,
-)
+from ledgerbridge.providers.qbo.sandbox.oauth_routes import oauth_router
+from ledgerbridge.providers.qbo.sandbox.realms import PROVIDER, default_settings, ensure_realm
 from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.providers.qbo.sandbox.webhook_routes import webhook_router
 from ledgerbridge.providers.qbo.wire import QboFault

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.qbo.sandbox import delivery, notifications
-from ledgerbridge.providers.qbo.sandbox import seed as seeding
-from ledgerbridge.providers.qbo.sandbox.app import create_app
-from ledgerbridge.providers.qbo.sandbox.oauth_routes import (
-    PROVIDER,
-    ensure_realm,
-    realm_settings,
-)
+from ledgerbridge.providers.qbo.sandbox.realms import PROVIDER, ensure_realm, realm_settings
 from ledgerbridge.providers.qbo.sandbox.tables import (
     companies,
     customers,
@@ -27,6 +20,12 @@ from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
 from ledgerbridge.sandbox.oauth import TokenIssuer
 from ledgerbridge.sandbox.tenants import count_rows
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# The API app (FastAPI) and the seeder (Faker) are imported where they are used: the CLI's
+# `sandbox token`, `webhook` and `reset` need neither.
 
 
 class QboSandbox:
@@ -41,6 +40,8 @@ class QboSandbox:
         self.issuer = TokenIssuer(PROVIDER)
 
     def create_app(self, context: SandboxContext) -> FastAPI:
+        from ledgerbridge.providers.qbo.sandbox.app import create_app
+
         return create_app(context, self.issuer)
 
     def background(
@@ -67,6 +68,8 @@ class QboSandbox:
         self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
     ) -> SeedResult:
         """Create the realm if new and add `customers` realistic customers."""
+        from ledgerbridge.providers.qbo.sandbox import seed as seeding
+
         ensure_realm(context, tenant_id)
         added = seeding.seed_customers(context.engine, tenant_id, customers, seed, context.clock())
         return SeedResult(tenant_id=tenant_id, customers=added)
