@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.intacct.sandbox import entities, store, tables
-from ledgerbridge.providers.intacct.sandbox.app import create_app, default_settings
 from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER, issuer
-from ledgerbridge.providers.intacct.sandbox.seed import seed_customers
 from ledgerbridge.providers.intacct.wire import API_PREFIX
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
 from ledgerbridge.sandbox.tenants import count_rows
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# The API app (FastAPI) and the seeder (Faker) are imported where they are used: the CLI's
+# `sandbox token` and `reset` need neither.
 
 MOUNT_PATH = f"/sandbox/intacct{API_PREFIX}"
 DEFAULT_USER = "user"
@@ -27,12 +31,16 @@ class IntacctSandbox:
     migration_head = "i0003"
 
     def create_app(self, context: SandboxContext) -> FastAPI:
+        from ledgerbridge.providers.intacct.sandbox.app import create_app
+
         return create_app(context)
 
     def seed(
         self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
     ) -> SeedResult:
         """Create the company if new and add `customers` customers."""
+        from ledgerbridge.providers.intacct.sandbox.seed import seed_customers
+
         self.ensure_company(context, tenant_id)
         seed_customers(context.engine, tenant_id, customers, seed or 0, context.clock())
         return SeedResult(tenant_id=tenant_id, customers=customers)
@@ -49,6 +57,8 @@ class IntacctSandbox:
         self.ensure_company(context, tenant_id)
 
     def ensure_company(self, context: SandboxContext, tenant_id: str) -> None:
+        from ledgerbridge.providers.intacct.sandbox.app import default_settings
+
         with write_transaction(context.engine) as connection:
             tenants.ensure_tenant(
                 connection, PROVIDER, tenant_id, default_settings(), context.clock()
