@@ -22,7 +22,8 @@ async def _small_answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def test_small_answers_on_a_kept_alive_connection_are_not_held_back() -> None:
     """uvicorn writes a response's headers and body apart; with Nagle's algorithm on, the
     body waited for the ACK of the headers, which the client delays by 40 ms or more
-    (Linux's least): every such request took 40 ms more. 20 requests, median well under."""
+    (Linux's least): every such request took 40 ms more. 20 requests: the median under 30 ms,
+    with room for a loaded machine."""
     sock = serving.bind("127.0.0.1", 0)
     server = serving.server(_small_answer)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -44,4 +45,4 @@ def test_small_answers_on_a_kept_alive_connection_are_not_held_back() -> None:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-    assert statistics.median(took[1:]) < 0.02, [round(t * 1000, 1) for t in took]
+    assert statistics.median(took[1:]) < 0.03, [round(t * 1000, 1) for t in took]
