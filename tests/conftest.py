@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -265,6 +265,21 @@ async def sync_environment(app: FastAPI, **settings: Any) -> AsyncIterator[SyncE
             http=http,
             connector_settings=ConnectorSettings(**{"retry": FAST_RETRY, **settings}),
         )
+
+
+async def cancel_inside(
+    work: Coroutine[Any, Any, Any], inside: threading.Event, go_on: threading.Event | None = None
+) -> None:
+    """Run `work`, cancel it once a thread it started sets `inside` (then set `go_on`, to
+    let that thread finish), and hold that the cancellation came out of it: how the tests
+    stop a worker, a scheduler or a run in the middle of a transaction."""
+    task = asyncio.create_task(work)
+    assert await asyncio.to_thread(inside.wait, 30)
+    task.cancel()
+    if go_on is not None:
+        go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 API_KEY = "lb_test_key"

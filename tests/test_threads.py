@@ -45,3 +45,21 @@ async def test_a_cancelled_caller_goes_on_only_after_the_thread(cancels: int) ->
     with pytest.raises(asyncio.CancelledError):
         await task
     assert events == ["thread finished", "caller cancelled"]
+
+
+async def test_work_done_for_a_cancelled_caller_is_undone_and_nothing_else() -> None:
+    started, undone = threading.Event(), []
+
+    def claim(what: str) -> str:
+        started.set()
+        time.sleep(0.2)
+        return what
+
+    task = asyncio.create_task(in_thread(claim, "leases", undo=undone.append))
+    assert await asyncio.to_thread(started.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert undone == ["leases"]
+    assert await in_thread(claim, "kept", undo=undone.append) == "kept"  # not cancelled
+    assert undone == ["leases"]

@@ -13,7 +13,8 @@ disposed meanwhile, to be garbage-collected unclosed.
 
 `in_thread` waits for the thread whatever happens, then lets the cancellation go on: when
 the caller sees `CancelledError`, the work has finished (committed or rolled back) and its
-connection is back in its pool.
+connection is back in its pool. Work that takes something (a claim's leases, a run it
+begins) names how to hand it back (`undo`), done before the cancellation goes on.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ T = TypeVar("T")
 Args = TypeVarTuple("Args")
 
 
-def start_in_thread(func: Callable[[Unpack[Args]], T], *args: *Args) -> asyncio.Task[T]:
+def _started(func: Callable[[Unpack[Args]], T], *args: *Args) -> asyncio.Task[T]:
     """`func(*args)` started in a worker thread, as a task of its own that the caller's
-    cancellation does not reach. Await it with `asyncio.shield`, and `outlast` it when
-    cancelled (as `in_thread` does), to use what the work returned even then."""
+    cancellation does not reach."""
     return asyncio.ensure_future(to_thread.run_sync(func, *args))
 
 
-async def outlast(work: asyncio.Task[T]) -> None:
+async def _outlast(work: asyncio.Task[T]) -> None:
     """Wait until `work` has finished, however often the waiting task is cancelled
     meanwhile; its outcome is left in the task (nothing raised here)."""
     while not work.done():
@@ -47,12 +47,21 @@ async def outlast(work: asyncio.Task[T]) -> None:
         work.exception()  # looked at: asyncio does not report it as never retrieved
 
 
-async def in_thread(func: Callable[[Unpack[Args]], T], *args: *Args) -> T:
+async def in_thread(
+    func: Callable[[Unpack[Args]], T],
+    *args: *Args,
+    undo: Callable[[T], object] | None = None,
+) -> T:
     """`func(*args)` in a worker thread; if the caller is cancelled meanwhile, the
-    cancellation is raised once the thread has finished, never before."""
-    work = start_in_thread(func, *args)
+    cancellation is raised once the thread has finished, never before. `undo`, when
+    given, is called (in a thread too) with what `func` returned if it succeeded all the
+    same: work that took something (a claim's leases, a run begun) hands it back before
+    the cancellation goes on."""
+    work = _started(func, *args)
     try:
         return await asyncio.shield(work)
     except asyncio.CancelledError:
-        await outlast(work)
+        await _outlast(work)
+        if undo is not None and not work.cancelled() and work.exception() is None:
+            await in_thread(undo, work.result())
         raise

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from conftest import cancel_inside
 from ledgerbridge.config import Settings
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.sync import leases
@@ -237,11 +238,7 @@ async def test_a_run_cancelled_inside_a_transaction_waits_for_it_then_records_it
 
     sa.event.listen(env.engine, "before_cursor_execute", slow)
     try:
-        task = asyncio.create_task(run_sync(env, qbo.connection_id))
-        assert await asyncio.to_thread(inside.wait, 30)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_inside(run_sync(env, qbo.connection_id), inside)
         events.append("run returned")
     finally:
         sa.event.remove(env.engine, "before_cursor_execute", slow)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from conftest import sync_environment
+from conftest import cancel_inside, sync_environment
 from ledgerbridge.connections import create_connection
 from ledgerbridge.db import is_sqlite, read_transaction, utcnow, write_transaction
 from ledgerbridge.sync import leases, runs
@@ -109,12 +109,7 @@ async def test_a_scheduler_stopped_while_claiming_hands_its_claim_back(app: Fast
 
     async with sync_environment(app) as env:
         held = HeldInItsClaim(env)
-        tick = asyncio.create_task(held.tick())
-        assert await asyncio.to_thread(claiming.wait, 10)
-        tick.cancel()
-        go_on.set()
-        with pytest.raises(asyncio.CancelledError):
-            await tick
+        await cancel_inside(held.tick(), claiming, go_on)
         assert held._running == {}
     assert sorted(_claim(app.state.databases.main, "another worker", 10)) == sorted(ids)
 

@@ -6,7 +6,6 @@ once never send one delivery twice; redelivery resends the same event id."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 import time
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from conftest import cancel_inside
 from ledgerbridge.db import read_transaction
 from ledgerbridge.observability.metrics import REGISTRY
 from ledgerbridge.tables import webhook_attempts
@@ -276,12 +276,7 @@ async def test_a_deliverer_stopped_while_claiming_hands_the_round_back(
             return super()._claim()
 
     held = HeldInItsClaim(deliverer.engine, deliverer.cipher, deliverer.http, "worker-a", FAST)
-    round_ = asyncio.create_task(held.deliver_due())
-    assert await asyncio.to_thread(claiming.wait, 10)
-    round_.cancel()
-    go_on.set()
-    with pytest.raises(asyncio.CancelledError):
-        await round_
+    await cancel_inside(held.deliver_due(), claiming, go_on)
     other = replace(deliverer, owner="worker-b")
     assert await other.deliver_due() == 1
     assert len(receiver.events()) == 1

@@ -57,7 +57,7 @@ from ledgerbridge.sync import health, leases, report, runs
 from ledgerbridge.sync.credentials import DatabaseCredentials
 from ledgerbridge.sync.hierarchy import DatabaseHierarchy
 from ledgerbridge.sync.runs import RunKind, RunStatus, SyncRunInfo
-from ledgerbridge.threads import in_thread, outlast, start_in_thread
+from ledgerbridge.threads import in_thread
 from ledgerbridge.unified import key_lists
 from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.customer import MODEL_NAME
@@ -392,16 +392,11 @@ async def run_sync(
     """Run one sync of the connection to the end and return the finished run (succeeded
     or failed). `leased` says the caller (the scheduler) already holds the lease.
     Raises `SyncBusyError` when another process holds it."""
-    starting = start_in_thread(
-        lambda: _start(env, connection_id, full=full, trigger=trigger, leased=leased)
+    begun = await in_thread(
+        lambda: _start(env, connection_id, full=full, trigger=trigger, leased=leased),
+        # Stopped as the run began: it began all the same, so it is recorded cancelled.
+        undo=lambda begun: _finish(env, begun, asyncio.CancelledError()),
     )
-    try:
-        begun = await asyncio.shield(starting)
-    except asyncio.CancelledError:  # stopped as the run began: it began all the same
-        await outlast(starting)
-        if not starting.cancelled() and starting.exception() is None:
-            await in_thread(_finish, env, starting.result(), asyncio.CancelledError())
-        raise
     info, run, checkpoint = begun.info, begun.run, begun.checkpoint
     if progress is not None:
         progress.begin(run)

@@ -35,7 +35,7 @@ from ledgerbridge.sync import leases, runs
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.sync.retention import RunRetention, prune_runs
 from ledgerbridge.sync.runs import SyncRunInfo
-from ledgerbridge.threads import in_thread, outlast, start_in_thread
+from ledgerbridge.threads import in_thread
 
 log = get_logger(__name__)
 
@@ -103,6 +103,8 @@ class Scheduler:
             return claimed
 
     def _release(self, claimed: list[str]) -> None:
+        if not claimed:
+            return
         with write_transaction(self.env.engine) as conn:
             leases.release(conn, claimed, self.env.owner)
 
@@ -128,16 +130,9 @@ class Scheduler:
         if room <= 0:
             self._next_due, self._full = None, True
             return []
-        claiming = start_in_thread(self._claim, room)
-        try:
-            claimed = await asyncio.shield(claiming)
-        except asyncio.CancelledError:
-            # Stopped while the claim's thread ran: it commits all the same, so hand its
-            # leases back (another worker starts those runs now, not once they expire).
-            await outlast(claiming)
-            if not claiming.cancelled() and claiming.exception() is None and claiming.result():
-                await in_thread(self._release, claiming.result())
-            raise
+        # Stopped while the claim's thread runs, it commits all the same: its leases are
+        # handed back (another worker starts those runs now, not once they expire).
+        claimed = await in_thread(self._claim, room, undo=self._release)
         started = []
         for connection_id in claimed:
             task = asyncio.create_task(

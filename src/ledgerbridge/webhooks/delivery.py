@@ -30,7 +30,7 @@ from ledgerbridge.crypto import CredentialCipher
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.observability import metrics
 from ledgerbridge.observability.logs import get_logger
-from ledgerbridge.threads import in_thread, outlast, start_in_thread
+from ledgerbridge.threads import in_thread
 from ledgerbridge.tls import tls_context
 from ledgerbridge.webhooks import deliveries, subscriptions
 from ledgerbridge.webhooks.deliveries import AttemptResult, Claimed
@@ -117,16 +117,9 @@ class Deliverer:
         """One round: claim what is due, send it all concurrently, then record every
         attempt in one transaction (one write per round, not per delivery: writers queue
         on SQLite's lock); how many were sent."""
-        claiming = start_in_thread(self._claim)
-        try:
-            claimed = await asyncio.shield(claiming)
-        except asyncio.CancelledError:
-            # Stopped while the claim's thread ran: it commits all the same, so wait for
-            # what it took and hand that back too (a claim that failed took nothing).
-            await outlast(claiming)
-            if not claiming.cancelled() and claiming.exception() is None:
-                self._release(claiming.result())
-            raise
+        # Stopped while the claim's thread runs, it commits all the same: what it took is
+        # handed back too (a claim that failed took nothing).
+        claimed = await in_thread(self._claim, undo=self._release)
         if not claimed:
             return 0
         try:

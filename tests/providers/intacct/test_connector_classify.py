@@ -161,12 +161,15 @@ def test_query_rows_nest_like_the_object_and_drop_empty_fields() -> None:
     }
 
 
-def test_fields_never_seen_nest_all_the_same_and_the_known_paths_stay_put() -> None:
+def test_fields_never_seen_nest_all_the_same_and_beside_the_known_ones() -> None:
     row = {f"extra{n}.inner.leaf": n for n in range(1050)}
-    nested = from_query_row({"key": "7", **row})
+    known = "contacts.default.email1"
+    assert known in mapper.QUERY_FIELDS  # nested from the paths split up front
+    mixed = {"key": "7", known: "a@example.com", "contacts.default.unseen": 1, **row}
+    nested = from_query_row(mixed)
     assert nested["extra0"] == {"inner": {"leaf": 0}}
     assert nested["extra1049"] == {"inner": {"leaf": 1049}}
-    assert set(mapper._PATHS) == set(mapper.QUERY_FIELDS)
+    assert nested["contacts"] == {"default": {"email1": "a@example.com", "unseen": 1}}
 
 
 def test_a_checkpoint_second_is_what_strftime_gave() -> None:
