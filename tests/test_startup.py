@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from ledgerbridge.db import alembic_heads, create_engine, migrate
 from ledgerbridge.migrations import HEADS
 from ledgerbridge.providers.registry import all_platforms
 from ledgerbridge.runtime import MAIN_MIGRATIONS, MALLOC_ARENAS, migrate_sandbox_database
 from ledgerbridge.sandbox.tables import SHARED_MIGRATIONS, sandbox_heads, version_locations
+from ledgerbridge.unified.records import children_of
 
 _OPEN_AND_REPORT = """
 import sys
@@ -125,16 +128,44 @@ def test_a_sandbox_database_behind_a_head_is_still_migrated(tmp_path: Path) -> N
 
 
 def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path) -> None:
+    """A database two migrations behind (0009: no `listed_keys`, parents indexed as a
+    payload expression) is brought to the heads, and 0011 fills the `parent_id` column
+    from the payloads stored before it."""
     engine = create_engine(f"sqlite:///{tmp_path / 'main.db'}")
     migrate(engine, MAIN_MIGRATIONS, known_heads=HEADS)
     with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0009'"))
-        connection.execute(sa.text("DROP TABLE listed_keys"))  # 0010's, undone
+        config = Config()
+        config.set_main_option("script_location", MAIN_MIGRATIONS)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+        assert "parent_id" not in {c["name"] for c in sa.inspect(connection).get_columns("records")}
+        connection.execute(
+            sa.text(
+                "INSERT INTO connections (id, provider, environment, base_url, status,"
+                " credentials, change_seq, sync_frequency_s, created_at)"
+                " VALUES ('c1', 'qbd', 'default', 'http://x', 'active', '', 2, 60,"
+                " '2026-01-01')"
+            )
+        )
+        for external_id, payload in (("p1", '{"parent_id": null}'), ("j1", '{"parent_id": "p1"}')):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO records (connection_id, model, external_id, payload,"
+                    " content_hash, first_seen_at, last_modified_at, last_action, change_seq)"
+                    " VALUES ('c1', 'customer', :id, :payload, 'h', '2026-01-01',"
+                    " '2026-01-01', 'ADDED', :seq)"
+                ),
+                {"id": external_id, "payload": payload, "seq": 1 + (external_id == "j1")},
+            )
     migrate(engine, MAIN_MIGRATIONS, known_heads=HEADS)
     with engine.connect() as connection:
         assert sa.inspect(connection).has_table("listed_keys")
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
         assert [row[0] for row in version] == sorted(HEADS)
+        parents = connection.execute(sa.text("SELECT external_id, parent_id FROM records"))
+        assert sorted(parents) == [("j1", "p1"), ("p1", None)]
+        found = children_of(connection, connection_id="c1", model="customer", parent_ids=["p1"])
+        assert found == [("j1", "p1", None)]
     engine.dispose()
 
 

@@ -22,7 +22,6 @@ from ledgerbridge.unified.records import (
     IncomingRecord,
     StoredRecord,
     WriteCounts,
-    _parent_id,
     children_of,
     content_hash,
     current_change_seq,
@@ -527,7 +526,7 @@ def test_children_of_finds_jobs_by_parent_through_the_index(engine: Engine, conn
         query = sa.select(records.c.external_id).where(
             records.c.connection_id == conn_id,
             records.c.model == MODEL,
-            _parent_id(conn).in_(["p1"]),
+            records.c.parent_id.in_(["p1"]),
         )
         sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
         explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "

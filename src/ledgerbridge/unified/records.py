@@ -348,6 +348,7 @@ _INSERTED = (
     "deleted_at",
     "last_action",
     "change_seq",
+    "parent_id",
 )
 _CONTENT_UPDATED = _INSERTED[3:]
 _REMOTE_UPDATED = ("remote_data", "remote_hash", "version")
@@ -407,6 +408,12 @@ def _json_text(value: Mapping[str, Any]) -> str:
     return orjson.dumps(value).decode()
 
 
+def _parent(payload: Mapping[str, Any]) -> str | None:
+    """The `parent_id` column of a payload: its unified `parent_id`, when that is text."""
+    parent = payload.get("parent_id")
+    return parent if isinstance(parent, str) else None
+
+
 def _remote(value: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """The platform's payload as stored (JSON text) and its hash: of that text, so it is
     serialised once. (Unlike `content_hash`, key order counts: the platform answers a
@@ -464,6 +471,7 @@ def save_records(
                     stamp if record.deleted else None,
                     action,
                     seq,
+                    _parent(record.payload),
                 )
             )
             counts.deleted += record.deleted
@@ -502,6 +510,7 @@ def save_records(
                 writer.time(deleted_at),
                 action,
                 seq,
+                _parent(record.payload),
             )
         )
     writer.insert(inserts)
@@ -692,23 +701,13 @@ def current_change_seq(conn: Connection, connection_id: str) -> int:
     return int(value)
 
 
-def _parent_id(conn: Connection) -> sa.ColumnElement[str]:
-    """The unified `parent_id` inside the payload, written exactly as the `ix_records_parent`
-    index of migration 0009 is (a database uses an expression index only for the very same
-    expression, with the JSON path a literal, not a bound parameter)."""
-    if is_sqlite(conn):
-        path: sa.ColumnElement[str] = sa.literal_column("'$.parent_id'")
-        return sa.func.json_extract(records.c.payload, path, type_=sa.String)
-    return records.c.payload.op("->>", return_type=sa.String)(sa.literal_column("'parent_id'"))
-
-
 def children_of(
     conn: Connection, *, connection_id: str, model: str, parent_ids: Sequence[str]
 ) -> list[tuple[str, str, str | None]]:
     """(external id, parent id, fully qualified name) of every stored record, deleted ones
     too, whose unified `parent_id` is one of `parent_ids` (through `ix_records_parent`:
     a millisecond where a scan of 50,000 records took most of a second)."""
-    parent = _parent_id(conn)
+    parent = records.c.parent_id
     found: list[tuple[str, str, str | None]] = []
     for start in range(0, len(parent_ids), _LOOKUP_CHUNK):
         query = sa.select(
