@@ -78,10 +78,7 @@ def product(
         _env_file=None,  # type: ignore[call-arg]
     )
     app = create_app(settings)
-    server = LiveServer(app).start()
-    # Failed requests retried at once, as in the other sync tests: the failing-sync test
-    # need not wait out production's back-off.
-    app.state.sync.env.connector_settings = ConnectorSettings(page_size=10, retry=QUICK_RETRY)
+    server = LiveServer(app)  # started once the connection is put off: its scheduler is on
     databases = app.state.databases
     context = app.state.sandbox
     get_platform("qbo").sandbox.seed(context, REALM, CUSTOMERS, 7)
@@ -95,6 +92,10 @@ def product(
             .where(sync_state.c.connection_id == info.id)
             .values(next_run_at=utcnow() + timedelta(days=1))
         )
+    server.start()
+    # Failed requests retried at once, as in the other sync tests: the failing-sync test
+    # need not wait out production's back-off.
+    app.state.sync.env.connector_settings = ConnectorSettings(page_size=10, retry=QUICK_RETRY)
     yield Product(server, info.id, app)
     server.stop()
     databases.dispose()

@@ -36,6 +36,7 @@ from ledgerbridge.providers.base import (
     AuthError,
     CustomerPage,
     FatalError,
+    MappedOnRead,
     ProviderValidationError,
     RetriableError,
     RetryPolicy,
@@ -451,7 +452,7 @@ class IntacctConnector(HttpConnector):
                 page_checkpoint = state.to_json()
             else:
                 page_checkpoint = given  # only the lag window so far: nothing to move
-            records = [mapper.mapped(mapper.from_query_row(row)) for row in rows]
+            records = MappedOnRead(rows, mapper.mapped_query_row)
             if records or finished:
                 yield CustomerPage(records=records, checkpoint=page_checkpoint, total=total)
         if state.reconcile:

@@ -219,6 +219,12 @@ def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
     )
 
 
+def mapped_query_row(row: Mapping[str, Any]) -> MappedCustomer:
+    """A row of a query answer as the record store takes it: `from_query_row` nests it
+    into the GET shape, then `mapped`."""
+    return mapped(from_query_row(row))
+
+
 _ADDRESS_READ = (
     ("line1", "addressLine1"),
     ("line2", "addressLine2"),

@@ -43,7 +43,7 @@ on and a stale one is refused (QuickBooks error 3200 → `ConflictError`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Unpack
@@ -59,6 +59,7 @@ from ledgerbridge.providers.base import (
     CustomerPage,
     FatalError,
     MappedCustomer,
+    MappedOnRead,
     ProviderValidationError,
     RetriableError,
     ThrottledError,
@@ -335,7 +336,7 @@ class QbdConnector(HttpConnector):
         # A full pass lists every id: pages carry those listed so far as parts of the key
         # list (staged by the engine, never all held here), a part once it is large enough.
         listed = KeyListParts(self._key_part_size) if state.full else None
-        pending: list[MappedCustomer] = []
+        pending: Sequence[MappedCustomer] = []
         total: int | None = None
         params = {"status": "all", "limit": str(self._page_size)}
         if state.updated_after is not None:
@@ -356,7 +357,7 @@ class QbdConnector(HttpConnector):
                     yield CustomerPage(pending, midway, total, key_list=part)
                 if not state.full:
                     fresh += await self._renamed_jobs(fresh)
-                pending = [mapper.mapped(customer) for customer in fresh]
+                pending = MappedOnRead(fresh, mapper.mapped)
         deleted = []
         for gone in await self._deleted(state.updated_after, started):
             window.see(gone["id"], _DELETED_MARK, wire.parse_time(gone["deletedAt"]))

@@ -39,6 +39,7 @@ from ledgerbridge.providers.base import (
     ConflictError,
     CustomerPage,
     FatalError,
+    MappedOnRead,
     ProviderValidationError,
     RetriableError,
     ThrottledError,
@@ -114,7 +115,7 @@ def _page(
     total: int | None = None,
     deleted_ids: list[str] | None = None,
 ) -> CustomerPage:
-    records = [mapper.mapped(customer) for customer in customers]
+    records = MappedOnRead(customers, mapper.mapped)
     return CustomerPage(records, checkpoint.to_json(), total, deleted_ids or [])
 
 
