@@ -142,6 +142,30 @@ async def test_a_run_starts_at_its_due_time_not_at_the_next_poll(app: FastAPI) -
     assert timedelta(0) <= started - due < timedelta(seconds=0.5)
 
 
+async def test_the_claim_floor_grows_while_claims_lease_little(app: FastAPI) -> None:
+    """Claims that lease fewer runs than their target space themselves out (doubling, up to
+    `max_tick`), so a worker does not claim ten times a second for a share of one run each;
+    a claim that leases its target brings the floor back at once."""
+    settings = SchedulerSettings(min_tick=0.1, max_tick=0.4, claim_target=2, jitter=0.0)
+    async with sync_environment(app) as env:
+        scheduler = Scheduler(env, settings)
+        floors = []
+        for _ in range(3):  # nothing due: each claim leases nothing
+            assert await scheduler.tick() == []
+            floors.append(scheduler._floor)
+        assert floors == [0.2, 0.4, 0.4]
+        _connections(app, 1)
+        assert len(await scheduler.tick()) == 1  # one of a target of two: still spaced out
+        assert scheduler._floor == 0.4
+        _connections(app, 3, due=[timedelta(seconds=0.3)] * 3)
+        assert await scheduler.tick() == []  # not due yet, but soon: the floor binds
+        assert scheduler._sleep_s() == pytest.approx(0.4, abs=0.05)
+        await asyncio.sleep(0.35)
+        assert len(await scheduler.tick()) == 3
+        assert scheduler._floor == 0.1
+        await scheduler.drain()
+
+
 def test_claims_read_no_run_history(app: FastAPI) -> None:
     """Finding due work must cost the same with 25,600 past runs as with none."""
     (connection_id,) = _connections(app, 1)
