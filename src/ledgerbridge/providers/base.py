@@ -115,7 +115,9 @@ class MappedOnRead(Sequence[MappedCustomer]):
     thread that saves the page, so mapping runs there too and the event loop is free to
     send the next request and take in its answer meanwhile. (Mapped on the event loop, a
     QuickBooks Online sync kept the sandbox waiting on each next page: full sync / read-only
-    pass 85-89%, against 94-95% mapped in the saving thread, at the same CPU a customer.)
+    pass 89-91% on SQLite, against 93-94% mapped in the saving thread, at the same CPU a
+    customer; on PostgreSQL sharing the machine's two cores, 73% against 64-66%: see the
+    README's known issues.)
 
     Mapping all at once on first read, and at most once: only the engine reads a page's
     records, from one thread at a time. A native the mapper refuses fails there, as it
