@@ -85,6 +85,8 @@ try:
     sandbox.credentials(context, tenant)
 except LookupError:
     pass
+sandbox.create(context, tenant)
+sandbox.credentials(context, tenant)
 sandbox.reset(context, tenant)
 engine.dispose()
 print(sorted(m for m in ("fastapi", "faker") if m in sys.modules))
@@ -97,8 +99,8 @@ print(sorted(m for m in ("fastapi", "faker") if m in sys.modules))
 def test_sandbox_commands_import_neither_the_app_nor_the_seeder(
     tmp_path: Path, provider: str, tenant: str
 ) -> None:
-    """`sandbox token` and `reset` read and write the sandbox's tables only: FastAPI and
-    Faker (0.15-0.2 s of a command's imports) stay unloaded."""
+    """`sandbox token`, `create` and `reset` read and write the sandbox's tables only:
+    FastAPI and Faker (0.15-0.2 s of a command's imports) stay unloaded."""
     url = f"sqlite:///{tmp_path / 'sandbox.db'}"
     run = [sys.executable, "-c", _SANDBOX_COMMANDS, url, provider, tenant]
     subprocess.run(run, capture_output=True, check=True)  # migrates the new database

@@ -125,7 +125,7 @@ class Deliverer:
         try:
             results = await asyncio.gather(*(self._send(c, secret) for c, secret in claimed))
         except asyncio.CancelledError:
-            self._release(claimed)
+            await in_thread(self._release, claimed)
             raise
         outcomes = [(c, result) for (c, _), result in zip(claimed, results, strict=True)]
         statuses = await in_thread(self._record, outcomes)

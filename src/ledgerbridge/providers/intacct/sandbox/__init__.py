@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.intacct.sandbox import entities, store, tables
 from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER, issuer
+from ledgerbridge.providers.intacct.sandbox.companies import default_settings
 from ledgerbridge.providers.intacct.wire import API_PREFIX
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
@@ -57,8 +58,6 @@ class IntacctSandbox:
         self.ensure_company(context, tenant_id)
 
     def ensure_company(self, context: SandboxContext, tenant_id: str) -> None:
-        from ledgerbridge.providers.intacct.sandbox.app import default_settings
-
         with write_transaction(context.engine) as connection:
             tenants.ensure_tenant(
                 connection, PROVIDER, tenant_id, default_settings(), context.clock()

@@ -15,6 +15,7 @@ from ledgerbridge.json import json_response
 from ledgerbridge.parsing import INT32_MAX, ParseError, load_json, parse_int
 from ledgerbridge.providers.intacct.sandbox import auth, entities, query, store
 from ledgerbridge.providers.intacct.sandbox.auth import PROVIDER
+from ledgerbridge.providers.intacct.sandbox.companies import default_settings
 from ledgerbridge.providers.intacct.sandbox.entities import ENTITY_HEADER, ENTITY_PATH, Scope
 from ledgerbridge.providers.intacct.wire import (
     DEFAULT_PAGE_SIZE,
@@ -35,11 +36,6 @@ from ledgerbridge.sandbox.oauth import AccessGrant
 from ledgerbridge.threads import in_thread
 
 _WRITE = ("POST", "PATCH", "DELETE")
-
-
-def default_settings() -> tenants.TenantSettings:
-    """A new company behaves like the lowest tier: two requests in flight at once."""
-    return tenants.TenantSettings(max_concurrent=2)
 
 
 def _error_response(error: IntacctError, headers: dict[str, str] | None = None) -> Response:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.qbd.sandbox import store, tables
+from ledgerbridge.providers.qbd.sandbox.end_users import ensure_end_user
 from ledgerbridge.sandbox import tenants
 from ledgerbridge.sandbox.base import SandboxContext, SeedResult
 from ledgerbridge.sandbox.tenants import count_rows
@@ -36,24 +37,18 @@ class ConductorSandbox:
 
     def create(self, context: SandboxContext, tenant_id: str) -> None:
         """Create the end user (an empty company file) if new."""
-        from ledgerbridge.providers.qbd.sandbox.app import default_settings
-
-        now = context.clock()
         with write_transaction(context.engine) as connection:
-            store.secret_key(connection, now)
-            tenants.ensure_tenant(connection, self.name, tenant_id, default_settings(), now)
+            ensure_end_user(connection, tenant_id, context.clock())
 
     def seed(
         self, context: SandboxContext, tenant_id: str, customers: int, seed: int | None
     ) -> SeedResult:
         """Create the end user if new and add `customers` customers and jobs."""
-        from ledgerbridge.providers.qbd.sandbox.app import default_settings
         from ledgerbridge.providers.qbd.sandbox.seed import seed_customers
 
         now = context.clock()
         with write_transaction(context.engine) as connection:
-            store.secret_key(connection, now)
-            tenants.ensure_tenant(connection, self.name, tenant_id, default_settings(), now)
+            ensure_end_user(connection, tenant_id, now)
             added = seed_customers(connection, tenant_id, customers, seed, now)
         return SeedResult(tenant_id=tenant_id, customers=added)
 

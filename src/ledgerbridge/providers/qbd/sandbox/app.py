@@ -20,6 +20,7 @@ from ledgerbridge.json import json_response
 from ledgerbridge.parsing import ParseError, load_json
 from ledgerbridge.providers.qbd import wire
 from ledgerbridge.providers.qbd.sandbox import query, rules, store
+from ledgerbridge.providers.qbd.sandbox.end_users import PROVIDER, default_settings
 from ledgerbridge.providers.qbd.sandbox.paging import (
     CURSOR_LIFETIME_KNOB,
     DEFAULT_CURSOR_LIFETIME_S,
@@ -36,7 +37,6 @@ from ledgerbridge.threads import in_thread
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "qbd"
 DELETED_RETENTION = timedelta(days=90)
 """QuickBooks Desktop reports list objects deleted in the last 90 days."""
 LIST_OBJECT_TYPES = frozenset(
@@ -44,15 +44,6 @@ LIST_OBJECT_TYPES = frozenset(
         "enum"
     ]
 )
-
-
-def default_settings() -> tenants.TenantSettings:
-    """A new company file: one request at a time (queued), the desktop offline as the fault."""
-    return tenants.TenantSettings(
-        queue_when_busy=True,
-        error_statuses=[502],
-        extra={CURSOR_LIFETIME_KNOB: DEFAULT_CURSOR_LIFETIME_S},
-    )
 
 
 def _refusal_error(refusal: Refusal) -> wire.ConductorError:
