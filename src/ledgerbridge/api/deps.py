@@ -1,7 +1,12 @@
 """Dependencies shared by the routes: the database, the credential cipher, the sync
 service, the sandbox context, the caller (API key, environment, scopes) and the connection
 a request names (`Connection-Id` header or path), in the caller's environment. Routes
-reach process state only through these."""
+reach process state only through these.
+
+A dependency that only reads process state or the request is `async def`: FastAPI runs a
+plain `def` dependency in its thread pool, one hop between threads for each (GET /customers
+had six a request, four of them for getters like these). Those that read the database stay
+plain functions, so their queries never block the event loop."""
 
 from __future__ import annotations
 
@@ -25,28 +30,28 @@ from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sync.worker import SyncService
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.databases.main
     return engine
 
 
-def get_cipher(request: Request) -> CredentialCipher:
+async def get_cipher(request: Request) -> CredentialCipher:
     cipher: CredentialCipher = request.app.state.cipher
     return cipher
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sync_service(request: Request) -> SyncService:
+async def get_sync_service(request: Request) -> SyncService:
     """The process's sync service (its HTTP client, environment and scheduler)."""
     service: SyncService = request.app.state.sync
     return service
 
 
-def get_sandbox_context(request: Request) -> SandboxContext:
+async def get_sandbox_context(request: Request) -> SandboxContext:
     context: SandboxContext = request.app.state.sandbox
     return context
 
@@ -151,12 +156,17 @@ def caller_of_key(
     return Caller(grant.key_id, grant.environment, GRANTS[grant.scope])
 
 
-def require_caller(
+async def require_caller(
     security_scopes: SecurityScopes, caller: Annotated[Caller, Depends(_authenticate)]
 ) -> Caller:
     """Every unified endpoint needs `Authorization: Bearer <api key>` (declared as the
     OpenAPI `bearer` security scheme, with the scopes the operation needs; a missing key
     is our 401, a missing scope our 403)."""
+    return _with_scopes(security_scopes, caller)
+
+
+def _with_scopes(security_scopes: SecurityScopes, caller: Caller) -> Caller:
+    """The caller, if its key has every scope the operation needs (else our 403)."""
     missing = [scope for scope in security_scopes.scopes if scope not in caller.scopes]
     if missing:
         raise ApiError(
@@ -181,7 +191,7 @@ def caller_or_connect_session(
         return None
     environment = request.headers.get(ENVIRONMENT_HEADER)
     caller = _authenticate(request, engine, settings, bearer, environment)
-    return require_caller(security_scopes, caller)
+    return _with_scopes(security_scopes, caller)
 
 
 CallerDep = Annotated[Caller, Depends(require_caller)]
@@ -240,7 +250,7 @@ PathConnectionDep = Annotated[ConnectionInfo, Depends(require_path_connection)]
 """The connection named by the path, in the caller's environment."""
 
 
-def caller_environment(caller: CallerDep) -> str:
+async def caller_environment(caller: CallerDep) -> str:
     """The environment the caller's requests act in (its key's; the operator's header)."""
     return caller.environment
 
