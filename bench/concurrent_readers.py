@@ -5,6 +5,8 @@ Each client owns one connection and follows `next_cursor` with `limit=100` from 
 beginning again at the end, for a fixed time; every request's latency is kept. The clients
 are asyncio tasks of one process (this one), each with its own keep-alive connection, so on
 a small machine they share its cores with the server: the figures are the whole loop's.
+Beside them, the server process's own CPU a request (from /proc), which does not depend on
+who else shares the machine.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.processes import cpu_s
+
 API_KEY = "bench-readers"
 PAGE = 100
 
@@ -34,6 +38,8 @@ class ReadFigures:
     seconds: float
     p50_ms: float
     p95_ms: float
+    server_cpu_s: float
+    """CPU seconds the `serve` process spent over the level."""
 
     @property
     def per_second(self) -> float:
@@ -42,13 +48,15 @@ class ReadFigures:
     def line(self) -> str:
         return (
             f"{self.clients:>3} clients: {self.per_second:7,.0f} requests/s  "
-            f"p50 {self.p50_ms:6.1f} ms  p95 {self.p95_ms:6.1f} ms  ({self.requests:,} requests)"
+            f"p50 {self.p50_ms:6.1f} ms  p95 {self.p95_ms:6.1f} ms  ({self.requests:,} requests; "
+            f"server CPU {self.server_cpu_s / max(self.requests, 1) * 1e3:.2f} ms a request)"
         )
 
 
 @contextmanager
-def serve(database_url: str, folder: Path) -> Iterator[str]:
-    """A `ledgerbridge serve` process on `database_url` (no scheduler); yields its URL."""
+def serve(database_url: str, folder: Path) -> Iterator[tuple[str, int]]:
+    """A `ledgerbridge serve` process on `database_url` (no scheduler); yields its URL and
+    process id."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -73,7 +81,7 @@ def serve(database_url: str, folder: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the server did not start")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -105,17 +113,25 @@ async def _first_page(http: httpx.AsyncClient, connection_id: str) -> None:
     response.raise_for_status()
 
 
-async def _measure(url: str, connection_ids: list[str], seconds: float) -> ReadFigures:
+async def _measure(
+    url: str, server_pid: int, connection_ids: list[str], seconds: float
+) -> ReadFigures:
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=len(connection_ids) + 1)
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as http:
+    # A client waits its turn behind the others: at 50 clients a page can take seconds, past
+    # httpx's 5 s default, which would end the level instead of measuring it.
+    timeout = httpx.Timeout(60.0)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=timeout
+    ) as http:
         # A first page each, untimed: connections opened and the server warm.
         await asyncio.gather(*(_first_page(http, c) for c in connection_ids))
-        started = time.perf_counter()
+        started, server_cpu = time.perf_counter(), cpu_s(server_pid)
         until = started + seconds
         await asyncio.gather(*(_reader(http, c, until, latencies) for c in connection_ids))
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_s(server_pid) - server_cpu
     quantiles = statistics.quantiles(latencies, n=100)
     return ReadFigures(
         clients=len(connection_ids),
@@ -123,6 +139,7 @@ async def _measure(url: str, connection_ids: list[str], seconds: float) -> ReadF
         seconds=elapsed,
         p50_ms=statistics.median(latencies) * 1000,
         p95_ms=quantiles[94] * 1000,
+        server_cpu_s=server_cpu,
     )
 
 
@@ -138,8 +155,8 @@ def measure_readers(
     whose data folder is `folder` (the loader's: its secret key reads the connections'
     credentials)."""
     figures = []
-    with serve(database_url, folder) as url:
+    with serve(database_url, folder) as (url, pid):
         for clients in levels:
-            figures.append(asyncio.run(_measure(url, connection_ids[:clients], seconds)))
+            figures.append(asyncio.run(_measure(url, pid, connection_ids[:clients], seconds)))
             print(figures[-1].line(), flush=True)
     return figures
