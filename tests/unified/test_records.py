@@ -547,7 +547,11 @@ def test_the_sqlite_page_lookup_probes_the_unique_index(engine: Engine, conn_id:
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's lookup")
     save(engine, conn_id, *(customer(str(i)) for i in range(50)))
-    query = _SQLITE.lookup(conn_id, MODEL, ["3", "7", "no such id"])
+    parameters = {
+        **_SQLITE.scope(conn_id, MODEL),
+        "external_ids": _SQLITE.ids(["3", "7", "no such id"]),
+    }
+    query = _SQLITE.lookup().params(parameters)
     sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     with read_transaction(engine) as conn:
         plan = " ".join(str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
