@@ -551,7 +551,7 @@ def test_the_sqlite_page_lookup_probes_the_unique_index(engine: Engine, conn_id:
         **_SQLITE.scope(conn_id, MODEL),
         "external_ids": _SQLITE.ids(["3", "7", "no such id"]),
     }
-    query = _SQLITE.lookup().params(parameters)
+    query = _SQLITE.lookup.params(parameters)
     sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     with read_transaction(engine) as conn:
         plan = " ".join(str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))

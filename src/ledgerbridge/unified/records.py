@@ -196,6 +196,7 @@ class _Backend:
         """The parameters confining a `within` query to one connection's records of a model."""
         return {_SCOPE_CONNECTION: connection_id, _SCOPE_MODEL: model}
 
+    @functools.cached_property
     def lookup(self) -> sa.Select[Any]:
         """The statement finding a page's stored records by external id (`_existing`),
         whatever the page's size: the ids bound as one JSON array (`db.json_array_rows`),
@@ -281,6 +282,7 @@ class _PostgreSQL(_Backend):
     def scope(self, connection_id: str, model: str) -> dict[str, Any]:
         return {_SCOPE_CONNECTION: [connection_id], _SCOPE_MODEL: [model]}
 
+    @functools.cached_property
     def lookup(self) -> sa.Select[Any]:
         ids = (
             sa.func.unnest(sa.bindparam(_IDS, type_=sa.ARRAY(sa.String)))
@@ -345,17 +347,12 @@ def _backend(conn: Connection) -> _Backend:
     return _SQLITE if is_sqlite(conn) else _POSTGRESQL
 
 
-@functools.cache
-def _lookup_query(backend: _Backend) -> sa.Select[Any]:
-    return backend.lookup()
-
-
 def _existing(
     conn: Connection, connection_id: str, model: str, external_ids: Sequence[str]
 ) -> dict[str, Any]:
     backend = _backend(conn)
     parameters = {**backend.scope(connection_id, model), _IDS: backend.ids(external_ids)}
-    return {row.external_id: row for row in conn.execute(_lookup_query(backend), parameters)}
+    return {row.external_id: row for row in conn.execute(backend.lookup, parameters)}
 
 
 _INSERTED = (
@@ -654,17 +651,10 @@ def _name_pattern(text: str) -> str:
 
 
 @functools.cache
-def _page_query(
-    backend: _Backend,
-    with_remote: bool,
-    after: bool,
-    modified: bool,
-    actions: bool,
-    ids: bool,
-    name: bool,
-) -> sa.Select[Any]:
-    """`list_records`' query for one combination of filters, each value bound at execution
-    (`after_seq`, `modified_after`, `actions`, `external_ids`, `name_pattern`, `limit`)."""
+def _page_query(backend: _Backend, with_remote: bool, bound: frozenset[str]) -> sa.Select[Any]:
+    """`list_records`' query filtering by each parameter named in `bound` (`after_seq`,
+    `modified_after`, `actions`, `external_ids`, `name_pattern`), all values bound at
+    execution, `limit` too."""
 
     def page(connection: sa.ColumnElement[str], model: sa.ColumnElement[str]) -> sa.Select[Any]:
         query = (
@@ -673,15 +663,15 @@ def _page_query(
             .order_by(records.c.change_seq)
             .limit(sa.bindparam("limit", type_=sa.Integer))
         )
-        if after:
+        if "after_seq" in bound:
             query = query.where(records.c.change_seq > sa.bindparam("after_seq"))
-        if modified:
+        if "modified_after" in bound:
             query = query.where(records.c.last_modified_at >= sa.bindparam("modified_after"))
-        if actions:
+        if "actions" in bound:
             query = query.where(records.c.last_action.in_(sa.bindparam("actions", expanding=True)))
-        if ids:
+        if _IDS in bound:
             query = query.where(records.c.external_id.in_(sa.bindparam(_IDS, expanding=True)))
-        if name:
+        if "name_pattern" in bound:
             # `json_extract` on SQLite, `->>` on PostgreSQL.
             display_name: sa.ColumnElement[str] = records.c.payload["display_name"].as_string()
             query = query.where(display_name.ilike(sa.bindparam("name_pattern"), escape="\\"))
@@ -717,15 +707,7 @@ def list_records(
         parameters[_IDS] = list(external_ids)
     if name_contains:
         parameters["name_pattern"] = _name_pattern(name_contains)
-    query = _page_query(
-        backend,
-        with_remote,
-        after_seq is not None,
-        modified_after is not None,
-        actions is not None,
-        external_ids is not None,
-        bool(name_contains),
-    )
+    query = _page_query(backend, with_remote, frozenset(parameters))
     rows = conn.execute(query, parameters).all()
     return [_stored(row, with_remote) for row in rows[:limit]], len(rows) > limit
 
