@@ -171,6 +171,38 @@ def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path) -> None:
     engine.dispose()
 
 
+COLLECTIONS_PROBE = """
+import gc, sys
+from ledgerbridge import runtime
+if sys.argv[1] == "started":
+    runtime.started()
+before = sum(generation["collections"] for generation in gc.get_stats())
+for _ in range(20):  # twenty pages of 1,000 customers, each alive until it is saved
+    page = [{"Id": str(n), "BillAddr": {"Line1": "1 Main St"}, "MetaData": {}} for n in range(1000)]
+    payloads = [dict(customer, payload={"id": customer["Id"]}) for customer in page]
+    del page, payloads
+print(sum(generation["collections"] for generation in gc.get_stats()) - before)
+"""
+
+
+def test_a_started_process_does_not_collect_garbage_for_each_page_it_holds() -> None:
+    """Twenty pages of 1,000 customers (5,000 container objects each, all alive until the
+    page is done, then freed by reference counting): CPython's threshold of 700 new objects
+    collects several times a page, though none of it is garbage; a started process none."""
+
+    def collections(*argv: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", COLLECTIONS_PROBE, *argv],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return int(done.stdout)
+
+    assert collections("plain") >= 20 * 5
+    assert collections("started") == 0
+
+
 ARENA_PROBE = """
 import ctypes, sys, threading
 from ledgerbridge import runtime
