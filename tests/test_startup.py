@@ -171,6 +171,18 @@ def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def _probe(source: str, mode: str) -> subprocess.CompletedProcess[str]:
+    """`source` run in a new interpreter, with `runtime.started()` first when `mode` is
+    "started" (MALLOC_ARENA_MAX unset, as on a default install)."""
+    return subprocess.run(
+        [sys.executable, "-c", source, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"},
+    )
+
+
 COLLECTIONS_PROBE = """
 import gc, sys
 from ledgerbridge import runtime
@@ -190,17 +202,8 @@ def test_a_started_process_does_not_collect_garbage_for_each_page_it_holds() -> 
     page is done, then freed by reference counting): CPython's threshold of 700 new objects
     collects several times a page, though none of it is garbage; a started process none."""
 
-    def collections(*argv: str) -> int:
-        done = subprocess.run(
-            [sys.executable, "-c", COLLECTIONS_PROBE, *argv],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return int(done.stdout)
-
-    assert collections("plain") >= 20 * 5
-    assert collections("started") == 0
+    assert int(_probe(COLLECTIONS_PROBE, "plain").stdout) >= 20 * 5
+    assert int(_probe(COLLECTIONS_PROBE, "started").stdout) == 0
 
 
 ARENA_PROBE = """
@@ -227,17 +230,11 @@ libc.malloc_stats()  # a block per arena on stderr
 )
 def test_a_started_process_keeps_to_two_malloc_arenas() -> None:
     """Eight threads contending in malloc: glibc gives them arenas of their own, except in a
-    process that has `runtime.started()` (MALLOC_ARENA_MAX unset, as on a default install)."""
+    process that has `runtime.started()`."""
 
-    def arenas(*argv: str) -> int:
-        done = subprocess.run(
-            [sys.executable, "-c", ARENA_PROBE, *argv],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"},
-        )
-        return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+    def arenas(mode: str) -> int:
+        stderr = _probe(ARENA_PROBE, mode).stderr
+        return sum(line.startswith("Arena ") for line in stderr.splitlines())
 
     assert arenas("plain") > MALLOC_ARENAS
     assert arenas("started") == MALLOC_ARENAS
