@@ -21,7 +21,6 @@ that follows cursors never misses a change that commits behind it.
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+import xxhash
 from sqlalchemy.engine import Connection
 
 from ledgerbridge.db import is_sqlite, json_array_rows, json_text_array
@@ -115,6 +115,19 @@ def _older(incoming: str | None, stored: str | None) -> bool:
     return incoming is not None and stored is not None and incoming < stored
 
 
+def text_hash(text: bytes) -> str:
+    """The stored hash of serialised JSON: XXH3's 128 bits, as 32 hex digits.
+
+    These hashes only tell a changed record from an unchanged one; nothing trusts them
+    against an adversary (whoever could craft a collision in a customer's data controls
+    that data already), so a cryptographic hash buys nothing here. For a customer's
+    payload and platform object (about 750 bytes each), XXH3 takes 0.08 µs against
+    blake2b's 1.2 µs (and sha256's 0.8), two of them a record saved; 128 bits keep an
+    accidental collision out of reach of any number of records (migration 0012 rehashed
+    what blake2b had stored)."""
+    return xxhash.xxh3_128_hexdigest(text)
+
+
 def content_hash(value: Mapping[str, Any]) -> str:
     """Hash of the canonical JSON form (sorted keys) of a payload. Keys that are not text
     (none a mapper makes) are written as text: orjson's option for them costs a quarter of
@@ -123,7 +136,7 @@ def content_hash(value: Mapping[str, Any]) -> str:
         canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+    return text_hash(canonical)
 
 
 def _lock_sequence(conn: Connection, connection_id: str) -> int:
@@ -442,7 +455,7 @@ def _remote(value: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     if value is None:
         return None, None
     text = orjson.dumps(value)
-    return text.decode(), hashlib.blake2b(text, digest_size=16).hexdigest()
+    return text.decode(), text_hash(text)
 
 
 def save_records(
