@@ -185,6 +185,23 @@ def transport_error(provider: str, exc: httpx.TransportError) -> RetriableError:
     return RetriableError(f"{type(exc).__name__}: {exc}{where}", provider=provider)
 
 
+_READ = httpx.ByteStream(b"")
+
+
+def release(response: httpx.Response) -> None:
+    """Let a response that has been read and classified be freed as soon as it is dropped.
+
+    httpx 0.28 ties each response and the stream that reads its body into a reference cycle
+    (`BoundAsyncStream` keeps the response to set its `elapsed`; encode/httpx#3733), so a
+    dropped response, its whole body with it, waited for the cyclic garbage collector. A
+    syncing process collects only every 50,000 new objects (`runtime.started`), and a
+    QuickBooks Online page of 1,000 customers is 1.5 MB of body: unreleased, a dozen pages
+    waited at a time (sync_bench, 20,000 customers: peak RSS 117 -> 148 MB). The body has
+    been read into `content` by then, so the stream has nothing left to give."""
+    for each in (*response.history, response):
+        each.stream = _READ
+
+
 def refused_with_401(response: httpx.Response) -> bool:
     return response.status_code == 401
 
@@ -295,5 +312,7 @@ class ProviderClient:
                 if self.reauthorise is not None:
                     await self.reauthorise(refused)
                 raise
+            finally:
+                release(response)
 
         return await call_with_retries(attempt, policy=self.retry, budget=self.budget)
