@@ -20,7 +20,7 @@ from sync.lossless import compare, read_all
 pytestmark = pytest.mark.anyio
 
 
-def test_a_page_is_mapped_once_when_first_read() -> None:
+def test_a_page_is_mapped_once_when_first_read_one_record_at_a_time() -> None:
     calls: list[int] = []
 
     def mapping(native: int) -> MappedCustomer:
@@ -32,6 +32,10 @@ def test_a_page_is_mapped_once_when_first_read() -> None:
     page = MappedOnRead([1, 2, 3], mapping)
     assert len(page) == 3
     assert calls == []  # counting maps nothing
+    records = iter(page)
+    assert next(records).external_id == "1"
+    assert calls == [1]  # a record is mapped as it is read, while its reader works on it
+    assert [record.external_id for record in records] == ["2", "3"]
     assert [record.external_id for record in page] == ["1", "2", "3"]
     assert page[1].external_id == "2"
     assert [record.external_id for record in page[1:]] == ["2", "3"]

@@ -119,9 +119,13 @@ class MappedOnRead(Sequence[MappedCustomer]):
     customer; on PostgreSQL sharing the machine's two cores, 73% against 64-66%: see the
     README's known issues.)
 
-    Mapping all at once on first read, and at most once: only the engine reads a page's
-    records, from one thread at a time. A native the mapper refuses fails there, as it
-    would have where the page was made: the run fails before the page is saved."""
+    Iterating maps the records one at a time, so whoever reads them works on each record
+    while the mapper's output is still in the CPU's cache (the engine builds the store's
+    input, JSON texts and hashes, from it at once: `unified.records.IncomingRecord`). Each
+    native is mapped once: a complete read keeps what it mapped for the next; an index or a
+    slice maps the whole page first. Only the engine reads a page's records, from one
+    thread at a time. A native the mapper refuses fails there, as it would have where the
+    page was made: the run fails before the page is saved."""
 
     __slots__ = ("_mapped", "_mapper", "_natives")
 
@@ -148,7 +152,14 @@ class MappedOnRead(Sequence[MappedCustomer]):
         return self._all()[index]
 
     def __iter__(self) -> Iterator[MappedCustomer]:
-        return iter(self._all())
+        if self._mapped is not None:
+            yield from self._mapped
+            return
+        mapped: list[MappedCustomer] = []
+        for native in self._natives:
+            mapped.append(record := self._mapper(native))
+            yield record
+        self._mapped = mapped
 
 
 @dataclass(frozen=True, slots=True)

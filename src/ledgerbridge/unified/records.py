@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,8 +43,19 @@ _LOOKUP_CHUNK = 1000
 
 @dataclass(slots=True)
 class IncomingRecord:
-    """One record as a sync or a write-back hands it to the store. (Not frozen: one is
-    built a record a sync saves, and a frozen dataclass's `__init__` costs four times.)"""
+    """One record as a sync or a write-back hands it to the store, with what the store will
+    write and compare of it (its JSON texts and hashes) derived once built. (Not frozen:
+    one is built a record a sync saves, and a frozen dataclass's `__init__` costs four
+    times.)
+
+    The derived fields are computed here rather than in `save_records` for the CPU's
+    caches: a sync builds each record right after mapping it (`sync.engine._save_page`
+    reads a page's records one by one, `providers.base.MappedOnRead`), while its platform
+    object and new payload are still in cache; done later, in a pass over the whole page,
+    each of 1,000 payloads and objects (several MB in all) was fetched from memory again.
+    Building the serialised forms in the same pass as the mapping cost 3 µs a QuickBooks
+    Online customer less (the three serialisations 7.0 -> 4.0 µs; a record whose content
+    is unchanged now pays its payload's text too, about 0.6 µs)."""
 
     external_id: str
     payload: Mapping[str, Any]
@@ -54,6 +65,21 @@ class IncomingRecord:
     version: str | None = None
     """The platform's version of the record (`record_version`): a save older than the
     stored version is ignored. None skips the check (and keeps the stored version)."""
+    payload_text: str = field(init=False)
+    """The payload as the JSON column stores it (`_json_text`)."""
+    content_hash: str = field(init=False)
+    """`content_hash` of the payload."""
+    remote_text: str | None = field(init=False)
+    remote_hash: str | None = field(init=False)
+    """The platform object as stored and its hash (`_remote`)."""
+    parent_id: str | None = field(init=False)
+    """The `parent_id` column (`_parent`)."""
+
+    def __post_init__(self) -> None:
+        self.payload_text = _json_text(self.payload)
+        self.content_hash = content_hash(self.payload)
+        self.remote_text, self.remote_hash = _remote(self.remote_data)
+        self.parent_id = _parent(self.payload)
 
 
 @dataclass
@@ -137,6 +163,27 @@ def content_hash(value: Mapping[str, Any]) -> str:
     except TypeError:
         canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return text_hash(canonical)
+
+
+def _json_text(value: Mapping[str, Any]) -> str:
+    """A JSON column's value as SQLAlchemy's serialiser (`db.create_engine`) writes it."""
+    return orjson.dumps(value).decode()
+
+
+def _parent(payload: Mapping[str, Any]) -> str | None:
+    """The `parent_id` column of a payload: its unified `parent_id`, when that is text."""
+    parent = payload.get("parent_id")
+    return parent if isinstance(parent, str) else None
+
+
+def _remote(value: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """The platform's payload as stored (JSON text) and its hash: of that text, so it is
+    serialised once. (Unlike `content_hash`, key order counts: the platform answers a
+    record's keys in one order, and a new order is stored as a new `remote_data`.)"""
+    if value is None:
+        return None, None
+    text = orjson.dumps(value)
+    return text.decode(), text_hash(text)
 
 
 def _lock_sequence(conn: Connection, connection_id: str) -> int:
@@ -437,27 +484,6 @@ def _same(value: datetime) -> datetime:
     return value
 
 
-def _json_text(value: Mapping[str, Any]) -> str:
-    """A JSON column's value as SQLAlchemy's serialiser (`db.create_engine`) writes it."""
-    return orjson.dumps(value).decode()
-
-
-def _parent(payload: Mapping[str, Any]) -> str | None:
-    """The `parent_id` column of a payload: its unified `parent_id`, when that is text."""
-    parent = payload.get("parent_id")
-    return parent if isinstance(parent, str) else None
-
-
-def _remote(value: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-    """The platform's payload as stored (JSON text) and its hash: of that text, so it is
-    serialised once. (Unlike `content_hash`, key order counts: the platform answers a
-    record's keys in one order, and a new order is stored as a new `remote_data`.)"""
-    if value is None:
-        return None, None
-    text = orjson.dumps(value)
-    return text.decode(), text_hash(text)
-
-
 def save_records(
     conn: Connection,
     *,
@@ -484,8 +510,6 @@ def save_records(
     content_updates: list[tuple[Any, ...]] = []
     remote_updates: list[tuple[Any, ...]] = []
     for external_id, record in incoming.items():
-        payload_hash = content_hash(record.payload)
-        remote_text, remote_hash = _remote(record.remote_data)
         row = existing.get(external_id)
         if row is None:
             seq += 1
@@ -495,17 +519,17 @@ def save_records(
                     connection_id,
                     model,
                     external_id,
-                    _json_text(record.payload),
-                    remote_text,
-                    payload_hash,
-                    remote_hash,
+                    record.payload_text,
+                    record.remote_text,
+                    record.content_hash,
+                    record.remote_hash,
                     record.version,
                     stamp,
                     stamp,
                     stamp if record.deleted else None,
                     action,
                     seq,
-                    _parent(record.payload),
+                    record.parent_id,
                 )
             )
             counts.deleted += record.deleted
@@ -516,10 +540,10 @@ def save_records(
             continue
         version = row.version if record.version is None else record.version
         was_deleted = row.deleted_at is not None
-        if was_deleted == record.deleted and row.content_hash == payload_hash:
+        if was_deleted == record.deleted and row.content_hash == record.content_hash:
             counts.unchanged += 1
-            if row.remote_hash != remote_hash or row.version != version:
-                remote_updates.append((row.id, remote_text, remote_hash, version))
+            if row.remote_hash != record.remote_hash or row.version != version:
+                remote_updates.append((row.id, record.remote_text, record.remote_hash, version))
             continue
         seq += 1
         if record.deleted:
@@ -534,17 +558,17 @@ def save_records(
         content_updates.append(
             (
                 row.id,
-                _json_text(record.payload),
-                remote_text,
-                payload_hash,
-                remote_hash,
+                record.payload_text,
+                record.remote_text,
+                record.content_hash,
+                record.remote_hash,
                 version,
                 writer.time(first_seen),
                 stamp,
                 writer.time(deleted_at),
                 action,
                 seq,
-                _parent(record.payload),
+                record.parent_id,
             )
         )
     writer.insert(inserts)
