@@ -60,14 +60,46 @@ UtcDatetime = Annotated[
 
 
 def to_cents(amount: Decimal | str | int | float | None) -> int | None:
-    """Exact integer cents of a decimal amount (`"28.99"` -> 2899; floats via their repr)."""
+    """Exact integer cents of a decimal amount (`"28.99"` -> 2899; floats via their repr).
+
+    A whole number, and a float or text with at most two decimals (almost every amount a
+    platform sends), is read from its digits (`_plain_cents`); anything else goes through
+    Decimal, rounding half to even. Both give the same cents (a property test holds them
+    equal): the digits are only the fast way (a QuickBooks balance such as 123.45: 0.9 µs
+    against 1.45, text 0.55 against 0.83)."""
     if amount is None or amount == "":
         return None
+    if type(amount) is int:
+        return amount * 100
+    if type(amount) is float or type(amount) is str:
+        cents = _plain_cents(amount if type(amount) is str else repr(amount))
+        if cents is not None:
+            return cents
     try:
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     except InvalidOperation as exc:
         raise ValueError(f"not a decimal amount: {amount!r}") from exc
     return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+_PLAIN_DIGITS = 24
+"""Whole digits read without Decimal: beyond them Decimal's 28 digits of precision decide
+(cents of an amount that large are refused)."""
+
+
+def _plain_cents(text: str) -> int | None:
+    """Cents of `[-]digits[.d[d]]` in ASCII (`"-12.5"` -> -1250), or None for any other
+    text (more decimals, an exponent, a plus sign, spaces, underscores), which Decimal
+    reads."""
+    whole, _, fraction = text.partition(".")
+    digits = whole[1:] if whole.startswith("-") else whole
+    if len(fraction) > 2 or len(digits) > _PLAIN_DIGITS:
+        return None
+    if not (digits.isdigit() and digits.isascii()):
+        return None
+    if fraction and not (fraction.isdigit() and fraction.isascii()):
+        return None
+    return int(whole + fraction.ljust(2, "0"))
 
 
 def optional_text(value: Any) -> str | None:

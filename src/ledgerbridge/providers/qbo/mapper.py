@@ -116,10 +116,11 @@ def _inner_text(customer: dict[str, Any], key: str, field: str) -> str | None:
 
 
 def _cents(value: Any) -> int | None:
-    """`to_cents(_decimal(value))`, with whole numbers (most balances) taken as they are."""
-    if type(value) is int:
-        return value * 100
-    return to_cents(_decimal(value))
+    """`to_cents(_decimal(value))`, without the Decimal in between (`to_cents` reads a
+    number's digits itself)."""
+    if value is None or isinstance(value, bool):
+        return None
+    return to_cents(value)
 
 
 def _payload(customer: dict[str, Any], updated_at: datetime) -> dict[str, Any]:
