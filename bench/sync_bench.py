@@ -41,7 +41,7 @@ from ledgerbridge.db import read_transaction
 from ledgerbridge.observability.logs import configure_logging
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.runtime import open_databases
-from ledgerbridge.sync.engine import SyncEnvironment, open_connector, run_sync
+from ledgerbridge.sync.engine import SyncEnvironment, needs_key_lists, open_connector, run_sync
 from ledgerbridge.sync.worker import new_http_client
 
 UNPACED = ConnectorSettings(requests_per_minute=1_000_000)
@@ -93,10 +93,11 @@ def _peak_rss_mb() -> float:
 
 async def _read_only(env: SyncEnvironment, connection_id: str) -> tuple[int, float, float]:
     """A pass over the same pages, fetched and parsed by the connector's own requests, that
-    maps and stores nothing: (customers, seconds, CPU seconds)."""
+    maps and stores nothing: (customers, seconds, CPU seconds). The same pages: those of a
+    connection's first sync, which reads no key list (`needs_key_lists`)."""
     with read_transaction(env.engine) as conn:
         info = get_connection(conn, connection_id)
-    connector = open_connector(env, info)
+    connector = open_connector(env, info, key_lists=needs_key_lists(pass_began_at_seq=0))
     customers, cpu, started = 0, time.process_time(), time.perf_counter()
     async for page in connector.pages(None):
         customers += len(page.records)  # counted, never read: nothing is mapped

@@ -329,6 +329,10 @@ class ConnectorSettings:
     """Requests per rolling minute for this connection; None keeps the platform's limit."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Provider-specific options (e.g. Intacct's reconcile_every)."""
+    key_lists: bool = True
+    """Read the key lists that find deletes (`KeyListPart`). The engine turns them off for
+    a run whose pass began on a connection with nothing stored (`sync.engine.open_connector`):
+    such a list can delete nothing, so reading it would only cost requests."""
 
 
 class ConnectorFactory(Protocol):

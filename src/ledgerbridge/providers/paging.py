@@ -182,12 +182,16 @@ order, and whether the platform says more follow."""
 
 
 async def key_list(
-    provider: str, size: int, page: KeyPage, final: CustomerPage
+    provider: str, size: int, page: KeyPage, final: CustomerPage, *, wanted: bool = True
 ) -> AsyncIterator[CustomerPage]:
     """Every key a keyset pass lists, `size` at a time, as the parts of a key list (the
     lists that find deletes, `KeyListPart`): each part on a page of its own that leaves the
     stored checkpoint as it is, the last one on `final`, whose checkpoint moves on with the
-    reconciliation. Nothing is held between pages: the engine stages each part."""
+    reconciliation. Nothing is held between pages: the engine stages each part. Not
+    `wanted` (`ConnectorSettings.key_lists`), only `final`."""
+    if not wanted:
+        yield final
+        return
     paging, parts = KeyPaging(provider, size), KeyListParts(size)
     while True:
         found, more = await page(paging.start())

@@ -15,7 +15,8 @@ A key list proves absent only what existed before it was read: a customer writte
 it. So each pass remembers the connection's change sequence when it began
 (`pass_began_at_seq`, kept beside the connector's checkpoint while a full pass is under
 way, so a pass resumed by a later run keeps its first run's value) and the reconciliation
-deletes only records unchanged since then.
+deletes only records unchanged since then. For the same reason a pass that began on a
+connection with nothing stored reads no key list at all (`needs_key_lists`).
 """
 
 from __future__ import annotations
@@ -118,14 +119,20 @@ BUDGET_SETTINGS = ("max_concurrent", "requests_per_minute")
 
 
 def open_connector(
-    env: SyncEnvironment, info: ConnectionInfo, *, stored_credentials: str | None = None
+    env: SyncEnvironment,
+    info: ConnectionInfo,
+    *,
+    stored_credentials: str | None = None,
+    key_lists: bool = True,
 ) -> Connector:
     """The connector of a stored connection; the connection's own settings (e.g. Intacct's
-    `reconcile_every`) override the process-wide `extra` options. Its provider and
-    connection are bound to the logging context, so its requests are logged and counted
-    under them."""
+    `reconcile_every`) override the process-wide `extra` options, and `key_lists` False
+    turns its key lists off (`ConnectorSettings.key_lists`). Its provider and connection
+    are bound to the logging context, so its requests are logged and counted under them."""
     structlog.contextvars.bind_contextvars(connection_id=info.id, provider=info.provider)
     settings = env.connector_settings
+    if not key_lists:
+        settings = replace(settings, key_lists=False)
     if info.settings:
         options = dict(info.settings)
         budget = {key: options.pop(key) for key in BUDGET_SETTINGS if key in options}
@@ -139,6 +146,19 @@ def open_connector(
         settings=settings,
         stored=DatabaseHierarchy(env.engine, info.id),
     )
+
+
+def needs_key_lists(pass_began_at_seq: int) -> bool:
+    """Whether a run of a pass that began at `pass_began_at_seq` reads key lists. A pass
+    that began on a connection with nothing stored (its change sequence at 0: every record
+    takes a number from 1) cannot delete anything by one: the reconciliation deletes only
+    records unchanged since the pass began, and every record was stored after. So the
+    first sync of a connection reads no key list: half the requests of a QuickBooks Online
+    first sync (2,001 → 1,001 for a million customers, which at Intuit's 500 requests a
+    minute is four minutes instead of eight). A customer merged away while that pass reads
+    is left as it would have been with the list (spared as changed since the pass began),
+    to the next incremental run's change data capture."""
+    return pass_began_at_seq > 0
 
 
 def incoming_record(record: MappedCustomer) -> IncomingRecord:
@@ -411,7 +431,12 @@ async def run_sync(
         error: BaseException | None = None
         total: int | None = None
         try:
-            connector = open_connector(env, info, stored_credentials=begun.credentials)
+            connector = open_connector(
+                env,
+                info,
+                stored_credentials=begun.credentials,
+                key_lists=needs_key_lists(begun.pass_began_at_seq),
+            )
             async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
                 counts = await in_thread(_save_page, env, run, page, begun.pass_began_at_seq)
                 total = page.total if page.total is not None else total

@@ -553,7 +553,7 @@ class IntacctConnector(HttpConnector):
             return [str(row["key"]) for row in rows], meta.get("next") is not None
 
         size = min(self.settings.key_page_size or self.max_query_size, self.max_query_size)
-        return key_list(PROVIDER, size, keys_after, final)
+        return key_list(PROVIDER, size, keys_after, final, wanted=self.settings.key_lists)
 
     # --- One customer -------------------------------------------------------------------
 

@@ -335,7 +335,8 @@ class QbdConnector(HttpConnector):
         window = _Window(timedelta(seconds=self.settings.lag_seconds), started, state.updated_after)
         # A full pass lists every id: pages carry those listed so far as parts of the key
         # list (staged by the engine, never all held here), a part once it is large enough.
-        listed = KeyListParts(self._key_part_size) if state.full else None
+        wanted = state.full and self.settings.key_lists
+        listed = KeyListParts(self._key_part_size) if wanted else None
         pending: Sequence[MappedCustomer] = []
         total: int | None = None
         params = {"status": "all", "limit": str(self._page_size)}

@@ -248,7 +248,7 @@ class QboConnector(HttpConnector):
             return [str(row["Id"]) for row in rows], True  # a short page is the end
 
         size = min(self.settings.key_page_size or MAX_PAGE, MAX_PAGE)
-        return key_list(PROVIDER, size, ids_after, final)
+        return key_list(PROVIDER, size, ids_after, final, wanted=self.settings.key_lists)
 
     async def _changes(self, since: datetime) -> AsyncIterator[CustomerPage]:
         if utcnow() - since < CDC_WINDOW:
