@@ -155,9 +155,10 @@ def needs_key_lists(pass_began_at_seq: int) -> bool:
     records unchanged since the pass began, and every record was stored after. So the
     first sync of a connection reads no key list: half the requests of a QuickBooks Online
     first sync (2,001 → 1,001 for a million customers, which at Intuit's 500 requests a
-    minute is four minutes instead of eight). A customer merged away while that pass reads
-    is left as it would have been with the list (spared as changed since the pass began),
-    to the next incremental run's change data capture."""
+    minute is four minutes instead of eight). A customer removed while that pass reads is
+    left as it would have been with the list (spared as changed since the pass began), to
+    the next run that reports it (QuickBooks Online's change data capture, Conductor's
+    deleted list, the next reconciliation)."""
     return pass_began_at_seq > 0
 
 

@@ -53,9 +53,9 @@ class IncomingRecord:
     reads a page's records one by one, `providers.base.MappedOnRead`), while its platform
     object and new payload are still in cache; done later, in a pass over the whole page,
     each of 1,000 payloads and objects (several MB in all) was fetched from memory again.
-    Building the serialised forms in the same pass as the mapping cost 3 µs a QuickBooks
-    Online customer less (the three serialisations 7.0 -> 4.0 µs; a record whose content
-    is unchanged now pays its payload's text too, about 0.6 µs)."""
+    Parsing, mapping, versioning and serialising 10,000 QuickBooks Online customers took
+    22.6 µs a customer in passes over pages of 1,000 and 19.6 record by record. (A record
+    whose content is unchanged now pays for its payload's text too, about 0.6 µs.)"""
 
     external_id: str
     payload: Mapping[str, Any]
