@@ -136,7 +136,9 @@ class MappedOnRead(Sequence[MappedCustomer]):
 
     def _all(self) -> list[MappedCustomer]:
         if self._mapped is None:
-            self._mapped = [self._mapper(native) for native in self._natives]
+            for _ in self:  # maps the page, and keeps it
+                pass
+        assert self._mapped is not None
         return self._mapped
 
     def __len__(self) -> int:

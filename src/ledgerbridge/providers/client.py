@@ -185,7 +185,8 @@ def transport_error(provider: str, exc: httpx.TransportError) -> RetriableError:
     return RetriableError(f"{type(exc).__name__}: {exc}{where}", provider=provider)
 
 
-_READ = httpx.ByteStream(b"")
+_NOTHING_LEFT = httpx.ByteStream(b"")
+"""What a read response's stream is swapped for (`release`)."""
 
 
 def release(response: httpx.Response) -> None:
@@ -199,7 +200,7 @@ def release(response: httpx.Response) -> None:
     waited at a time (sync_bench, 20,000 customers: peak RSS 117 -> 148 MB). The body has
     been read into `content` by then, so the stream has nothing left to give."""
     for each in (*response.history, response):
-        each.stream = _READ
+        each.stream = _NOTHING_LEFT
 
 
 def refused_with_401(response: httpx.Response) -> bool:

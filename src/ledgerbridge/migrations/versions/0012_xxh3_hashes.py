@@ -4,7 +4,9 @@ A sync hashes each record twice (its canonical unified payload, and the platform
 as stored), and blake2b took 1.2 µs of a customer's CPU each, XXH3 0.08
 (`unified.records.text_hash` says why a non-cryptographic hash is enough). The stored
 hashes are computed again here from what they hashed, with the same two rules the store
-follows, so the first sync after the upgrade finds every unchanged record unchanged:
+follows (copied here, not imported: a later change to the store's rules must not change
+what this migration writes), so the first sync after the upgrade finds every unchanged
+record unchanged:
 
 - `content_hash`: the payload's canonical JSON (orjson, sorted keys);
 - `remote_hash`: the platform's object as the store serialised it, which is the stored

@@ -58,13 +58,6 @@ def _address(value: Any) -> Address | None:
     return Address(**fields)
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    # str() first: a JSON float such as 629.1 must become Decimal("629.1"), not its binary.
-    return Decimal(str(value))
-
-
 def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
     """A QuickBooks Customer object (as the API returns it) as a unified customer."""
     meta = customer.get("MetaData") or {}
@@ -76,7 +69,7 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
         given_name=optional_text(customer.get("GivenName")),
         display_name=optional_text(customer.get("DisplayName")),
         active=bool(customer.get("Active", True)),
-        balance_cents=to_cents(_decimal(customer.get("Balance"))) or 0,
+        balance_cents=_cents(customer.get("Balance")) or 0,
         taxable=bool(customer.get("Taxable", False)),
         primary_email=_nested(customer, "PrimaryEmailAddr", "Address"),
         primary_phone=_nested(customer, "PrimaryPhone", "FreeFormNumber"),
@@ -90,7 +83,7 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
         currency=_nested(customer, "CurrencyRef", "value"),
         notes=optional_text(customer.get("Notes")),
         mobile_phone=_nested(customer, "Mobile", "FreeFormNumber"),
-        credit_limit_cents=to_cents(_decimal(customer.get("CreditLimit"))),
+        credit_limit_cents=_cents(customer.get("CreditLimit")),
     )
 
 
@@ -116,8 +109,8 @@ def _inner_text(customer: dict[str, Any], key: str, field: str) -> str | None:
 
 
 def _cents(value: Any) -> int | None:
-    """`to_cents(_decimal(value))`, without the Decimal in between (`to_cents` reads a
-    number's digits itself)."""
+    """Exact cents of a QuickBooks amount (`to_cents`: a JSON float such as 629.1 by its
+    repr, never its binary value); None when there is none (absent, null, a boolean)."""
     if value is None or isinstance(value, bool):
         return None
     return to_cents(value)
