@@ -193,6 +193,10 @@ class _PromptServer(uvicorn.Server):
             loop.call_soon_threadsafe(woken.set)
 
 
+STOP_WAIT_S = 0.5
+"""How long a live test server waits for requests still answering when it stops."""
+
+
 class LiveServer:
     """A uvicorn server on a loopback port, in a thread, for real-HTTP tests. It listens on
     a socket bound before it starts, so tests running in parallel never race for a port."""
@@ -201,7 +205,14 @@ class LiveServer:
         self._socket = serving.bind("127.0.0.1", 0)  # as `serve` binds it
         self.port = int(self._socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning")  # type: ignore[arg-type]
+        # A request still answering when the test ends (a sandbox told to be slow) is
+        # cancelled after half a second rather than waited for: uvicorn's default waits for it,
+        # which held each killed-in-a-token-rotation test 3 s in its teardown.
+        config = uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            log_level="warning",
+            timeout_graceful_shutdown=STOP_WAIT_S,
+        )
         self._server = _PromptServer(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from faker import Faker
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import is_sqlite, write_transaction
 from ledgerbridge.providers.intacct.sandbox import cache
 from ledgerbridge.providers.intacct.sandbox.tables import LIST_SEPARATOR, customers
+from ledgerbridge.sandbox.fake import seeded_faker
 
 BATCH = 5000
 _POOL = 500
@@ -34,8 +34,7 @@ class _Pools:
     """Names, companies and addresses drawn by Faker, read-only once built."""
 
     def __init__(self, seed: int) -> None:
-        fake = Faker("en_US")
-        fake.seed_instance(seed)
+        fake = seeded_faker(seed)
         self.first = tuple(fake.first_name() for _ in range(_POOL))
         self.last = tuple(fake.last_name() for _ in range(_POOL))
         self.company = tuple(fake.company() for _ in range(_POOL))
@@ -47,9 +46,8 @@ class _Pools:
 
 @functools.lru_cache(maxsize=8)
 def _pools(seed: int) -> _Pools:
-    """Built once per process and seed: Faker takes most of a second to fill them, whatever
-    the number of customers, and a process often seeds the same way again (the test suite
-    does in almost every test)."""
+    """Built once per process and seed, whatever the number of customers: a process often
+    seeds the same way again (the test suite does in almost every test)."""
     return _Pools(seed)
 
 

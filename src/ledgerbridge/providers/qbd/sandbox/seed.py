@@ -24,6 +24,7 @@ from ledgerbridge.providers.qbd import wire
 from ledgerbridge.providers.qbd.sandbox import store
 from ledgerbridge.providers.qbd.sandbox.catalog import CATALOG, HOME_CURRENCY_ID, reference
 from ledgerbridge.providers.qbd.sandbox.tables import customers
+from ledgerbridge.sandbox.fake import seeded_faker
 
 _JOB_WORDS = ("Remodel", "Website Redesign", "Office Fit-out", "Annual Audit", "Roof Repair",
               "Kitchen", "Landscaping", "IT Support", "Phase 2", "Warehouse Expansion")  # fmt: skip
@@ -62,9 +63,7 @@ class _Pools:
 def _pools(faker_seed: int) -> _Pools:
     """The pools for a Faker seed, built once per process (the test suite seeds the same
     way in many tests)."""
-    fake = Faker("en_US")
-    fake.seed_instance(faker_seed)
-    return _Pools(fake)
+    return _Pools(seeded_faker(faker_seed))
 
 
 def _phone(rng: random.Random) -> str:

@@ -23,6 +23,7 @@ from ledgerbridge.providers.qbo import wire
 from ledgerbridge.providers.qbo.sandbox import store
 from ledgerbridge.providers.qbo.sandbox.notifications import Change, record_changes
 from ledgerbridge.providers.qbo.sandbox.tables import customers
+from ledgerbridge.sandbox.fake import seeded_faker
 
 BATCH = 5_000
 POOL = 2_000
@@ -49,12 +50,10 @@ class _Pools:
 
 @functools.lru_cache(maxsize=8)
 def _pools(faker_seed: int) -> _Pools:
-    """The pools for a Faker seed, built once per process: Faker takes seconds to fill
-    them, whatever the number of customers, and a process often seeds the same way again
-    (the test suite does in almost every test)."""
-    faker = Faker("en_US")
-    faker.seed_instance(faker_seed)
-    return _Pools(faker)
+    """The pools for a Faker seed, built once per process, whatever the number of
+    customers (0.1 s of Faker): a process often seeds the same way again (the test suite
+    does in almost every test)."""
+    return _Pools(seeded_faker(faker_seed))
 
 
 def _unique(name: str, taken: set[str], rng: random.Random) -> str:
@@ -168,7 +167,7 @@ def seed_customers(
         return 0
     rng = random.Random(seed)
     # Unseeded, the customers are drawn at random from the pools of seed 0: Faker's pools
-    # are filled once per process, not on every call (a second or more each).
+    # are filled once per process, not on every call.
     pools = _pools(seed if seed is not None else 0)
     taken = _existing_names(engine, realm_id)
     # Anchored on the day, so the same seed gives the same data all day long.
