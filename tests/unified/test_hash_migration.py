@@ -1,6 +1,7 @@
-"""Migration 0012 rehashes stored records (blake2b -> XXH3) so that saving the same records
-again after the upgrade changes nothing: no record reads as changed, no change sequence
-number is taken, no platform object is rewritten. On every backend."""
+"""Migrations 0012 (blake2b -> XXH3) and 0013 (the payload's hash of its stored text, not
+of its sorted keys) rehash stored records so that saving the same records again after the
+upgrade changes nothing: no record reads as changed, no change sequence number is taken,
+no platform object is rewritten. On every backend."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from ledgerbridge.tables import records
 from ledgerbridge.unified.records import (
     IncomingRecord,
     WriteCounts,
-    content_hash,
     current_change_seq,
     record_version,
     save_records,
@@ -89,11 +89,20 @@ def test_records_stored_before_the_upgrade_are_unchanged_when_saved_again(
         sorted_keys = _blake2b(record.payload, option=orjson.OPT_SORT_KEYS)
         assert stored[record.external_id] == (sorted_keys, remote)
 
+    # XXH3 of the payload's sorted keys, as migration 0012 left them.
+    _alembic(engine, "upgrade", "0012")
+    stored = _hashes(engine)
+    for record in batch:
+        remote = None if record.remote_data is None else text_hash(orjson.dumps(record.remote_data))
+        sorted_keys = text_hash(orjson.dumps(record.payload, option=orjson.OPT_SORT_KEYS))
+        assert stored[record.external_id] == (sorted_keys, remote)
+
     _alembic(engine, "upgrade", head)
     stored = _hashes(engine)
     for record in batch:
         remote = None if record.remote_data is None else text_hash(orjson.dumps(record.remote_data))
-        assert stored[record.external_id] == (content_hash(record.payload), remote)
+        assert stored[record.external_id] == (text_hash(orjson.dumps(record.payload)), remote)
+        assert stored[record.external_id] == (record.content_hash, record.remote_hash)
 
     with read_transaction(engine) as conn:
         sequence = current_change_seq(conn, conn_id)

@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,13 +24,13 @@ from ledgerbridge.unified.records import (
     StoredRecord,
     WriteCounts,
     children_of,
-    content_hash,
     current_change_seq,
     get_record,
     list_records,
     mark_deleted,
     record_version,
     save_records,
+    text_hash,
 )
 from moments import random_moments
 
@@ -333,11 +334,19 @@ def test_versions_sort_by_time_then_number() -> None:
         record_version(T0, "-1")
 
 
-def test_the_content_hash_ignores_key_order_and_takes_keys_that_are_not_text() -> None:
-    payload = {"b": 2, "a": {"y": None, "x": [1, "t"]}}
-    assert content_hash(payload) == content_hash({"a": {"x": [1, "t"], "y": None}, "b": 2})
-    assert content_hash({"1": "one", "b": 2}) == content_hash({1: "one", "b": 2})
-    assert content_hash(payload) != content_hash({**payload, "b": 3})
+def test_the_content_hash_is_of_the_text_the_store_writes() -> None:
+    """A payload is the whole unified model in the model's order (each platform's mapper
+    tests hold its payloads to `to_payload`'s keys and order), so one content is one text,
+    and the store hashes the text it writes."""
+    payload = {"a": {"x": [1, "t"], "y": None}, "b": 2, "c": "Zoë"}
+    record = IncomingRecord("1", payload)
+    assert record.payload_text == orjson.dumps(payload).decode()
+    assert record.content_hash == text_hash(orjson.dumps(payload))
+    assert IncomingRecord("1", dict(payload)).content_hash == record.content_hash
+    assert IncomingRecord("1", {**payload, "b": 3}).content_hash != record.content_hash
+    assert IncomingRecord("1", {**payload, "a": {"x": [1, "t"]}}).content_hash != (
+        record.content_hash
+    )
 
 
 def test_any_text_survives_the_page_writer_exactly(engine: Engine, conn_id: str) -> None:

@@ -240,5 +240,6 @@ def test_a_synced_payload_is_the_unified_models_for_any_customer(
         return
     direct = mapped(customer)
     assert direct == expected
-    # Same keys in the same order (the stored JSON, and GET /customers, follow it).
+    # Same keys in the same order (the stored JSON, its content hash and GET /customers
+    # follow it).
     assert orjson.dumps(direct.payload) == orjson.dumps(expected.payload)

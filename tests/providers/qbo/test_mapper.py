@@ -157,7 +157,8 @@ def _as_synced(customer: dict[str, Any]) -> MappedCustomer:
 def _same_mapping(customer: dict[str, Any]) -> None:
     direct, through_model = mapped(customer), _as_synced(customer)
     assert direct == through_model
-    # Same keys in the same order (the stored JSON, and GET /customers, follow it).
+    # Same keys in the same order (the stored JSON, its content hash and GET /customers
+    # follow it).
     assert orjson.dumps(direct.payload) == orjson.dumps(through_model.payload)
     assert orjson.dumps(unified_payload(customer)) == orjson.dumps(through_model.payload)
 

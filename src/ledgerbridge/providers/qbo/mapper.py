@@ -37,16 +37,17 @@ _ADDRESS_MAP = {
 
 
 def parse_qbo_time(text: str) -> datetime:
-    """A QuickBooks timestamp (`2026-03-31T16:49:28-07:00`) as an aware datetime."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """A QuickBooks timestamp (`2026-03-31T16:49:28-07:00`, or `Z` for UTC) as an aware
+    datetime."""
+    moment = datetime.fromisoformat(text)  # reads "Z" since Python 3.11
     if moment.tzinfo is None:
         raise ValueError(f"QuickBooks time without an offset: {text!r}")
     return moment
 
 
-def _nested(customer: dict[str, Any], key: str, field: str) -> str | None:
-    inner = customer.get(key)
-    return optional_text(inner.get(field)) if isinstance(inner, dict) else None
+def _inner(value: Any, field: str) -> str | None:
+    """The text of `field` inside a reference such as `PrimaryPhone` (None without one)."""
+    return optional_text(value.get(field)) if isinstance(value, dict) else None
 
 
 def _address(value: Any) -> Address | None:
@@ -71,8 +72,8 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
         active=bool(customer.get("Active", True)),
         balance_cents=_cents(customer.get("Balance")) or 0,
         taxable=bool(customer.get("Taxable", False)),
-        primary_email=_nested(customer, "PrimaryEmailAddr", "Address"),
-        primary_phone=_nested(customer, "PrimaryPhone", "FreeFormNumber"),
+        primary_email=_inner(customer.get("PrimaryEmailAddr"), "Address"),
+        primary_phone=_inner(customer.get("PrimaryPhone"), "FreeFormNumber"),
         bill_address=_address(customer.get("BillAddr")),
         ship_address=_address(customer.get("ShipAddr")),
         family_name=optional_text(customer.get("FamilyName")),
@@ -80,32 +81,31 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
         company_name=optional_text(customer.get("CompanyName")),
         fully_qualified_name=optional_text(customer.get("FullyQualifiedName")),
         parent_id=optional_text(parent.get("value")) if isinstance(parent, dict) else None,
-        currency=_nested(customer, "CurrencyRef", "value"),
+        currency=_inner(customer.get("CurrencyRef"), "value"),
         notes=optional_text(customer.get("Notes")),
-        mobile_phone=_nested(customer, "Mobile", "FreeFormNumber"),
+        mobile_phone=_inner(customer.get("Mobile"), "FreeFormNumber"),
         credit_limit_cents=_cents(customer.get("CreditLimit")),
     )
 
 
-_ADDRESS_FIELDS = tuple(_ADDRESS_MAP.items())
-
-
 def _address_payload(value: Any) -> dict[str, str | None] | None:
-    """`_address` as its payload: the same fields in the same order, or None."""
+    """`_address` as its payload: the same fields in the same order, or None. Spelled out
+    rather than a loop over `_ADDRESS_MAP` (a test holds the two equal): addresses are most
+    of a customer's fields, and the loop cost a sync 0.2 µs more an address."""
     if not isinstance(value, dict):
         return None
     get = value.get
-    # `optional_text` inlined: addresses are most of a customer's fields.
     fields = {
-        ours: text if isinstance(text := get(theirs), str) and text.strip() else None
-        for ours, theirs in _ADDRESS_FIELDS
+        "id": optional_text(get("Id")),
+        "line1": optional_text(get("Line1")),
+        "line2": optional_text(get("Line2")),
+        "line3": optional_text(get("Line3")),
+        "city": optional_text(get("City")),
+        "state": optional_text(get("CountrySubDivisionCode")),
+        "postal_code": optional_text(get("PostalCode")),
+        "country": optional_text(get("Country")),
     }
     return fields if any(fields.values()) else None  # each value is None or non-blank text
-
-
-def _inner_text(customer: dict[str, Any], key: str, field: str) -> str | None:
-    inner = customer.get(key)
-    return optional_text(inner.get(field)) if isinstance(inner, dict) else None
 
 
 def _cents(value: Any) -> int | None:
@@ -117,30 +117,30 @@ def _cents(value: Any) -> int | None:
 
 
 def _payload(customer: dict[str, Any], updated_at: datetime) -> dict[str, Any]:
-    meta = customer.get("MetaData") or {}
-    text = customer.get
+    get = customer.get
+    meta = get("MetaData") or {}
     return {
         "id": str(customer["Id"]),
         "created_at": iso_utc(parse_qbo_time(meta["CreateTime"])),
         "updated_at": iso_utc(updated_at),
-        "given_name": optional_text(text("GivenName")),
-        "display_name": optional_text(text("DisplayName")),
-        "active": bool(text("Active", True)),
-        "balance_cents": _cents(text("Balance")) or 0,
-        "taxable": bool(text("Taxable", False)),
-        "primary_email": _inner_text(customer, "PrimaryEmailAddr", "Address"),
-        "primary_phone": _inner_text(customer, "PrimaryPhone", "FreeFormNumber"),
-        "bill_address": _address_payload(text("BillAddr")),
-        "ship_address": _address_payload(text("ShipAddr")),
-        "family_name": optional_text(text("FamilyName")),
-        "middle_name": optional_text(text("MiddleName")),
-        "company_name": optional_text(text("CompanyName")),
-        "fully_qualified_name": optional_text(text("FullyQualifiedName")),
-        "parent_id": _inner_text(customer, "ParentRef", "value"),
-        "currency": _inner_text(customer, "CurrencyRef", "value"),
-        "notes": optional_text(text("Notes")),
-        "mobile_phone": _inner_text(customer, "Mobile", "FreeFormNumber"),
-        "credit_limit_cents": _cents(text("CreditLimit")),
+        "given_name": optional_text(get("GivenName")),
+        "display_name": optional_text(get("DisplayName")),
+        "active": bool(get("Active", True)),
+        "balance_cents": _cents(get("Balance")) or 0,
+        "taxable": bool(get("Taxable", False)),
+        "primary_email": _inner(get("PrimaryEmailAddr"), "Address"),
+        "primary_phone": _inner(get("PrimaryPhone"), "FreeFormNumber"),
+        "bill_address": _address_payload(get("BillAddr")),
+        "ship_address": _address_payload(get("ShipAddr")),
+        "family_name": optional_text(get("FamilyName")),
+        "middle_name": optional_text(get("MiddleName")),
+        "company_name": optional_text(get("CompanyName")),
+        "fully_qualified_name": optional_text(get("FullyQualifiedName")),
+        "parent_id": _inner(get("ParentRef"), "value"),
+        "currency": _inner(get("CurrencyRef"), "value"),
+        "notes": optional_text(get("Notes")),
+        "mobile_phone": _inner(get("Mobile"), "FreeFormNumber"),
+        "credit_limit_cents": _cents(get("CreditLimit")),
     }
 
 
