@@ -62,19 +62,25 @@ UtcDatetime = Annotated[
 def to_cents(amount: Decimal | str | int | float | None) -> int | None:
     """Exact integer cents of a decimal amount (`"28.99"` -> 2899; floats via their repr).
 
-    A whole number, and a float or text with at most two decimals (almost every amount a
-    platform sends), is read from its digits (`_plain_cents`); anything else goes through
-    Decimal, rounding half to even. Both give the same cents (a property test holds them
-    equal): the digits are only the fast way (a QuickBooks balance such as 123.45: 0.9 µs
-    against 1.45, text 0.55 against 0.83)."""
+    A whole number, a float with at most two decimals (`_float_cents`) and a text or
+    float repr with at most two decimals (`_plain_cents`), almost every amount a platform
+    sends, are read without Decimal; anything else goes through Decimal, rounding half to
+    even. Every way gives the same cents (property tests hold them equal): the others are
+    only faster (a QuickBooks balance such as 123.45: 0.9 µs through its repr's digits
+    against 1.45 through Decimal; text 0.55 against 0.83)."""
     if amount is None or amount == "":
         return None
     if type(amount) is int:
         return amount * 100
-    if type(amount) is float or type(amount) is str:
-        cents = _plain_cents(amount if type(amount) is str else repr(amount))
-        if cents is not None:
-            return cents
+    cents = None
+    if type(amount) is float:
+        cents = _float_cents(amount)
+        if cents is None:
+            cents = _plain_cents(repr(amount))
+    elif type(amount) is str:
+        cents = _plain_cents(amount)
+    if cents is not None:
+        return cents
     try:
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     except InvalidOperation as exc:
@@ -85,6 +91,26 @@ def to_cents(amount: Decimal | str | int | float | None) -> int | None:
 _PLAIN_DIGITS = 24
 """Whole digits read without Decimal: beyond them Decimal's 28 digits of precision decide
 (cents of an amount that large are refused)."""
+
+
+_FLOAT_CENTS_BELOW = 10**14
+"""Cents of a float read by arithmetic below this (units of 10^12): there, floats are
+closer together than 0.002, so each amount with two decimals has a float of its own."""
+
+
+def _float_cents(amount: float) -> int | None:
+    """Cents of a float whose repr has at most two decimals (`629.1` -> 62910), without
+    its repr; None for any other float. Below `_FLOAT_CENTS_BELOW`, `amount * 100` is
+    within 0.03 of the cents it stands for, and the float nearest `cents / 100` is
+    `amount` itself only when `amount` is the float of a two-decimal amount, whose repr
+    is then that amount (0.15 µs against 0.6 through the repr's digits)."""
+    try:
+        cents = round(amount * 100)
+    except (ValueError, OverflowError):  # not a number, or infinite: Decimal says so
+        return None
+    if -_FLOAT_CENTS_BELOW < cents < _FLOAT_CENTS_BELOW and cents / 100 == amount:
+        return cents
+    return None
 
 
 def _plain_cents(text: str) -> int | None:
