@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,6 +67,21 @@ def test_inactive_customers_are_not_active_and_a_missing_contact_leaves_names_em
     assert unified.given_name is None
     assert unified.bill_address is None
     assert unified.updated_at == datetime(2024, 1, 2, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("total_due", "cents"), [("12.345", 1234), ("", 0), (None, 0), ("7", 700)])
+def test_the_balance_is_total_due_in_exact_cents(total_due: str | None, cents: int) -> None:
+    """Exact, half to even; blank or absent is no balance (as for QuickBooks)."""
+    customer = {
+        "key": "9",
+        "totalDue": total_due,
+        "audit": {
+            "createdDateTime": "2024-01-01T00:00:00Z",
+            "modifiedDateTime": "2024-01-02T00:00:00Z",
+        },
+    }
+    assert to_unified(customer).balance_cents == cents
+    assert mapped(customer).payload["balance_cents"] == cents
 
 
 def test_unified_changes_become_a_body_with_only_the_fields_sent() -> None:
@@ -146,7 +162,7 @@ _CUSTOMER = st.fixed_dictionaries(
         "status": st.sampled_from(["active", "inactive", "other"]),
         "currency": _TEXT,
         "notes": _TEXT,
-        "totalDue": _AMOUNT.filter(lambda amount: amount != ""),
+        "totalDue": _AMOUNT,
         "creditLimit": _AMOUNT,
         "parent": st.one_of(st.none(), st.fixed_dictionaries({}, optional={"key": _TEXT})),
         "contacts": st.one_of(

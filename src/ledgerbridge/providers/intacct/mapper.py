@@ -122,6 +122,12 @@ def _path(name: str) -> tuple[tuple[str, ...], str]:
 _PATHS = {name: _path(name) for name in QUERY_FIELDS}
 
 
+def _balance_cents(total_due: Any) -> int:
+    """`totalDue`, a decimal string, in exact cents (`to_cents`); none, or blank, is no
+    balance."""
+    return to_cents(total_due) or 0
+
+
 def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
     """An Intacct customer object (as `GET .../customer/{key}` returns it, or a query row
     through `from_query_row`) in the unified model. `id` is the system `key`, the one
@@ -144,8 +150,7 @@ def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
         company_name=optional_text(contact.get("companyName")),
         fully_qualified_name=optional_text(customer.get("name")),
         active=customer.get("status", "active") != "inactive",
-        # totalDue is a decimal string; Decimal keeps it exact.
-        balance_cents=to_cents(Decimal(str(total_due))) or 0 if total_due is not None else 0,
+        balance_cents=_balance_cents(total_due),
         taxable=bool(tax.get("isTaxable", False)),
         primary_email=optional_text(contact.get("email1")),
         primary_phone=optional_text(contact.get("phone1")),
@@ -185,7 +190,7 @@ def unified_payload(customer: Mapping[str, Any]) -> dict[str, Any]:
         "given_name": optional_text(contact.get("firstName")),
         "display_name": name,
         "active": customer.get("status", "active") != "inactive",
-        "balance_cents": (to_cents(Decimal(str(total_due))) or 0 if total_due is not None else 0),
+        "balance_cents": _balance_cents(total_due),
         "taxable": bool(tax.get("isTaxable", False)),
         "primary_email": optional_text(contact.get("email1")),
         "primary_phone": optional_text(contact.get("phone1")),
