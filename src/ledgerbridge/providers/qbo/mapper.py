@@ -62,7 +62,6 @@ def _address(value: Any) -> Address | None:
 def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
     """A QuickBooks Customer object (as the API returns it) as a unified customer."""
     meta = customer.get("MetaData") or {}
-    parent = customer.get("ParentRef")
     return UnifiedCustomer(
         id=str(customer["Id"]),
         created_at=parse_qbo_time(meta["CreateTime"]),
@@ -80,7 +79,7 @@ def to_unified(customer: dict[str, Any]) -> UnifiedCustomer:
         middle_name=optional_text(customer.get("MiddleName")),
         company_name=optional_text(customer.get("CompanyName")),
         fully_qualified_name=optional_text(customer.get("FullyQualifiedName")),
-        parent_id=optional_text(parent.get("value")) if isinstance(parent, dict) else None,
+        parent_id=_inner(customer.get("ParentRef"), "value"),
         currency=_inner(customer.get("CurrencyRef"), "value"),
         notes=optional_text(customer.get("Notes")),
         mobile_phone=_inner(customer.get("Mobile"), "FreeFormNumber"),
