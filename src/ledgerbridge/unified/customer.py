@@ -62,12 +62,12 @@ UtcDatetime = Annotated[
 def to_cents(amount: Decimal | str | int | float | None) -> int | None:
     """Exact integer cents of a decimal amount (`"28.99"` -> 2899; floats via their repr).
 
-    A whole number, a float with at most two decimals (`_float_cents`) and a text or
-    float repr with at most two decimals (`_plain_cents`), almost every amount a platform
-    sends, are read without Decimal; anything else goes through Decimal, rounding half to
-    even. Every way gives the same cents (property tests hold them equal): the others are
-    only faster (a QuickBooks balance such as 123.45: 0.26 µs by arithmetic, 0.9 through
-    its repr's digits, 1.45 through Decimal; text 0.55 against 0.83)."""
+    A whole number, a float of an amount with at most two decimals (`_float_cents`) and a
+    text with at most two decimals (`_plain_cents`), almost every amount a platform sends,
+    are read without Decimal; anything else goes through Decimal, rounding half to even.
+    Every way gives the same cents (property tests hold them equal): the others are only
+    faster (a QuickBooks balance such as 123.45: 0.26 µs by arithmetic, 1.45 through
+    Decimal; text 0.55 against 0.83)."""
     if amount is None or amount == "":
         return None
     if type(amount) is int:
@@ -75,8 +75,6 @@ def to_cents(amount: Decimal | str | int | float | None) -> int | None:
     cents = None
     if type(amount) is float:
         cents = _float_cents(amount)
-        if cents is None:
-            cents = _plain_cents(repr(amount))
     elif type(amount) is str:
         cents = _plain_cents(amount)
     if cents is not None:

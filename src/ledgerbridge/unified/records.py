@@ -67,8 +67,7 @@ class IncomingRecord:
     """The platform's version of the record (`record_version`): a save older than the
     stored version is ignored. None skips the check (and keeps the stored version)."""
     payload_text: str = field(init=False)
-    """The payload as the JSON column stores it: `orjson.dumps`, as SQLAlchemy's serialiser
-    (`db.create_engine`) writes it."""
+    """The payload as the JSON column stores it (`_stored_json`)."""
     content_hash: str = field(init=False)
     """`text_hash` of `payload_text`. A payload is the whole unified model as a mapper
     builds it, every field present in the model's order, so one content has one text, and
@@ -76,15 +75,16 @@ class IncomingRecord:
     key-sorted serialisation cost 1.7 µs a record)."""
     remote_text: str | None = field(init=False)
     remote_hash: str | None = field(init=False)
-    """The platform object as stored and its hash (`_remote`)."""
+    """The platform object as stored and its hash (`_stored_json`)."""
     parent_id: str | None = field(init=False)
     """The `parent_id` column (`_parent`)."""
 
     def __post_init__(self) -> None:
-        payload = orjson.dumps(self.payload)
-        self.payload_text = payload.decode()
-        self.content_hash = text_hash(payload)
-        self.remote_text, self.remote_hash = _remote(self.remote_data)
+        self.payload_text, self.content_hash = _stored_json(self.payload)
+        if self.remote_data is None:
+            self.remote_text = self.remote_hash = None
+        else:
+            self.remote_text, self.remote_hash = _stored_json(self.remote_data)
         self.parent_id = _parent(self.payload)
 
 
@@ -166,12 +166,11 @@ def _parent(payload: Mapping[str, Any]) -> str | None:
     return parent if isinstance(parent, str) else None
 
 
-def _remote(value: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
-    """The platform's payload as stored (JSON text) and its hash: of that text, so it is
-    serialised once. (Unlike `content_hash`, key order counts: the platform answers a
-    record's keys in one order, and a new order is stored as a new `remote_data`.)"""
-    if value is None:
-        return None, None
+def _stored_json(value: Mapping[str, Any]) -> tuple[str, str]:
+    """A JSON column's value as stored (`orjson.dumps`, as SQLAlchemy's serialiser,
+    `db.create_engine`, writes it) and the hash of that very text: serialised once. Key
+    order counts: a payload's is the model's, and a platform object answered with its keys
+    in a new order is stored as a new `remote_data`."""
     text = orjson.dumps(value)
     return text.decode(), text_hash(text)
 
