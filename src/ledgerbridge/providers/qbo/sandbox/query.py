@@ -22,7 +22,14 @@ import sqlalchemy as sa
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
-from ledgerbridge.parsing import ParseError, cents, parse_datetime, parse_decimal, parse_int
+from ledgerbridge.parsing import (
+    ParseError,
+    cents,
+    check_text,
+    parse_datetime,
+    parse_decimal,
+    parse_int,
+)
 from ledgerbridge.providers.qbo import wire
 from ledgerbridge.providers.qbo.sandbox.store import company_zone
 from ledgerbridge.providers.qbo.sandbox.tables import customers
@@ -211,6 +218,10 @@ def parse_query(text: str, utc_offset: str = "+00:00") -> Query:
         raise wire.query_error("the query is empty")
     if len(text) > MAX_QUERY_LENGTH:
         raise wire.query_error(f"the query is longer than {MAX_QUERY_LENGTH} characters")
+    try:  # a NUL in a quoted value would reach the database (PostgreSQL refuses it)
+        check_text(text, what="the query")
+    except ParseError as exc:
+        raise wire.query_error(str(exc)) from None
     try:
         tree = _Tree().transform(_PARSER.parse(text))
     except UnexpectedEOF:
