@@ -1,15 +1,21 @@
-"""How `db.create_engine` sets up SQLite files, and the migrated schema."""
+"""How `db.create_engine` sets up SQLite files, the migrated schema, and the write-ahead
+log's checkpoints on a thread of their own (`wal_checkpoints`)."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
+from tests.observability.support import captured_logs, log_lines
 
-from ledgerbridge.db import SQLITE_PAGE_SIZE, create_engine, write_transaction
+from ledgerbridge.db import SQLITE_PAGE_SIZE, create_engine, wal_checkpoints, write_transaction
 from ledgerbridge.tables import metadata
 
 
@@ -48,3 +54,65 @@ def test_the_migrations_build_the_schema_tables_py_declares(app: FastAPI) -> Non
     with app.state.databases.main.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     assert differences == []
+
+
+def _checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ledgerbridge-wal-checkpoints"]
+
+
+def test_a_requested_checkpoint_copies_the_log_into_the_database_on_its_own_thread(
+    tmp_path: Path,
+) -> None:
+    """The writer's own checkpoints are off, so only the background thread can move the
+    written pages from the log into the database file."""
+    path = tmp_path / "wal.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with write_transaction(engine) as conn:
+        conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # this pooled connection's
+        conn.exec_driver_sql("CREATE TABLE t (a TEXT)")
+    for _ in range(4):
+        with write_transaction(engine) as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO t SELECT hex(randomblob(100)) FROM json_each(?)",
+                (str(list(range(1000))),),
+            )
+    empty = path.stat().st_size
+    assert Path(f"{path}-wal").stat().st_size > 500_000 > empty
+
+    checkpoints = wal_checkpoints(engine)
+    assert _checkpoint_threads() == []  # started by the first request
+    checkpoints.request()
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < 500_000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.stat().st_size > 500_000
+    checkpoints.close()
+    assert _checkpoint_threads() == []
+    with write_transaction(engine) as conn:  # the writer goes on, nothing lost
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 4000
+    engine.dispose()
+
+
+def test_checkpoints_that_cannot_run_are_logged_and_change_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "gone"
+    engine = create_engine(f"sqlite:///{folder / 'x.db'}")
+    shutil.rmtree(folder)
+    checkpoints = wal_checkpoints(engine)
+    with captured_logs() as logs:
+        checkpoints.request()
+        checkpoints.close()
+        checkpoints.request()  # after it stopped: still no error
+    [line] = [line for line in log_lines(logs) if line["event"] == "wal_checkpoints_stopped"]
+    assert line["level"] == "warning"
+    assert "unable to open database file" in line["error"]
+    engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "postgresql+psycopg://nobody@127.0.0.1:1/none"])
+def test_postgresql_and_an_in_memory_database_get_no_checkpoint_thread(url: str) -> None:
+    engine = create_engine(url)  # PostgreSQL's is never connected to
+    checkpoints = wal_checkpoints(engine)
+    checkpoints.request()
+    assert _checkpoint_threads() == []
+    checkpoints.close()
+    engine.dispose()

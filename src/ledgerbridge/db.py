@@ -9,7 +9,8 @@ the record store shapes its queries for PostgreSQL's planner: `_PostgreSQL` in
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +22,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from ledgerbridge.observability.logs import get_logger
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
+_log = get_logger(__name__)
 _IMMEDIATE = "ledgerbridge_write"
 SQLITE_PAGE_SIZE = 16_384
 
@@ -84,6 +88,83 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
 
 def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
+
+
+def _in_memory(engine: Engine) -> bool:
+    return engine.url.database in (None, "", ":memory:")
+
+
+class WalCheckpoints:
+    """SQLite's write-ahead log copied back into the database on a thread of its own, while
+    a long run of commits (a sync's pages) goes on.
+
+    SQLite checkpoints in the committing thread once the log holds 1,000 pages (16 MB
+    here): copying them into the database file and syncing both files stalls that commit,
+    and with it the sync, which meanwhile neither maps nor stores. Here each `request`
+    (one a committed page) wakes a thread that runs a passive checkpoint on a connection
+    of its own, outside the engine's pool: it takes no lock a writer or a reader waits for
+    (SQLite's `wal_checkpoint(PASSIVE)`), the copying runs outside the GIL beside the next
+    page's mapping, and the next write finds the log copied and starts it again from the
+    top, so the writers' own checkpoints seldom come due. Should a checkpoint fail, the
+    thread logs it and stops; the writers' own checkpoints go on as before. On PostgreSQL
+    and an in-memory SQLite database it does nothing.
+
+    sync_bench, QuickBooks Online, trees taking turns: 100,000 customers 23,149-24,522 →
+    24,055-26,459 records/s, 1,000,000 customers 18,953-20,741 → 21,703-22,256."""
+
+    def __init__(self, connect: Callable[[], Any] | None) -> None:
+        self._connect = connect
+        self._wanted = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        """Ask for a checkpoint (after a commit); requests made while one runs make one more."""
+        if self._connect is None or self._closing:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="ledgerbridge-wal-checkpoints", daemon=True
+            )
+            self._thread.start()
+        self._wanted.set()
+
+    def close(self) -> None:
+        """Stop the thread once any checkpoint under way has finished, and close its
+        connection (blocking: call it from a worker thread in async code)."""
+        self._closing = True
+        self._wanted.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self._connect is not None
+        try:
+            connection = self._connect()
+        except Exception as exc:  # the writers' own checkpoints remain
+            _log.warning("wal_checkpoints_stopped", error=str(exc))
+            return
+        try:
+            while True:
+                self._wanted.wait()
+                self._wanted.clear()
+                if self._closing:
+                    return
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except Exception as exc:  # the writers' own checkpoints remain
+            _log.warning("wal_checkpoints_stopped", error=str(exc))
+        finally:
+            connection.close()
+
+
+def wal_checkpoints(engine: Engine) -> WalCheckpoints:
+    """`WalCheckpoints` for `engine`'s database: a thread (started at the first request)
+    for a SQLite file, nothing for the others."""
+    if not is_sqlite(engine) or _in_memory(engine):
+        return WalCheckpoints(None)
+    dialect = engine.dialect
+    arguments, options = dialect.create_connect_args(engine.url)
+    return WalCheckpoints(lambda: dialect.connect(*arguments, **options))
 
 
 @contextmanager

@@ -43,7 +43,7 @@ from ledgerbridge.connections import (
     set_status,
 )
 from ledgerbridge.crypto import CredentialCipher
-from ledgerbridge.db import utcnow, write_transaction
+from ledgerbridge.db import utcnow, wal_checkpoints, write_transaction
 from ledgerbridge.errors import LedgerBridgeError
 from ledgerbridge.observability import metrics
 from ledgerbridge.providers.base import (
@@ -429,6 +429,7 @@ async def run_sync(
         in_progress.track_inprogress(),
     ):
         keeper = asyncio.create_task(_keep_lease(env, connection_id))
+        checkpoints = wal_checkpoints(env.engine)  # copies the saved pages' log meanwhile
         error: BaseException | None = None
         total: int | None = None
         try:
@@ -440,6 +441,7 @@ async def run_sync(
             )
             async for page in _read_ahead(connector.pages(checkpoint), READ_AHEAD_PAGES):
                 counts = await in_thread(_save_page, env, run, page, begun.pass_began_at_seq)
+                checkpoints.request()
                 total = page.total if page.total is not None else total
                 if progress is not None:
                     progress.advance(records=len(page.records), total=total, counts=counts)
@@ -450,4 +452,5 @@ async def run_sync(
             raise
         finally:
             keeper.cancel()
+            await in_thread(checkpoints.close)
         return await in_thread(_finish, env, begun, error)
