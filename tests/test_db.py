@@ -13,10 +13,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
-from tests.observability.support import captured_logs, log_lines
 
 from ledgerbridge.db import SQLITE_PAGE_SIZE, create_engine, wal_checkpoints, write_transaction
 from ledgerbridge.tables import metadata
+from observability.support import captured_logs, log_lines
 
 
 def _pragma(path: Path, name: str) -> object:
