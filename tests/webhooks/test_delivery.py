@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conftest import cancel_inside
-from ledgerbridge.db import read_transaction
+from ledgerbridge.db import read_transaction, utcnow
 from ledgerbridge.observability.metrics import REGISTRY
 from ledgerbridge.tables import webhook_attempts
 from ledgerbridge.webhooks.delivery import Deliverer, new_webhook_client
@@ -283,3 +283,32 @@ async def test_a_deliverer_stopped_while_claiming_hands_the_round_back(
     other = replace(deliverer, owner="worker-b")
     assert await other.deliver_due() == 1
     assert len(receiver.events()) == 1
+
+
+@pytest.mark.anyio
+async def test_a_deliverer_stopped_while_recording_still_counts_what_it_recorded(
+    app: FastAPI, client: TestClient, receiver: Receiver, deliverer: Deliverer
+) -> None:
+    """Stopped (cancelled) while its round's attempts are being recorded: the thread
+    commits them all the same, and they are counted and logged too (they were recorded
+    but never counted when the counting waited for the thread to come back)."""
+    created = subscribe(client, receiver.url, ["connection.created"])
+    new_connection(app)
+    recording, go_on = threading.Event(), threading.Event()
+    calls = 0
+
+    def clock() -> datetime:  # read by the claim, then inside the record's transaction
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            recording.set()
+            go_on.wait(10)
+        return utcnow()
+
+    held = replace(deliverer, clock=clock)
+    before = _attempts_counted("succeeded")
+    await cancel_inside(held.deliver_due(), recording, go_on)
+    (made,) = deliveries(client, created["id"])
+    assert made["status"] == "succeeded"
+    assert len(made["attempts"]) == 1
+    assert _attempts_counted("succeeded") - before == 1

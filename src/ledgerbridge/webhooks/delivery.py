@@ -128,9 +128,7 @@ class Deliverer:
             await in_thread(self._release, claimed)
             raise
         outcomes = [(c, result) for (c, _), result in zip(claimed, results, strict=True)]
-        statuses = await in_thread(self._record, outcomes)
-        for (delivered, result), status in zip(outcomes, statuses, strict=True):
-            _report(delivered, result, status)
+        await in_thread(self._record, outcomes)
         return len(claimed)
 
     async def run_forever(self) -> None:
@@ -172,10 +170,13 @@ class Deliverer:
         )
         return await self._post(claimed.url, body, secret)
 
-    def _record(self, outcomes: list[tuple[Claimed, AttemptResult]]) -> list[DeliveryStatus | None]:
+    def _record(self, outcomes: list[tuple[Claimed, AttemptResult]]) -> None:
+        """Record the round's attempts, then count and log them, here in the same thread: a
+        round stopped while it records (a shutdown) still counts what it recorded (counted
+        after the thread, such a round was recorded but never counted or logged)."""
         with write_transaction(self.engine) as conn:
             now = self.clock()
-            return [
+            statuses = [
                 deliveries.record_attempt(
                     conn,
                     claimed,
@@ -187,6 +188,8 @@ class Deliverer:
                 )
                 for claimed, result in outcomes
             ]
+        for (delivered, result), status in zip(outcomes, statuses, strict=True):
+            _report(delivered, result, status)
 
     async def _post(self, url: str, body: bytes, secret: str) -> AttemptResult:
         """One signed POST; every outcome (an answer, a time-out, a refused connection)
