@@ -43,7 +43,6 @@ from ledgerbridge.observability.logs import configure_logging
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.runtime import open_databases
 from ledgerbridge.sync.engine import SyncEnvironment, needs_key_lists, open_connector, run_sync
-from ledgerbridge.sync.runs import SyncRunInfo
 from ledgerbridge.sync.worker import new_http_client
 
 UNPACED = ConnectorSettings(requests_per_minute=1_000_000)
@@ -123,10 +122,6 @@ def _beside(
     )
 
 
-def _records(run: SyncRunInfo) -> int:
-    return run.added + run.updated + run.deleted + run.unchanged
-
-
 async def _sync(settings: Settings, connection_id: str, server_pid: int) -> None:
     databases = open_databases(settings)
     cipher = CredentialCipher(load_or_create_key(settings))
@@ -145,7 +140,7 @@ async def _sync(settings: Settings, connection_id: str, server_pid: int) -> None
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if run.error:
             raise SystemExit(f"the sync failed: {run.error}")
-        records = _records(run)
+        records = run.added + run.updated + run.deleted + run.unchanged
         full_beside = _beside(others, seconds, records, server_pid)
         # The sync is compared with a pass after it: the first pass warms the sandbox (its
         # database pages; Intacct's count and bookmark caches, which made the first pass

@@ -115,7 +115,10 @@ def test_postgresql_and_an_in_memory_database_get_no_checkpoint_thread(url: str)
     engine = create_engine(url)  # PostgreSQL's is never connected to
     others = _checkpoint_threads()
     checkpoints = wal_checkpoints(engine)
-    checkpoints.request()
-    assert _checkpoint_threads() <= others
-    checkpoints.close()
+    with captured_logs() as logs:
+        checkpoints.request()
+        assert _checkpoint_threads() <= others
+        checkpoints.close()
+    # A thread started for PostgreSQL would have failed to connect (port 1) and said so.
+    assert [line for line in log_lines(logs) if line["event"] == "wal_checkpoints_stopped"] == []
     engine.dispose()
