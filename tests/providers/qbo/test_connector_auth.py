@@ -61,7 +61,7 @@ def test_tokens_refresh_across_a_long_read(qbo_connection: QboConnection) -> Non
     qbo_connection.configure(refresh_token_single_use=True)  # every refresh rotates
     # One-second access tokens and slow answers: the read outlives many tokens.
     qbo_connection.configure(token_lifetime_s=1, latency_ms=120)
-    qbo_connection.seed(300)
+    qbo_connection.seed(120)
     _without_access_token(qbo_connection)
     first_refresh_token = qbo_connection.credentials()["refresh_token"]
     recorder = Recorder()
@@ -278,7 +278,7 @@ def test_a_slow_token_endpoint_holds_no_database_lock(qbo_connection: QboConnect
     the refresh holds a claim, not the database's write lock (on SQLite that lock would
     stop every writer of the whole database)."""
     app = qbo_connection.app
-    qbo_connection.configure(latency_ms=2000)  # the token answer too
+    qbo_connection.configure(latency_ms=1000)  # the token answer too
     qbo_connection.seed(2)
     _without_access_token(qbo_connection)
     get_platform("qbd").sandbox.seed(qbo_connection.sandbox, "end_usr_other", 1, 1)
@@ -296,7 +296,7 @@ def test_a_slow_token_endpoint_holds_no_database_lock(qbo_connection: QboConnect
         deadline = time.monotonic() + 10
         while recorder.token_calls() == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
-        time.sleep(0.2)  # the token request is on the wire, its answer 2 s away
+        time.sleep(0.2)  # the token request is on the wire, its answer 1 s away
         assert (recorder.token_calls(), recorder.in_flight) == (1, 1)
         started = time.monotonic()
         page = [IncomingRecord(f"c{n}", {"display_name": f"C {n}"}) for n in range(50)]
