@@ -31,7 +31,7 @@ from ledgerbridge import serving
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
-from ledgerbridge.runtime import YOUNG_GENERATION_THRESHOLD
+from ledgerbridge.runtime import freeze_and_collect_young_rarely
 from ledgerbridge.sync.engine import SyncEnvironment
 from ledgerbridge.tls import tls_context
 from template_databases import PostgreSQLTemplate, SQLiteTemplate, compact_catalogs
@@ -77,9 +77,7 @@ def pytest_collection_finish() -> None:
     4,000 times in `tests/api` and `tests/unified` (2.5 s of 27 s of CPU; 1.4 s at
     50,000)."""
     gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, older, oldest)
+    freeze_and_collect_young_rarely()
 
 
 _FASTAPI_CALLABLE_CACHES = [

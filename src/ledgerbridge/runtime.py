@@ -65,10 +65,16 @@ def started() -> None:
     20,000, 0.0 at 50,000.
 
     It also caps the C allocator's arenas (`limit_malloc_arenas`)."""
+    freeze_and_collect_young_rarely()
+    limit_malloc_arenas()
+
+
+def freeze_and_collect_young_rarely() -> None:
+    """The garbage collector's part of `started`: what is alive now frozen out of its
+    passes, and the young generation collected at `YOUNG_GENERATION_THRESHOLD`."""
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, older, oldest)
-    limit_malloc_arenas()
 
 
 MALLOC_ARENAS = 2
