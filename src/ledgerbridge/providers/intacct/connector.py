@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Unpack
 
 import httpx
+import orjson
 
 from ledgerbridge.providers.base import (
     AuthError,
@@ -127,8 +128,10 @@ def classify(response: httpx.Response, *, token_request: bool = False) -> Any:
     `/oauth2/token`, where any 400, 401 or 403 means the stored credentials are refused."""
     status = response.status_code
     try:
-        body: Any = response.json() if response.content else None
-    except ValueError:
+        # orjson, as the other connectors: the standard library's parser took a third of
+        # the syncing thread's time on 4,000-customer pages.
+        body: Any = orjson.loads(response.content) if response.content else None
+    except ValueError:  # orjson.JSONDecodeError is one
         body = response.text
     if 200 <= status < 300:
         if status == 204:

@@ -22,8 +22,14 @@ from ledgerbridge.unified.customer import (
 
 
 def _parse_time(raw: str) -> datetime:
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """An Intacct timestamp (`2026-03-31T23:49:28Z`; one without an offset is UTC) as an
+    aware UTC datetime. `fromisoformat` reads "Z" since Python 3.11; an instant already in
+    UTC is kept rather than copied by `astimezone` (a sync reads two a row)."""
+    moment = datetime.fromisoformat(raw)
+    zone = moment.tzinfo
+    if zone is UTC:
+        return moment
+    return moment.replace(tzinfo=UTC) if zone is None else moment.astimezone(UTC)
 
 
 def _address(raw: Any) -> Address | None:
@@ -168,14 +174,24 @@ def _address_payload(raw: Any) -> dict[str, str | None] | None:
     """`_address` as its payload: the same fields in the same order, or None."""
     if not isinstance(raw, dict):
         return None
-    fields: dict[str, str | None] = {"id": None}
-    fields.update((ours, optional_text(raw.get(theirs))) for ours, theirs in _ADDRESS_READ)
+    get = raw.get
+    fields: dict[str, str | None] = {  # spelled out, as QuickBooks Online's: a loop costs more
+        "id": None,
+        "line1": optional_text(get("addressLine1")),
+        "line2": optional_text(get("addressLine2")),
+        "line3": optional_text(get("addressLine3")),
+        "city": optional_text(get("city")),
+        "state": optional_text(get("state")),
+        "postal_code": optional_text(get("postCode")),
+        "country": optional_text(get("country")),
+    }
     return fields if any(fields.values()) else None
 
 
-def unified_payload(customer: Mapping[str, Any]) -> dict[str, Any]:
+def _payload(customer: Mapping[str, Any], updated_at: datetime) -> dict[str, Any]:
     """`to_unified(customer).to_payload()`, built directly (no Pydantic model on a sync's
-    path): every field of the unified customer in the model's order."""
+    path): every field of the unified customer in the model's order; `updated_at` is the
+    customer's `audit.modifiedDateTime`, parsed once by `mapped`."""
     contact: dict[str, Any] = (customer.get("contacts") or {}).get("default") or {}
     audit: dict[str, Any] = customer.get("audit") or {}
     parent: dict[str, Any] = customer.get("parent") or {}
@@ -186,7 +202,7 @@ def unified_payload(customer: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": str(customer["key"]),
         "created_at": iso_utc(_parse_time(audit["createdDateTime"])),
-        "updated_at": iso_utc(_parse_time(audit["modifiedDateTime"])),
+        "updated_at": iso_utc(updated_at),
         "given_name": optional_text(contact.get("firstName")),
         "display_name": name,
         "active": customer.get("status", "active") != "inactive",
@@ -213,14 +229,15 @@ def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
     unified model. Intacct's customer has no revision number: its version is
     `audit.modifiedDateTime`."""
     native = customer if isinstance(customer, dict) else dict(customer)
-    payload = unified_payload(native)
     modified = native["audit"]["modifiedDateTime"]
+    updated_at = _parse_time(modified)  # parsed once: the payload's and the version's
+    payload = _payload(native, updated_at)
     return MappedCustomer(
         external_id=payload["id"],
         payload=payload,
         native=native,
         deleted=native.get("status") == "inactive",
-        version=RecordVersion(str(modified), _parse_time(modified)),
+        version=RecordVersion(str(modified), updated_at),
     )
 
 
@@ -230,15 +247,6 @@ def mapped_query_row(row: Mapping[str, Any]) -> MappedCustomer:
     return mapped(from_query_row(row))
 
 
-_ADDRESS_READ = (
-    ("line1", "addressLine1"),
-    ("line2", "addressLine2"),
-    ("line3", "addressLine3"),
-    ("city", "city"),
-    ("state", "state"),
-    ("postal_code", "postCode"),
-    ("country", "country"),
-)
 _ADDRESS_FIELDS = {
     "line1": "addressLine1",
     "line2": "addressLine2",
