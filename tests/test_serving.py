@@ -5,6 +5,7 @@ uvicorn's default 5 s."""
 from __future__ import annotations
 
 import http.client
+import socket
 import statistics
 import threading
 import time
@@ -12,7 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from ledgerbridge import serving
+from ledgerbridge.config import Settings
 
 
 async def _small_answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -23,10 +28,10 @@ async def _small_answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 @contextmanager
-def _serving() -> Iterator[int]:
+def _serving(**settings: Any) -> Iterator[int]:
     """`serve`'s server (our socket, our uvicorn settings) in a thread; yields its port."""
     sock = serving.bind("127.0.0.1", 0)
-    server = serving.server(_small_answer)
+    server = serving.server(_small_answer, **settings)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -54,7 +59,24 @@ def test_an_idle_kept_alive_connection_outlives_uvicorns_default() -> None:
         client.request("GET", "/")
         assert client.getresponse().read() == b'{"status": "ok"}'
         client.close()
-    assert serving.KEEP_ALIVE_S > 60
+    assert serving.KEEP_ALIVE_S == Settings().keep_alive_s > 60
+
+
+def test_the_keep_alive_is_a_setting() -> None:
+    """`LEDGERBRIDGE_KEEP_ALIVE_S` (for a balancer whose idle timeout is longer than 75 s):
+    the server closes a connection idle that long, and not before."""
+    assert Settings(_env_file=None, keep_alive_s=90).keep_alive_s == 90  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="keep_alive_s"):
+        Settings(_env_file=None, keep_alive_s=0)  # type: ignore[call-arg]
+    with _serving(keep_alive_s=1) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        sock.settimeout(10)
+        answered = b""
+        while not answered.endswith(b"\r\n0\r\n\r\n"):  # the last chunk of the answer
+            answered += sock.recv(4096)
+        idle_from = time.monotonic()
+        assert sock.recv(4096) == b""  # closed by the server
+        assert 0.9 <= time.monotonic() - idle_from < 5
 
 
 def test_small_answers_on_a_kept_alive_connection_are_not_held_back() -> None:

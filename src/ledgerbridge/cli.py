@@ -124,7 +124,7 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     started()
     try:
-        serving.server(application).run(sockets=[sock])
+        serving.server(application, keep_alive_s=settings.keep_alive_s).run(sockets=[sock])
     finally:
         sock.close()
         metrics.process_exiting()

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="", description="Where this server is reachable; default http://host:port."
     )
+    keep_alive_s: int = Field(
+        default=75,
+        ge=1,
+        description="How long (seconds) `serve` keeps an idle keep-alive connection open; "
+        "keep it above the idle timeout of any load balancer in front (usually 60 s).",
+    )
     scheduler: bool = Field(default=True, description="Run the sync scheduler inside `serve`.")
     sandboxes: bool = Field(
         default=True,

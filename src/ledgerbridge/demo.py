@@ -158,7 +158,7 @@ def sync_all(
 def start_server(settings: Settings, app: Any, sock: socket.socket) -> uvicorn.Server:
     """The API and the sandboxes on `sock` (bound to `settings.base_url`), in a background
     thread."""
-    server = serving.server(app)
+    server = serving.server(app, keep_alive_s=settings.keep_alive_s)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="ledgerbridge-server", daemon=True
     )

@@ -21,14 +21,14 @@ from ledgerbridge.config import Settings
 from ledgerbridge.errors import ConfigurationError
 
 GRACEFUL_SHUTDOWN_S = 10
-KEEP_ALIVE_S = 75
-"""How long an idle keep-alive connection stays open (uvicorn's default is 5 s). A client
-that sends its next request just as the server closes the connection gets a reset
-(httpx: `ReadError`); a load balancer gets the same and answers 502. So the server must be
-the side that waits longest: longer than the usual balancers' 60 s idle timeout (AWS's
-Application Load Balancer asks its targets for a keep-alive above its own). Seen here:
-`records_bench`'s 50 readers, whose own process falls seconds behind on two busy cores,
-now and then lost a request that way."""
+KEEP_ALIVE_S: int = Settings.model_fields["keep_alive_s"].default
+"""How long an idle keep-alive connection stays open unless `LEDGERBRIDGE_KEEP_ALIVE_S`
+says otherwise (uvicorn's default is 5 s). A client that sends its next request just as
+the server closes the connection gets a reset (httpx: `ReadError`); a load balancer gets
+the same and answers 502. So the server must be the side that waits longest: longer than
+the usual balancers' 60 s idle timeout (AWS's Application Load Balancer asks its targets
+for a keep-alive above its own). Seen here: `records_bench`'s 50 readers, whose own
+process falls seconds behind on two busy cores, now and then lost a request that way."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -68,16 +68,17 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def server(app: Any) -> uvicorn.Server:
+def server(app: Any, *, keep_alive_s: int = KEEP_ALIVE_S) -> uvicorn.Server:
     """A uvicorn server for `app` whose lines go through our logging (no access log of
-    its own: `observability/access.py` writes one with durations)."""
+    its own: `observability/access.py` writes one with durations), keeping idle
+    connections open `keep_alive_s` (`Settings.keep_alive_s`)."""
     return _Server(
         uvicorn.Config(
             app,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-            timeout_keep_alive=KEEP_ALIVE_S,
+            timeout_keep_alive=keep_alive_s,
         )
     )
 
