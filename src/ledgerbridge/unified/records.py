@@ -707,32 +707,40 @@ def _name_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _display_name_like() -> sa.ColumnElement[bool]:
+    # `json_extract` on SQLite, `->>` on PostgreSQL.
+    display_name: sa.ColumnElement[str] = records.c.payload["display_name"].as_string()
+    return display_name.ilike(sa.bindparam("name_pattern"), escape="\\")
+
+
+_PAGE_FILTERS: dict[str, Callable[[], sa.ColumnElement[bool]]] = {
+    "after_seq": lambda: records.c.change_seq > sa.bindparam("after_seq"),
+    "modified_after": lambda: records.c.last_modified_at >= sa.bindparam("modified_after"),
+    "actions": lambda: records.c.last_action.in_(sa.bindparam("actions", expanding=True)),
+    _IDS: lambda: records.c.external_id.in_(sa.bindparam(_IDS, expanding=True)),
+    "name_pattern": _display_name_like,
+}
+"""`list_records`' optional filters, by the name of the parameter each binds: a page's
+query has those whose parameters `list_records` binds (a name bound with no filter here is
+refused, `_page_query`), so no filter is written out twice."""
+
+
 @functools.cache
 def _page_query(backend: _Backend, with_remote: bool, bound: frozenset[str]) -> sa.Select[Any]:
-    """`list_records`' query filtering by each parameter named in `bound` (`after_seq`,
-    `modified_after`, `actions`, `external_ids`, `name_pattern`), all values bound at
-    execution, `limit` too."""
+    """`list_records`' query with the filters (`_PAGE_FILTERS`) whose parameters are in
+    `bound`, all values bound at execution, `limit` too. A name with no filter is refused:
+    a misspelt one would otherwise leave its filter out."""
+    if unknown := bound - _PAGE_FILTERS.keys():
+        raise ValueError(f"no such filter of a page of records: {sorted(unknown)}")
 
     def page(connection: sa.ColumnElement[str], model: sa.ColumnElement[str]) -> sa.Select[Any]:
-        query = (
+        return (
             sa.select(*_columns(with_remote))
             .where(records.c.connection_id == connection, records.c.model == model)
+            .where(*(where() for name, where in _PAGE_FILTERS.items() if name in bound))
             .order_by(records.c.change_seq)
             .limit(sa.bindparam("limit", type_=sa.Integer))
         )
-        if "after_seq" in bound:
-            query = query.where(records.c.change_seq > sa.bindparam("after_seq"))
-        if "modified_after" in bound:
-            query = query.where(records.c.last_modified_at >= sa.bindparam("modified_after"))
-        if "actions" in bound:
-            query = query.where(records.c.last_action.in_(sa.bindparam("actions", expanding=True)))
-        if _IDS in bound:
-            query = query.where(records.c.external_id.in_(sa.bindparam(_IDS, expanding=True)))
-        if "name_pattern" in bound:
-            # `json_extract` on SQLite, `->>` on PostgreSQL.
-            display_name: sa.ColumnElement[str] = records.c.payload["display_name"].as_string()
-            query = query.where(display_name.ilike(sa.bindparam("name_pattern"), escape="\\"))
-        return query
 
     return backend.within(page, order_by=records.c.change_seq)
 
@@ -753,18 +761,16 @@ def list_records(
     """One page in change order, and whether more records follow it. `name_contains`
     keeps records whose `display_name` holds that text, in any case."""
     backend = _backend(conn)
-    parameters: dict[str, Any] = {**backend.scope(connection_id, model), "limit": limit + 1}
-    if after_seq is not None:
-        parameters["after_seq"] = after_seq
-    if modified_after is not None:
-        parameters["modified_after"] = modified_after
-    if actions is not None:
-        parameters["actions"] = sorted(set(actions))
-    if external_ids is not None:
-        parameters[_IDS] = list(external_ids)
-    if name_contains:
-        parameters["name_pattern"] = _name_pattern(name_contains)
-    query = _page_query(backend, with_remote, frozenset(parameters))
+    filters = {
+        "after_seq": after_seq,
+        "modified_after": modified_after,
+        "actions": None if actions is None else sorted(set(actions)),
+        _IDS: None if external_ids is None else list(external_ids),
+        "name_pattern": _name_pattern(name_contains) if name_contains else None,
+    }
+    bound = {name: value for name, value in filters.items() if value is not None}
+    parameters = {**backend.scope(connection_id, model), **bound, "limit": limit + 1}
+    query = _page_query(backend, with_remote, frozenset(bound))
     rows = conn.execute(query, parameters).all()
     return [_stored(row, with_remote) for row in rows[:limit]], len(rows) > limit
 
