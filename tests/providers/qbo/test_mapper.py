@@ -74,6 +74,19 @@ def test_create_body_round_trips_through_the_mapper() -> None:
     )
 
 
+def test_every_address_field_round_trips_through_the_mapper() -> None:
+    """The address is read by one mapping and written by another (`_ADDRESS_MAP`): every
+    field, each with its own value, comes back where it went."""
+    fields = ["id", "line1", "line2", "line3", "city", "state", "postal_code", "country"]
+    address = Address(**{name: f"{name}-value" for name in fields})
+    original = to_unified(RECORDED["5"]).model_copy(
+        update={"bill_address": address, "ship_address": address}
+    )
+    body = to_create_body(original)
+    echoed = to_unified({**body, "Id": "5", "MetaData": RECORDED["5"]["MetaData"]})
+    assert echoed.bill_address == echoed.ship_address == address
+
+
 def test_sparse_update_body() -> None:
     body = to_sparse_update_body("5", "3", {"notes": None, "primary_email": "a@b.co"})
     assert body == {
