@@ -10,6 +10,12 @@ read, `providers.base.MappedOnRead`, and these passes only count them), their ra
 second's CPU per customer, and the full sync's rate as a share of the second's; then the
 time of an incremental sync that finds nothing to do.
 
+`--rounds N` (default 3) repeats the read-only pass, full sync, read-only pass sequence,
+each full sync a new connection's first into a new SQLite main database, and prints the
+medians and ranges of the rounds' figures last: on a shared machine one round's ratio
+swings with the neighbours' load (seen: 68-91% within minutes on one tree). With
+`--database-url`, one round.
+
 Seeding a million customers takes minutes: `--sandbox-database-url` keeps the sandbox in
 a database of your choosing, and `--seeded` reuses one seeded by an earlier run (the main
 database is new each run unless `--database-url` says otherwise).
@@ -24,10 +30,12 @@ import asyncio
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -122,14 +130,31 @@ def _beside(
     )
 
 
-async def _sync(settings: Settings, connection_id: str, server_pid: int) -> None:
+@dataclass(frozen=True)
+class Round:
+    """One round's figures: the full sync's records/s, the read-only pass's after it, and
+    the syncing process's CPU a customer in the sync."""
+
+    rate: float
+    read_rate: float
+    cpu_us: float
+
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.read_rate
+
+
+async def _sync(
+    settings: Settings, connection_id: str, server_pid: int, round_began_cpu: float
+) -> Round:
     databases = open_databases(settings)
     cipher = CredentialCipher(load_or_create_key(settings))
     async with new_http_client() as http:
         env = SyncEnvironment(
             engine=databases.main, cipher=cipher, http=http, connector_settings=UNPACED
         )
-        startup_cpu = time.process_time()  # imports, settings, databases: not per customer
+        # Imports (the first round's), settings, databases: not per customer.
+        startup_cpu = time.process_time() - round_began_cpu
         runtime.started()  # as `ledgerbridge sync`, `serve` and `worker` do once started
         others = _others(server_pid)
         read, read_s, _ = await _read_only(env, connection_id)
@@ -172,6 +197,24 @@ async def _sync(settings: Settings, connection_id: str, server_pid: int) -> None
             f"(changed {noop.added + noop.updated + noop.deleted})"
         )
     databases.dispose()
+    return Round(rate, read_rate, cpu / max(records, 1) * 1e6)
+
+
+def _summary(rounds: list[Round]) -> str:
+    """The rounds' medians and ranges: on a shared machine one round's ratio swings with
+    the neighbours' load (seen: 68-91% within minutes), so a ratio is read off several."""
+
+    def spread(values: list[float], unit: str, scale: float = 1) -> str:
+        low, mid, high = min(values) * scale, statistics.median(values) * scale, max(values) * scale
+        return f"median {mid:,.0f}{unit} ({low:,.0f}-{high:,.0f})"
+
+    return (
+        f"over {len(rounds)} rounds: full sync / read-only after "
+        f"{spread([r.ratio for r in rounds], '%', 100)}; full sync "
+        f"{spread([r.rate for r in rounds], ' records/s')}; read-only after "
+        f"{spread([r.read_rate for r in rounds], ' customers/s')}; CPU of the syncing process "
+        f"{spread([r.cpu_us for r in rounds], ' us a customer')}"
+    )
 
 
 def _seed(env: dict[str, str], provider: str, tenant: str, customers: int) -> None:
@@ -192,6 +235,37 @@ def _seed(env: dict[str, str], provider: str, tenant: str, customers: int) -> No
     print(f"seeded {customers:,} {provider} customers in {time.perf_counter() - started:.0f}s")
 
 
+def _round(
+    args: argparse.Namespace,
+    data_dir: Path,
+    server: tuple[int, str, int],
+    tenant: str,
+    began_cpu: float,
+) -> Round:
+    """A new connection to the sandbox company (`server`: its port, URL and process id) in
+    `data_dir`'s main database, synced; `began_cpu`, this process's CPU when the round
+    began (0 for the first, whose start-up includes the imports)."""
+    port, url, server_pid = server
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=args.database_url,
+        sandbox_database_url=args.sandbox_database_url,
+        port=port,
+        scheduler=False,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    databases = open_databases(settings)
+    info = connect_sandbox(
+        databases,
+        CredentialCipher(load_or_create_key(settings)),
+        provider=args.provider,
+        tenant=tenant,
+        server_url=url,
+    )
+    databases.dispose()
+    return asyncio.run(_sync(settings, info.id, server_pid, began_cpu))
+
+
 def main(argv: list[str]) -> None:
     configure_logging("warning")  # a debug line a request would slow what is measured
     parser = argparse.ArgumentParser(prog="sync_bench")
@@ -202,11 +276,22 @@ def main(argv: list[str]) -> None:
         "--sandbox-database-url", default="", help="the sandbox's database (default SQLite)"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="full syncs, each into a new main database (SQLite only), each between "
+        "read-only passes; their medians and ranges are printed last",
+    )
+    parser.add_argument(
         "--seeded",
         action="store_true",
         help="the sandbox database already holds the company: do not seed it again",
     )
     args = parser.parse_args(argv)
+    if args.database_url and args.rounds != 1:
+        args.rounds = 1  # a given main database is used as it is: one first sync into it
+    if args.rounds < 1:
+        parser.error("--rounds: 1 or more")
     folder = Path(tempfile.mkdtemp(prefix="sync-bench-"))
     port = _free_port()
     env = server_env(folder, port)
@@ -235,24 +320,21 @@ def main(argv: list[str]) -> None:
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(url)
-        settings = Settings(
-            data_dir=folder,
-            database_url=args.database_url,
-            sandbox_database_url=args.sandbox_database_url,
-            port=port,
-            scheduler=False,
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        databases = open_databases(settings)
-        info = connect_sandbox(
-            databases,
-            CredentialCipher(load_or_create_key(settings)),
-            provider=args.provider,
-            tenant=tenant,
-            server_url=url,
-        )
-        databases.dispose()
-        asyncio.run(_sync(settings, info.id, server.pid))
+        # Every round reads the server's sandbox database, wherever its main database is.
+        server_settings = Settings(data_dir=folder, _env_file=None)  # type: ignore[call-arg]
+        args.sandbox_database_url = args.sandbox_database_url or server_settings.sandbox_url
+        rounds = []
+        for number in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {number + 1} of {args.rounds}", flush=True)
+            # The first round's main database is the server's own (`folder`); later ones
+            # are new, so each full sync is a connection's first, into an empty store.
+            data_dir = folder / f"round-{number + 1}" if number else folder
+            data_dir.mkdir(exist_ok=True)
+            began_cpu = time.process_time() if number else 0.0
+            rounds.append(_round(args, data_dir, (port, url, server.pid), tenant, began_cpu))
+        if args.rounds > 1:
+            print(_summary(rounds))
     finally:
         server.terminate()
         server.wait()
