@@ -236,31 +236,18 @@ def _seed(env: dict[str, str], provider: str, tenant: str, customers: int) -> No
 
 
 def _round(
-    args: argparse.Namespace,
-    data_dir: Path,
-    server: tuple[int, str, int],
-    tenant: str,
-    began_cpu: float,
+    settings: Settings, provider: str, tenant: str, server_pid: int, began_cpu: float
 ) -> Round:
-    """A new connection to the sandbox company (`server`: its port, URL and process id) in
-    `data_dir`'s main database, synced; `began_cpu`, this process's CPU when the round
+    """A new connection to the sandbox company served at `settings.base_url`, in the main
+    database `settings` name, synced; `began_cpu` is this process's CPU when the round
     began (0 for the first, whose start-up includes the imports)."""
-    port, url, server_pid = server
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=args.database_url,
-        sandbox_database_url=args.sandbox_database_url,
-        port=port,
-        scheduler=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
     databases = open_databases(settings)
     info = connect_sandbox(
         databases,
         CredentialCipher(load_or_create_key(settings)),
-        provider=args.provider,
+        provider=provider,
         tenant=tenant,
-        server_url=url,
+        server_url=settings.base_url,
     )
     databases.dispose()
     return asyncio.run(_sync(settings, info.id, server_pid, began_cpu))
@@ -322,7 +309,7 @@ def main(argv: list[str]) -> None:
         _wait_until_up(url)
         # Every round reads the server's sandbox database, wherever its main database is.
         server_settings = Settings(data_dir=folder, _env_file=None)  # type: ignore[call-arg]
-        args.sandbox_database_url = args.sandbox_database_url or server_settings.sandbox_url
+        sandbox_url = args.sandbox_database_url or server_settings.sandbox_url
         rounds = []
         for number in range(args.rounds):
             if args.rounds > 1:
@@ -331,8 +318,16 @@ def main(argv: list[str]) -> None:
             # are new, so each full sync is a connection's first, into an empty store.
             data_dir = folder / f"round-{number + 1}" if number else folder
             data_dir.mkdir(exist_ok=True)
+            settings = Settings(
+                data_dir=data_dir,
+                database_url=args.database_url,
+                sandbox_database_url=sandbox_url,
+                port=port,
+                scheduler=False,
+                _env_file=None,  # type: ignore[call-arg]
+            )
             began_cpu = time.process_time() if number else 0.0
-            rounds.append(_round(args, data_dir, (port, url, server.pid), tenant, began_cpu))
+            rounds.append(_round(settings, args.provider, tenant, server.pid, began_cpu))
         if args.rounds > 1:
             print(_summary(rounds))
     finally:

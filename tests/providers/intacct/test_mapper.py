@@ -84,6 +84,24 @@ def test_the_balance_is_total_due_in_exact_cents(total_due: str | None, cents: i
     assert mapped(customer).payload["balance_cents"] == cents
 
 
+def test_every_address_field_round_trips_through_the_mapper() -> None:
+    """The address is read by one mapping (`_address_payload`) and written by another
+    (`_ADDRESS_FIELDS`): every field, each with its own value, comes back where it went."""
+    names = ["line1", "line2", "line3", "city", "state", "postal_code", "country"]
+    address = Address(**{name: f"{name}-value" for name in names})
+    body = to_intacct({"bill_address": address})
+    echoed = {
+        **body,
+        "key": "1",
+        "audit": {
+            "createdDateTime": "2024-01-01T00:00:00Z",
+            "modifiedDateTime": "2024-01-02T00:00:00Z",
+        },
+    }
+    assert to_unified(echoed).bill_address == address
+    assert mapped(echoed).payload["bill_address"] == address.model_dump()
+
+
 def test_unified_changes_become_a_body_with_only_the_fields_sent() -> None:
     body = to_intacct(
         {
