@@ -497,17 +497,7 @@ def run_query(
         ]
         if column.join is not None
     }
-    source: sa.FromClause = customers
-    if "parent" in joins:
-        source = source.outerjoin(
-            parents,
-            sa.and_(parents.c.key == customers.c.parent_key, parents.c.tenant_id == tenant_id),
-        )
-    if "entity" in joins:
-        source = source.outerjoin(
-            entities,
-            sa.and_(entities.c.key == customers.c.entity_key, entities.c.tenant_id == tenant_id),
-        )
+    source = _joined(joins, tenant_id)
     where = [customers.c.tenant_id == tenant_id]
     visible = scope.visible(include_private=request.include_private)
     if visible is not None:
@@ -542,7 +532,15 @@ def run_query(
         rows = connection.execute(statement.offset(request.start - 1).limit(request.size)).all()
         memory.keep()
     else:
-        count = sa.select(sa.func.count()).select_from(source).where(*where)
+        # Each join is to a primary key (at most one row a customer), so only those the
+        # condition reads change what is counted: the count joins no more, and is answered
+        # from an index (on a million customers, with `parent.id` among the fields, a
+        # count joined to every parent read the whole table: 2 s a page, not 0.05).
+        count = (
+            sa.select(sa.func.count())
+            .select_from(_joined(compiler.joins, tenant_id))
+            .where(*where)
+        )
         total = memory.count(count)
         order = [(column.expression, descending) for column, descending in request.order_by]
         order.append((customers.c.key, False))
@@ -566,6 +564,23 @@ def run_query(
             "previous": max(1, request.start - request.size) if request.start > 1 else None,
         },
     }
+
+
+def _joined(joins: set[Join], tenant_id: str) -> sa.FromClause:
+    """The customers with their parent and entity outer-joined as `joins` asks: each by its
+    primary key, within the company."""
+    source: sa.FromClause = customers
+    if "parent" in joins:
+        source = source.outerjoin(
+            parents,
+            sa.and_(parents.c.key == customers.c.parent_key, parents.c.tenant_id == tenant_id),
+        )
+    if "entity" in joins:
+        source = source.outerjoin(
+            entities,
+            sa.and_(entities.c.key == customers.c.entity_key, entities.c.tenant_id == tenant_id),
+        )
+    return source
 
 
 Order = list[tuple[ColumnElement[Any], bool]]  # (expression, descending)
