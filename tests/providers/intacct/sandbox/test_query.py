@@ -102,6 +102,20 @@ def test_each_operator_matches_its_plain_meaning(
     assert _keys(company, filters=[condition]) == want
 
 
+@pytest.mark.parametrize(
+    ("condition", "expected"), OPERATOR_CASES, ids=lambda c: None if callable(c) else str(c)[:40]
+)
+def test_the_count_is_the_matches_whatever_the_fields_join(
+    company: Company, condition: dict[str, Any], expected: Callable[[Row], bool]
+) -> None:
+    """`totalCount` joins only what the condition reads (a parent, say): fields from a
+    joined parent change no count."""
+    want = sum(expected(row) for row in _all(company))
+    for fields in (["key"], FIELDS):
+        response = company.query(fields=fields, filters=[condition], size=1)
+        assert response.json()["ia::meta"]["totalCount"] == want, fields
+
+
 def test_the_seed_gives_each_operator_something_to_find(company: Company) -> None:
     rows = _all(company)
     for condition, expected in OPERATOR_CASES:

@@ -537,9 +537,7 @@ def run_query(
         # from an index (on a million customers, with `parent.id` among the fields, a
         # count joined to every parent read the whole table: 2 s a page, not 0.05).
         count = (
-            sa.select(sa.func.count())
-            .select_from(_joined(compiler.joins, tenant_id))
-            .where(*where)
+            sa.select(sa.func.count()).select_from(_joined(compiler.joins, tenant_id)).where(*where)
         )
         total = memory.count(count)
         order = [(column.expression, descending) for column, descending in request.order_by]
