@@ -602,12 +602,20 @@ class _Memory:
         self.version = cache.current(connection, tenant_id)
         self._pending: list[Callable[[], object]] = []
         self._held: bool | None = None
+        self._keyed: tuple[sa.Select[Any], tuple[str, str]] | None = None
+
+    def _key(self, statement: sa.Select[Any]) -> tuple[str, str]:
+        """`cache.statement_key` of `statement`, compiled once a request: the count and the
+        bookmarks are kept under the same statement (compiling it is about 0.2 ms)."""
+        if self._keyed is None or self._keyed[0] is not statement:
+            self._keyed = (statement, cache.statement_key(self.connection, statement))
+        return self._keyed[1]
 
     def count(self, statement: sa.Select[Any]) -> int:
         """The answer of a COUNT statement, remembered."""
         if self.version is None:
             return int(self.connection.execute(statement).scalar_one())
-        key = (self.tenant_id, self.version, *cache.statement_key(self.connection, statement))
+        key = (self.tenant_id, self.version, *self._key(statement))
         known = cache.COUNTS.get(key)
         if known is not None:
             return known
@@ -624,7 +632,7 @@ class _Memory:
         key = (
             self.tenant_id,
             self.version,
-            *cache.statement_key(self.connection, count),
+            *self._key(count),
             tuple((column.path, descending) for column, descending in order),
         )
         return cache.BOOKMARKS.get(key) or cache.BOOKMARKS.put(key, cache.Bookmarks())
