@@ -100,20 +100,11 @@ def test_each_operator_matches_its_plain_meaning(
     rows = _all(company)
     want = [row["key"] for row in rows if expected(row)]
     assert _keys(company, filters=[condition]) == want
-
-
-@pytest.mark.parametrize(
-    ("condition", "expected"), OPERATOR_CASES, ids=lambda c: None if callable(c) else str(c)[:40]
-)
-def test_the_count_is_the_matches_whatever_the_fields_join(
-    company: Company, condition: dict[str, Any], expected: Callable[[Row], bool]
-) -> None:
-    """`totalCount` joins only what the condition reads (a parent, say): fields from a
-    joined parent change no count."""
-    want = sum(expected(row) for row in _all(company))
+    # `totalCount` joins only what the condition reads (a parent, say): fields from a
+    # joined parent change no count.
     for fields in (["key"], FIELDS):
         response = company.query(fields=fields, filters=[condition], size=1)
-        assert response.json()["ia::meta"]["totalCount"] == want, fields
+        assert response.json()["ia::meta"]["totalCount"] == len(want), fields
 
 
 def test_the_seed_gives_each_operator_something_to_find(company: Company) -> None:
