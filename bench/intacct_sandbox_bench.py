@@ -1,4 +1,4 @@
-"""Intacct sandbox: seed rate, query-service latency and paging rate.
+"""Intacct sandbox: seed rate, query-service latency, paging rate and a first sync's read.
 
 `python -m bench intacct_sandbox_bench --customers N [--database-url URL]`
 
