@@ -68,7 +68,11 @@ def serve(database_url: str, folder: Path) -> Iterator[tuple[str, int]]:
         "LEDGERBRIDGE_SCHEDULER": "false",
     }
     command = [sys.executable, "-m", "ledgerbridge", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    # The server logs each request as it would in production (part of its CPU a request),
+    # into a file rather than over the benchmark's figures.
+    log = folder / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=output)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -79,7 +83,7 @@ def serve(database_url: str, folder: Path) -> Iterator[tuple[str, int]]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
+                raise SystemExit(f"the server did not start (its log: {log})")
             time.sleep(0.2)
         yield url, process.pid
     finally:

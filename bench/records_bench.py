@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import sqlalchemy as sa
 import uvicorn
 
@@ -33,9 +34,10 @@ from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import create_connection
 from ledgerbridge.db import write_transaction
+from ledgerbridge.observability.logs import configure_logging
 from ledgerbridge.tables import records
 from ledgerbridge.unified.cursor import encode_cursor
-from ledgerbridge.unified.records import IncomingRecord, content_hash, save_records
+from ledgerbridge.unified.records import IncomingRecord, save_records, text_hash
 
 BATCH = 1000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -119,8 +121,8 @@ def plain_insert(app: Any, conn_id: str, count: int) -> float:
                     "external_id": str(i),
                     "payload": body,
                     "remote_data": raw,
-                    "content_hash": content_hash(body),
-                    "remote_hash": content_hash(raw),
+                    "content_hash": text_hash(orjson.dumps(body)),
+                    "remote_hash": text_hash(orjson.dumps(raw)),
                     "first_seen_at": T0,
                     "last_modified_at": T0,
                     "deleted_at": None,
@@ -158,6 +160,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--readers-only", action="store_true")
     args = parser.parse_args(argv)
 
+    # The in-process app's request lines (structlog prints them to stdout unconfigured)
+    # would bury the figures.
+    configure_logging("warning")
     folder = Path(tempfile.mkdtemp(prefix="lb-bench-"))
     settings = Settings(
         data_dir=folder, database_url=args.database_url, api_key="bench", scheduler=False

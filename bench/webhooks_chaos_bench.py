@@ -10,6 +10,7 @@ connection (must be 0). `python -m bench webhooks_chaos_bench [EVENTS] [DATABASE
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -167,9 +168,13 @@ def _order_violations(accepted: list[dict[str, Any]]) -> int:
 
 
 def main(argv: list[str]) -> None:
-    events = int(argv[0]) if argv else 600
+    parser = argparse.ArgumentParser(prog="webhooks_chaos_bench")
+    parser.add_argument("events", type=int, nargs="?", default=600)
+    parser.add_argument("database_url", nargs="?", help="default: SQLite in a new folder")
+    args = parser.parse_args(argv)
+    events = args.events
     with tempfile.TemporaryDirectory() as folder:
-        url = argv[1] if len(argv) > 1 else f"sqlite:///{Path(folder) / 'chaos.db'}"
+        url = args.database_url or f"sqlite:///{Path(folder) / 'chaos.db'}"
         settings = Settings(data_dir=Path(folder), database_url=url, _env_file=None)  # type: ignore[call-arg]
         receiver = ChaosReceiver()
         _write_events(settings, events, receiver.url)
