@@ -10,6 +10,8 @@ import pkgutil
 import sys
 from pathlib import Path
 
+from ledgerbridge.observability.logs import configure_logging
+
 
 def _names() -> list[str]:
     folder = Path(__file__).parent
@@ -17,6 +19,10 @@ def _names() -> list[str]:
 
 
 def run() -> None:
+    # Only warnings, to stderr: the apps a benchmark runs in its own process would print
+    # each request (structlog, unconfigured, writes to stdout) over the figures, and a
+    # line a request would slow what is measured.
+    configure_logging("warning")
     args = sys.argv[1:]
     names = _names()
     if args and args[0] in ("-h", "--help"):

@@ -34,7 +34,6 @@ from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import create_connection
 from ledgerbridge.db import write_transaction
-from ledgerbridge.observability.logs import configure_logging
 from ledgerbridge.tables import records
 from ledgerbridge.unified.cursor import encode_cursor
 from ledgerbridge.unified.records import IncomingRecord, save_records, text_hash
@@ -160,9 +159,6 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--readers-only", action="store_true")
     args = parser.parse_args(argv)
 
-    # The in-process app's request lines (structlog prints them to stdout unconfigured)
-    # would bury the figures.
-    configure_logging("warning")
     folder = Path(tempfile.mkdtemp(prefix="lb-bench-"))
     settings = Settings(
         data_dir=folder, database_url=args.database_url, api_key="bench", scheduler=False

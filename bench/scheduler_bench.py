@@ -43,7 +43,6 @@ from ledgerbridge.config import Settings
 from ledgerbridge.connections import SCHEDULABLE, create_connection
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.db import utcnow, write_transaction
-from ledgerbridge.observability.logs import configure_logging
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.runtime import Databases, open_databases
 from ledgerbridge.sandbox.base import SandboxContext
@@ -569,7 +568,6 @@ def _claim_figures(
 
 
 def main(argv: list[str]) -> None:
-    configure_logging("warning")
     parser = argparse.ArgumentParser(prog="scheduler_bench")
     parser.add_argument("--quick", action="store_true", help="1,000 connections each minute")
     parser.add_argument("--connections", type=int, default=10_000)

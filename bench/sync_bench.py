@@ -47,7 +47,6 @@ from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.connections import get_connection
 from ledgerbridge.crypto import CredentialCipher, load_or_create_key
 from ledgerbridge.db import read_transaction
-from ledgerbridge.observability.logs import configure_logging
 from ledgerbridge.providers.base import ConnectorSettings
 from ledgerbridge.runtime import open_databases
 from ledgerbridge.sync.engine import SyncEnvironment, needs_key_lists, open_connector, run_sync
@@ -254,7 +253,6 @@ def _round(
 
 
 def main(argv: list[str]) -> None:
-    configure_logging("warning")  # a debug line a request would slow what is measured
     parser = argparse.ArgumentParser(prog="sync_bench")
     parser.add_argument("--provider", choices=sorted(TENANTS), default="qbo")
     parser.add_argument("--customers", type=int, default=100_000)
