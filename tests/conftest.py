@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import random
 import socket
@@ -26,10 +27,12 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.dependencies import models as fastapi_dependencies
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from ledgerbridge import serving
 from ledgerbridge.api.app import create_app
-from ledgerbridge.config import Settings
+from ledgerbridge.config import Settings, get_settings
+from ledgerbridge.observability import logs as product_logs
 from ledgerbridge.providers.base import ConnectorSettings, RetryPolicy
 from ledgerbridge.runtime import freeze_and_collect_young_rarely
 from ledgerbridge.sync.engine import SyncEnvironment
@@ -259,6 +262,34 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
     server = LiveServer(app).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def cli_logging_undone() -> Iterator[None]:
+    """For tests that run CLI commands in this process. Each command sets up the product's
+    logging on the root logger (`configure_logging`: a handler writing to stderr, the level
+    at info); left in place, the worker's later in-process servers logged their requests
+    through it, and a line that fell while pytest's capture was suspended (between a test's
+    phases) reached the run's output. Taken down again afterwards, with the root level the
+    test found."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.handlers[:] = [h for h in root.handlers if type(h).__module__ != product_logs.__name__]
+    root.setLevel(level)
+
+
+@pytest.fixture
+def cli_in_process(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_logging_undone: None
+) -> Iterator[CliRunner]:
+    """A runner for CLI commands in this process, on the test's databases."""
+    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LEDGERBRIDGE_SANDBOX_DATABASE_URL", settings.sandbox_database_url)
+    monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ the next request."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from click.testing import Result
 from fastapi import FastAPI
@@ -15,17 +12,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ledgerbridge.cli import app as cli
-from ledgerbridge.config import Settings, get_settings
 
 
 @pytest.fixture
-def run(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[CliRunner]:
-    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LEDGERBRIDGE_SANDBOX_DATABASE_URL", settings.sandbox_database_url)
-    monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+def run(cli_in_process: CliRunner) -> CliRunner:
+    return cli_in_process
 
 
 def _ok(result: Result) -> str:

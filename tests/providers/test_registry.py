@@ -145,7 +145,9 @@ def test_the_api_validates_documents_and_mounts_a_registered_platform(
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def cli_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_logging_undone: None
+) -> Iterator[Settings]:
     monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("LEDGERBRIDGE_DATABASE_URL", raising=False)
     monkeypatch.delenv("LEDGERBRIDGE_SANDBOX_DATABASE_URL", raising=False)

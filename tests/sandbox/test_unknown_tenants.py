@@ -3,15 +3,12 @@ an unknown one is refused with one clear line, and each platform answers it its 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ledgerbridge.cli import app as cli
-from ledgerbridge.config import Settings, get_settings
 from ledgerbridge.providers.registry import get_platform, platform_names
 
 
@@ -25,14 +22,8 @@ def test_credentials_of_an_unknown_tenant_are_refused(app: FastAPI, provider: st
 
 
 @pytest.mark.parametrize("provider", platform_names())
-def test_cli_create_then_token(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, provider: str
-) -> None:
-    monkeypatch.setenv("LEDGERBRIDGE_SANDBOX_DATABASE_URL", settings.sandbox_database_url)
-    monkeypatch.setenv("LEDGERBRIDGE_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    runner = CliRunner()
+def test_cli_create_then_token(cli_in_process: CliRunner, provider: str) -> None:
+    runner = cli_in_process
     refused = runner.invoke(cli, ["sandbox", "token", "--provider", provider, "--tenant", "T1"])
     assert refused.exit_code == 1
     assert refused.output.strip().count("\n") == 0  # one line
@@ -41,7 +32,6 @@ def test_cli_create_then_token(
     assert created.exit_code == 0, created.output
     issued = runner.invoke(cli, ["sandbox", "token", "--provider", provider, "--tenant", "T1"])
     assert issued.exit_code == 0, issued.output
-    get_settings.cache_clear()
 
 
 def test_the_admin_api_creates_a_tenant(client: TestClient) -> None:
