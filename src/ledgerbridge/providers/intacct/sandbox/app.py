@@ -166,7 +166,9 @@ def create_app(context: SandboxContext) -> FastAPI:
         def work(grant: AccessGrant, _body: Any) -> Response:
             with read_transaction(context.engine) as connection:
                 scope = _scope(connection, grant, request)
-                page, total = store.list_page(connection, grant.tenant_id, start, size, scope)
+                page, total = query.list_page(
+                    connection, grant.tenant_id, start, size, context.clock().date(), scope
+                )
             return json_response({"ia::result": page, "ia::meta": _page_meta(start, size, total)})
 
         return await serve(request, work)

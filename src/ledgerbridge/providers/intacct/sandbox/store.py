@@ -154,25 +154,6 @@ def get_customer(
     return render(row, parent, entity)
 
 
-def list_page(
-    connection: Connection, tenant_id: str, start: int, size: int, scope: Scope = TOP_LEVEL
-) -> tuple[list[dict[str, str]], int]:
-    """One page of `{key, id, href}` in key order, and the count the scope can see."""
-    where = [customers.c.tenant_id == tenant_id]
-    visible = scope.visible()
-    if visible is not None:
-        where.append(visible)
-    total = connection.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
-    rows = connection.execute(
-        sa.select(customers.c.key, customers.c.id)
-        .where(*where)
-        .order_by(customers.c.key)
-        .offset(start - 1)
-        .limit(size)
-    )
-    return [{"key": str(r.key), "id": r.id, "href": href(r.key)} for r in rows], total
-
-
 def _flatten(body: dict[str, Any], tree: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
     for name, raw in body.items():
         path = f"{prefix}{name}"
