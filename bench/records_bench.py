@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import sqlalchemy as sa
 import uvicorn
 
@@ -36,7 +35,7 @@ from ledgerbridge.connections import create_connection
 from ledgerbridge.db import write_transaction
 from ledgerbridge.tables import records
 from ledgerbridge.unified.cursor import encode_cursor
-from ledgerbridge.unified.records import IncomingRecord, save_records, text_hash
+from ledgerbridge.unified.records import IncomingRecord, save_records
 
 BATCH = 1000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -111,17 +110,19 @@ def plain_insert(app: Any, conn_id: str, count: int) -> float:
     for start in range(0, count, BATCH):
         rows = []
         for i in range(start, min(start + BATCH, count)):
-            body = payload(i)
-            raw = {"Id": str(i), "DisplayName": f"Customer {i}"}
+            # Hashed as the store hashes (`IncomingRecord`), the JSON left to SQLAlchemy.
+            record = IncomingRecord(
+                str(i), payload(i), remote_data={"Id": str(i), "DisplayName": f"Customer {i}"}
+            )
             rows.append(
                 {
                     "connection_id": conn_id,
                     "model": "Customer",
-                    "external_id": str(i),
-                    "payload": body,
-                    "remote_data": raw,
-                    "content_hash": text_hash(orjson.dumps(body)),
-                    "remote_hash": text_hash(orjson.dumps(raw)),
+                    "external_id": record.external_id,
+                    "payload": record.payload,
+                    "remote_data": record.remote_data,
+                    "content_hash": record.content_hash,
+                    "remote_hash": record.remote_hash,
                     "first_seen_at": T0,
                     "last_modified_at": T0,
                     "deleted_at": None,

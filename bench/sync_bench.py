@@ -273,10 +273,10 @@ def main(argv: list[str]) -> None:
         help="the sandbox database already holds the company: do not seed it again",
     )
     args = parser.parse_args(argv)
-    if args.database_url and args.rounds != 1:
-        args.rounds = 1  # a given main database is used as it is: one first sync into it
     if args.rounds < 1:
         parser.error("--rounds: 1 or more")
+    # A given main database is used as it is: one first sync into it.
+    count = 1 if args.database_url else args.rounds
     folder = Path(tempfile.mkdtemp(prefix="sync-bench-"))
     port = _free_port()
     env = server_env(folder, port)
@@ -309,9 +309,9 @@ def main(argv: list[str]) -> None:
         server_settings = Settings(data_dir=folder, _env_file=None)  # type: ignore[call-arg]
         sandbox_url = args.sandbox_database_url or server_settings.sandbox_url
         rounds = []
-        for number in range(args.rounds):
-            if args.rounds > 1:
-                print(f"round {number + 1} of {args.rounds}", flush=True)
+        for number in range(count):
+            if count > 1:
+                print(f"round {number + 1} of {count}", flush=True)
             # The first round's main database is the server's own (`folder`); later ones
             # are new, so each full sync is a connection's first, into an empty store.
             data_dir = folder / f"round-{number + 1}" if number else folder
@@ -326,7 +326,7 @@ def main(argv: list[str]) -> None:
             )
             began_cpu = time.process_time() if number else 0.0
             rounds.append(_round(settings, args.provider, tenant, server.pid, began_cpu))
-        if args.rounds > 1:
+        if count > 1:
             print(_summary(rounds))
     finally:
         server.terminate()
