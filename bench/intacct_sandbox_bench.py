@@ -1,4 +1,7 @@
-"""Intacct sandbox: seed rate, query-service latency, paging rate and a first sync's read.
+"""Intacct sandbox: seed rate, query-service latency and paging rate.
+
+A first sync's read, through the connector itself, is `sync_bench --provider intacct`'s
+first read-only pass (a new server: nothing remembered).
 
 `python -m bench intacct_sandbox_bench --customers N [--database-url URL]`
 
@@ -12,7 +15,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from ledgerbridge.db import create_engine
-from ledgerbridge.providers.intacct.connector import MODIFIED
-from ledgerbridge.providers.intacct.mapper import QUERY_FIELDS
-from ledgerbridge.providers.intacct.sandbox import cache, provider
+from ledgerbridge.providers.intacct.sandbox import provider
 from ledgerbridge.providers.intacct.sandbox.tables import customers
 from ledgerbridge.runtime import migrate_sandbox_database
 from ledgerbridge.sandbox.base import SandboxContext
@@ -41,39 +41,6 @@ QUERY: dict[str, Any] = {
     "orderBy": [{"audit.modifiedDateTime": "asc"}],
     "size": 100,
 }
-
-
-def _sync_read(post: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
-    """Every customer read as the connector's first sync reads them (`IntacctConnector`:
-    its fields, parent's among them, ordered by modification time then key, each page
-    from the last page's second on, that second's keys skipped); the rows read."""
-    since: str | None = None
-    seen: set[str] = set()
-    rows = 0
-    while True:
-        size = 4000  # the most a query answers; the boundary second's rows come again
-        answer = post(
-            {
-                "object": QUERY["object"],
-                "fields": list(QUERY_FIELDS),
-                "filters": [{"$gte": {MODIFIED: since}}] if since else [],
-                "orderBy": [{MODIFIED: "asc"}, {"key": "asc"}],
-                "start": 1,
-                "size": size,
-            }
-        )
-        page = answer["ia::result"]
-        assert isinstance(page, list), answer
-        fresh = [row for row in page if not (row[MODIFIED] == since and row["key"] in seen)]
-        if not fresh and len(page) == size:
-            raise SystemExit(f"more than a page of customers modified at {since}")
-        rows += len(fresh)
-        for row in fresh:
-            if row[MODIFIED] != since:
-                since, seen = row[MODIFIED], set()
-            seen.add(row["key"])
-        if len(page) < size:
-            return rows
 
 
 def main(argv: list[str]) -> None:
@@ -154,13 +121,5 @@ def main(argv: list[str]) -> None:
         seconds = time.perf_counter() - begun
         print(
             f"paging all customers by 2000: {rows} rows in {seconds:.1f}s = {rows / seconds:,.0f}/s"
-        )
-        cache.clear()  # the first sync of a company meets nothing remembered
-        begun = time.perf_counter()
-        rows = _sync_read(lambda body: http.post(URL, json=body, headers=headers).json())
-        seconds = time.perf_counter() - begun
-        print(
-            f"a first sync's read (its fields, keyset pages of 4000 by modification time,"
-            f" nothing cached): {rows} rows in {seconds:.1f}s = {rows / seconds:,.0f}/s"
         )
     engine.dispose()
