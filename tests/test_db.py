@@ -14,7 +14,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
 
+from ledgerbridge.config import Settings
 from ledgerbridge.db import SQLITE_PAGE_SIZE, create_engine, wal_checkpoints, write_transaction
+from ledgerbridge.runtime import open_databases
 from ledgerbridge.tables import metadata
 from observability.support import captured_logs, log_lines
 
@@ -32,6 +34,21 @@ def test_a_new_database_gets_large_pages_and_a_write_ahead_log(tmp_path: Path) -
     engine.dispose()
     assert _pragma(path, "page_size") == SQLITE_PAGE_SIZE
     assert _pragma(path, "journal_mode") == "wal"
+
+
+def test_only_the_main_database_keeps_its_temporary_files_in_memory(tmp_path: Path) -> None:
+    """The record store's page inserts keep their statement journal in memory; the
+    sandbox's database, which sorts on any field a client names, lets big sorts spill."""
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    databases = open_databases(settings)
+    try:
+        temp_stores = {}
+        for name, engine in (("main", databases.main), ("sandbox", databases.sandbox)):
+            with engine.connect() as conn:
+                temp_stores[name] = conn.exec_driver_sql("PRAGMA temp_store").scalar_one()
+    finally:
+        databases.dispose()
+    assert temp_stores == {"main": 2, "sandbox": 0}  # MEMORY, and the default
 
 
 def test_an_existing_database_keeps_its_page_size_and_its_rows(tmp_path: Path) -> None:

@@ -36,8 +36,18 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`: SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` for writes."""
+def create_engine(url: str, *, temp_in_memory: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`: SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` for writes.
+
+    `temp_in_memory`: SQLite keeps its temporary files in memory (`temp_store=MEMORY`). The
+    record store's page of inserts needs a statement journal (a unique index or a foreign
+    key may abort it halfway), which SQLite spills to a temporary file past 64 KiB: a file
+    looked for, created and written again on every page (strace, a 50,000-customer Desktop
+    sync: 62,000 of its 197,000 `pwrite` calls). In memory, the syncing process took 93-96
+    against 100-102 µs a customer (Intacct 100,000: 37-38 against 39-41). Only for a
+    database whose queries read through indexes with a limit: a sort is then kept wholly in
+    memory too (100,000 sandbox customers sorted on an unindexed column: 59 against 17 MB),
+    so the sandbox's database, which sorts on any field a client names, keeps the default."""
     parsed = sa.engine.make_url(url)
     options: dict[str, Any] = {
         "json_serializer": _json_dumps,
@@ -76,6 +86,8 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if temp_in_memory:
+            cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -96,9 +96,11 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     return mallopt is not None and mallopt(_M_ARENA_MAX, arenas) == 1
 
 
-def _open(url: str, setting: str, prepare: Callable[[Engine], None]) -> Engine:
-    """An engine for `url`, migrated by `prepare`, or a `ConfigurationError` naming
-    `setting` (the variable to fix)."""
+def _open(
+    url: str, setting: str, prepare: Callable[[Engine], None], *, temp_in_memory: bool = False
+) -> Engine:
+    """An engine for `url` (`db.create_engine`), migrated by `prepare`, or a
+    `ConfigurationError` naming `setting` (the variable to fix)."""
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         folder = Path(parsed.database).parent
@@ -107,7 +109,7 @@ def _open(url: str, setting: str, prepare: Callable[[Engine], None]) -> Engine:
                 f"the folder {folder} of the SQLite database {parsed.database} does not exist: "
                 f"create it, or point {setting} (or LEDGERBRIDGE_DATA_DIR) elsewhere"
             )
-    engine = create_engine(url)
+    engine = create_engine(url, temp_in_memory=temp_in_memory)
     try:
         prepare(engine)
     except (OperationalError, DBAPIError) as exc:
@@ -142,6 +144,7 @@ def open_main_database(settings: Settings) -> Engine:
         settings.main_database_url,
         "LEDGERBRIDGE_DATABASE_URL",
         lambda engine: migrate(engine, MAIN_MIGRATIONS, known_heads=HEADS),
+        temp_in_memory=True,  # the record store's pages (db.create_engine)
     )
 
 
