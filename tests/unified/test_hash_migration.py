@@ -10,13 +10,10 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.migrations import HEADS
-from ledgerbridge.runtime import MAIN_MIGRATIONS
 from ledgerbridge.tables import records
 from ledgerbridge.unified.records import (
     IncomingRecord,
@@ -27,7 +24,7 @@ from ledgerbridge.unified.records import (
     text_hash,
 )
 
-from .conftest import T0
+from .conftest import T0, run_alembic
 
 MODEL = "Customer"
 COUNT = 2_500  # more than one of the migration's batches of 2,000
@@ -54,14 +51,6 @@ def _save(engine: Engine, conn_id: str, batch: list[IncomingRecord]) -> WriteCou
         return save_records(conn, connection_id=conn_id, model=MODEL, batch=batch, now=T0)
 
 
-def _alembic(engine: Engine, verb: str, revision: str) -> None:
-    with engine.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", MAIN_MIGRATIONS)
-        config.attributes["connection"] = connection
-        getattr(command, verb)(config, revision)
-
-
 def _hashes(engine: Engine) -> dict[str, tuple[str, str | None]]:
     with read_transaction(engine) as conn:
         rows = conn.execute(
@@ -82,7 +71,7 @@ def test_records_stored_before_the_upgrade_are_unchanged_when_saved_again(
     (head,) = HEADS
 
     # As the store wrote them before XXH3: the downgrade puts blake2b back.
-    _alembic(engine, "downgrade", "0011")
+    run_alembic(engine, "downgrade", "0011")
     stored = _hashes(engine)
     for record in batch:
         remote = None if record.remote_data is None else _blake2b(record.remote_data)
@@ -90,14 +79,14 @@ def test_records_stored_before_the_upgrade_are_unchanged_when_saved_again(
         assert stored[record.external_id] == (sorted_keys, remote)
 
     # XXH3 of the payload's sorted keys, as migration 0012 left them.
-    _alembic(engine, "upgrade", "0012")
+    run_alembic(engine, "upgrade", "0012")
     stored = _hashes(engine)
     for record in batch:
         remote = None if record.remote_data is None else text_hash(orjson.dumps(record.remote_data))
         sorted_keys = text_hash(orjson.dumps(record.payload, option=orjson.OPT_SORT_KEYS))
         assert stored[record.external_id] == (sorted_keys, remote)
 
-    _alembic(engine, "upgrade", head)
+    run_alembic(engine, "upgrade", head)
     stored = _hashes(engine)
     for record in batch:
         remote = None if record.remote_data is None else text_hash(orjson.dumps(record.remote_data))
