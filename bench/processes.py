@@ -23,3 +23,29 @@ def machine_busy() -> tuple[float, float]:
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]
     return (sum(values) - idle) / TICK, sum(values) / TICK
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds so far of the PostgreSQL server running on this machine (0 without one):
+    its live processes' own, and what its postmaster has reaped from those that exited (a
+    backend ends with its connection). Every database's work counts, the server's
+    background writers' and autovacuum's too: on a machine of its own, the cost of what a
+    benchmark asked of it."""
+    processes: dict[int, tuple[int, float, float]] = {}  # pid: (parent, own, reaped)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")] not in ("postgres", "postmaster"):
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        own = (int(fields[11]) + int(fields[12])) / TICK
+        reaped = (int(fields[13]) + int(fields[14])) / TICK
+        processes[int(entry.name)] = (int(fields[1]), own, reaped)
+    return sum(
+        own + (reaped if parent not in processes else 0.0)  # the postmaster's reaped children
+        for parent, own, reaped in processes.values()
+    )

@@ -7,8 +7,10 @@ process's CPU per customer (start-up shown apart); read-only passes over the sam
 just before it, which also warms the sandbox, and just after it (the connector's own
 requests and parsing, nothing mapped or stored: a page's records are mapped when first
 read, `providers.base.MappedOnRead`, and these passes only count them), their rates, the
-second's CPU per customer, and the full sync's rate as a share of the second's; then the
-time of an incremental sync that finds nothing to do.
+second's CPU per customer, and the full sync's rate as a share of the second's; beside
+each, the sandbox server's CPU per customer, how busy the machine was, and with
+`--database-url` on a PostgreSQL server of this machine, that server's CPU per customer
+in the full sync; then the time of an incremental sync that finds nothing to do.
 
 `--rounds N` (default 3) repeats the read-only pass, full sync, read-only pass sequence,
 each full sync a new connection's first into a new SQLite main database, and prints the
@@ -39,8 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
-from bench.processes import cpu_s, machine_busy
+from bench.processes import cpu_s, machine_busy, postgres_cpu_s
 from ledgerbridge import runtime
 from ledgerbridge.config import Settings
 from ledgerbridge.connect import connect_sandbox
@@ -112,21 +115,38 @@ async def _read_only(env: SyncEnvironment, connection_id: str) -> tuple[int, flo
     return customers, time.perf_counter() - started, time.process_time() - cpu
 
 
-def _others(server_pid: int) -> tuple[float, float, float]:
-    """(the sandbox server's CPU seconds, the machine's busy and total CPU seconds) so far."""
-    return (cpu_s(server_pid), *machine_busy())
+def _others(server_pid: int) -> tuple[float, float, float, float]:
+    """(the sandbox server's CPU seconds, the machine's busy and total CPU seconds, the local
+    PostgreSQL server's CPU seconds) so far."""
+    return (cpu_s(server_pid), *machine_busy(), postgres_cpu_s())
 
 
 def _beside(
-    before: tuple[float, float, float], seconds: float, customers: int, server_pid: int
+    before: tuple[float, float, float, float],
+    seconds: float,
+    customers: int,
+    server_pid: int,
+    *,
+    postgresql: bool = False,
 ) -> str:
     """The sandbox server's CPU a customer and share of a core, and how busy the machine
-    was, over a pass that began at `before` and took `seconds`."""
-    server, busy, total = (b - a for a, b in zip(before, _others(server_pid), strict=True))
-    return (
+    was, over a pass that began at `before` and took `seconds`; with `postgresql` (the main
+    database on a server of this machine) that server's CPU a customer too."""
+    now = _others(server_pid)
+    server, busy, total, database = (b - a for a, b in zip(before, now, strict=True))
+    shown = (
         f"sandbox server {server / max(customers, 1) * 1e6:,.1f} us a customer "
         f"({server / seconds:.0%} of a core), machine {busy / max(total, 1e-9):.0%} busy"
     )
+    if postgresql:
+        shown += f", PostgreSQL server {database / max(customers, 1) * 1e6:,.1f} us a customer"
+    return shown
+
+
+def _local_postgresql(url: sa.engine.URL) -> bool:
+    """Whether the main database is on a PostgreSQL server of this machine."""
+    local = url.host in (None, "", "localhost", "127.0.0.1", "::1")
+    return url.get_backend_name() == "postgresql" and local and postgres_cpu_s() > 0
 
 
 @dataclass(frozen=True)
@@ -165,7 +185,8 @@ async def _sync(
         if run.error:
             raise SystemExit(f"the sync failed: {run.error}")
         records = run.added + run.updated + run.deleted + run.unchanged
-        full_beside = _beside(others, seconds, records, server_pid)
+        postgresql = _local_postgresql(databases.main.url)
+        full_beside = _beside(others, seconds, records, server_pid, postgresql=postgresql)
         # The sync is compared with a pass after it: the first pass warms the sandbox (its
         # database pages; Intacct's count and bookmark caches, which made the first pass
         # of 100,000 Intacct customers half as fast as the second), and the sync, which
