@@ -39,7 +39,12 @@ def test_a_new_database_gets_large_pages_and_a_write_ahead_log(tmp_path: Path) -
 def test_only_the_main_database_keeps_its_temporary_files_in_memory(tmp_path: Path) -> None:
     """The record store's page inserts keep their statement journal in memory; the
     sandbox's database, which sorts on any field a client names, lets big sorts spill."""
-    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'main.db'}",
+        sandbox_database_url=f"sqlite:///{tmp_path / 'sandbox.db'}",
+        _env_file=None,  # type: ignore[call-arg]
+    )
     databases = open_databases(settings)
     try:
         temp_stores = {}
