@@ -9,10 +9,17 @@ from pathlib import Path
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _stat(process: Path) -> tuple[str, list[str]]:
+    """A process's name and the fields of `/proc/<pid>/stat` after it (OSError once the
+    process is gone)."""
+    stat = process.joinpath("stat").read_text()
+    return stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (0 once it is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        _, fields = _stat(Path(f"/proc/{pid}"))
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK
@@ -36,15 +43,13 @@ def postgres_cpu_s() -> float:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            name, fields = _stat(entry)
         except OSError:
             continue
-        if stat[stat.index("(") + 1 : stat.rindex(")")] not in ("postgres", "postmaster"):
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        own = (int(fields[11]) + int(fields[12])) / TICK
-        reaped = (int(fields[13]) + int(fields[14])) / TICK
-        processes[int(entry.name)] = (int(fields[1]), own, reaped)
+        if name in ("postgres", "postmaster"):
+            own = (int(fields[11]) + int(fields[12])) / TICK
+            reaped = (int(fields[13]) + int(fields[14])) / TICK
+            processes[int(entry.name)] = (int(fields[1]), own, reaped)
     return sum(
         own + (reaped if parent not in processes else 0.0)  # the postmaster's reaped children
         for parent, own, reaped in processes.values()

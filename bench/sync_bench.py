@@ -115,10 +115,10 @@ async def _read_only(env: SyncEnvironment, connection_id: str) -> tuple[int, flo
     return customers, time.perf_counter() - started, time.process_time() - cpu
 
 
-def _others(server_pid: int) -> tuple[float, float, float, float]:
-    """(the sandbox server's CPU seconds, the machine's busy and total CPU seconds, the local
-    PostgreSQL server's CPU seconds) so far."""
-    return (cpu_s(server_pid), *machine_busy(), postgres_cpu_s())
+def _others(server_pid: int, postgresql: bool) -> tuple[float, float, float, float]:
+    """(the sandbox server's CPU seconds, the machine's busy and total CPU seconds, and with
+    `postgresql` the local PostgreSQL server's CPU seconds, else 0) so far."""
+    return (cpu_s(server_pid), *machine_busy(), postgres_cpu_s() if postgresql else 0.0)
 
 
 def _beside(
@@ -126,13 +126,12 @@ def _beside(
     seconds: float,
     customers: int,
     server_pid: int,
-    *,
-    postgresql: bool = False,
+    postgresql: bool,
 ) -> str:
     """The sandbox server's CPU a customer and share of a core, and how busy the machine
     was, over a pass that began at `before` and took `seconds`; with `postgresql` (the main
     database on a server of this machine) that server's CPU a customer too."""
-    now = _others(server_pid)
+    now = _others(server_pid, postgresql)
     server, busy, total, database = (b - a for a, b in zip(before, now, strict=True))
     shown = (
         f"sandbox server {server / max(customers, 1) * 1e6:,.1f} us a customer "
@@ -175,18 +174,18 @@ async def _sync(
         # Imports (the first round's), settings, databases: not per customer.
         startup_cpu = time.process_time() - round_began_cpu
         runtime.started()  # as `ledgerbridge sync`, `serve` and `worker` do once started
-        others = _others(server_pid)
+        others = _others(server_pid, postgresql=False)  # the read-only pass stores nothing
         read, read_s, _ = await _read_only(env, connection_id)
-        read_beside = _beside(others, read_s, read, server_pid)
-        others = _others(server_pid)
+        read_beside = _beside(others, read_s, read, server_pid, postgresql=False)
+        postgresql = _local_postgresql(databases.main.url)
+        others = _others(server_pid, postgresql)
         cpu, started = time.process_time(), time.perf_counter()
         run = await run_sync(env, connection_id, full=True)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if run.error:
             raise SystemExit(f"the sync failed: {run.error}")
         records = run.added + run.updated + run.deleted + run.unchanged
-        postgresql = _local_postgresql(databases.main.url)
-        full_beside = _beside(others, seconds, records, server_pid, postgresql=postgresql)
+        full_beside = _beside(others, seconds, records, server_pid, postgresql)
         # The sync is compared with a pass after it: the first pass warms the sandbox (its
         # database pages; Intacct's count and bookmark caches, which made the first pass
         # of 100,000 Intacct customers half as fast as the second), and the sync, which
