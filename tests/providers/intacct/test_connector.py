@@ -108,6 +108,20 @@ class Company:
             for native in found
         }
 
+    def changed_lately(self, lag_seconds: float = 5) -> set[str]:
+        """The customers a full run beginning now reads twice: in key order, and again in
+        the change read that follows it, which begins `lag_seconds` before the newest
+        change (to the second, as Intacct prints times)."""
+        with read_transaction(self.app.state.sandbox.engine) as connection:
+            rows = connection.execute(
+                sa.select(customers.c.key, customers.c.audit_modified_date_time).where(
+                    customers.c.tenant_id == TENANT
+                )
+            )
+            modified = {str(key): moment.replace(microsecond=0) for key, moment in rows}
+        start = max(modified.values()) - timedelta(seconds=lag_seconds)
+        return {key for key, moment in modified.items() if moment >= start}
+
     def deletable_key(self, exclude: Collection[str] = ()) -> str:
         """An active customer Intacct lets one delete: no balance, no children."""
         with read_transaction(self.app.state.sandbox.engine) as connection:
@@ -139,6 +153,14 @@ class Company:
 
     def set_clock(self, clock: Callable[[], datetime]) -> None:
         self.app.state.sandbox.clock = clock
+
+
+def reads_by_count(mirror: Mirror) -> dict[int, set[str]]:
+    """The customers a run read, by how many times it read each."""
+    found: dict[int, set[str]] = {}
+    for key, count in mirror.reads.items():
+        found.setdefault(count, set()).add(key)
+    return found
 
 
 def make_company(app: FastAPI, server: LiveServer, count: int) -> Company:
@@ -208,20 +230,26 @@ class Mirror:
 
 
 @pytest.mark.anyio
-async def test_a_full_run_reads_every_customer_exactly_once_over_many_pages(
+async def test_a_full_run_reads_every_customer_once_in_key_order_then_the_newest_again(
     company: Company,
 ) -> None:
+    again = company.changed_lately(lag_seconds=5)
     async with httpx.AsyncClient() as http:
-        connector = company.connector(http, page_size=25)
+        connector = company.connector(http, page_size=25, lag_seconds=5)
         mirror = Mirror()
         pages = await mirror.sync(connector, full=True)
 
     truth = company.truth()
     assert len(truth) == 200
     assert mirror.records == truth  # same payloads from query rows as from GETs
-    assert set(mirror.reads) == set(truth)
-    assert set(mirror.reads.values()) == {1}
-    assert len(pages) >= 9  # 200 / 25 change pages, then the reconciliation page
+    # Every customer in key order, 25 a page; then the change read that follows reads
+    # again exactly those changed since `lag` before the newest change.
+    read_order = [int(record.external_id) for page in pages[:8] for record in page.records]
+    assert read_order == sorted(int(key) for key in truth)
+    assert all(page.checkpoint["by_key"] is not None for page in pages[:7])
+    assert 0 < len(again) < 200
+    assert reads_by_count(mirror) == {1: set(truth) - again, 2: again}
+    assert len(pages) >= 9  # 200 / 25 key-order pages, then the reconciliation page
     assert pages[0].total == 200
     # Mid-run checkpoints say a full run is under way; the last one is a finished run.
     # (Parts of the key list before its last leave the stored checkpoint as it is.)
@@ -299,14 +327,15 @@ async def test_incrementals_read_the_changes_and_reconciliation_finds_hard_delet
 
 @pytest.mark.anyio
 async def test_customers_edited_during_a_run_shift_nothing_out_of_it(company: Company) -> None:
+    again = company.changed_lately()
     async with httpx.AsyncClient() as http:
         connector = company.connector(http, page_size=20)
         mirror = Mirror()
         stream = connector.pages(None)
         first = await anext(stream)
         mirror.apply(connector, first)
-        # Edit a customer already read and one not read yet: both jump to the end of the
-        # order by modification time. With offsets, that would skip a customer.
+        # Edit a customer already read and one not read yet: the read in key order reads
+        # the second with its edit, and the change read that follows it reads both again.
         read_key = first.customers[0]["key"]
         unread = next(key for key in company.truth() if key not in mirror.reads)
         company.edit(read_key, {"notes": "edited during the run"})
@@ -315,9 +344,35 @@ async def test_customers_edited_during_a_run_shift_nothing_out_of_it(company: Co
             mirror.apply(connector, page)
 
     assert mirror.records == company.truth()
-    assert mirror.reads[read_key] == 2  # read, then read again with the edit
-    assert mirror.reads[unread] == 1
-    assert set(mirror.reads.values()) <= {1, 2}
+    twice = again | {read_key, unread}
+    assert reads_by_count(mirror) == {1: set(company.truth()) - twice, 2: twice}
+
+
+@pytest.mark.anyio
+async def test_a_full_run_resumed_inside_its_read_in_key_order_misses_no_edit(
+    company: Company,
+) -> None:
+    again = company.changed_lately()
+    async with httpx.AsyncClient() as http:
+        mirror = Mirror()
+        stream = company.connector(http, page_size=20).pages(None)
+        for _ in range(2):
+            mirror.apply(company.connector(http), await anext(stream))
+        await stream.aclose()  # the run dies after its second page
+        assert mirror.checkpoint is not None
+        assert mirror.checkpoint["by_key"] == max(mirror.reads, key=int)
+        read = set(mirror.reads)
+        edited = min(read, key=int)
+        company.edit(edited, {"notes": "edited while no run was reading"})
+
+        await mirror.sync(company.connector(http, page_size=20))  # resumes at `by_key`
+
+    truth = company.truth()
+    assert mirror.records == truth
+    # Resumed after the last key read: of the first pages, only what changed is read again.
+    assert set(mirror.reads) & read == (again | {edited}) & read
+    assert mirror.checkpoint is not None
+    assert (mirror.checkpoint["running"], mirror.checkpoint["by_key"]) == (False, None)
 
 
 @pytest.mark.anyio
@@ -329,14 +384,18 @@ async def test_a_second_crowded_with_changes_is_read_by_key(company: Company) ->
     for key in crowd:
         company.edit(key, {"notes": "bulk update"})
 
+    again = company.changed_lately()
+    assert set(crowd) <= again
     async with httpx.AsyncClient() as http:
-        # Query pages of at most 20 rows: the boundary second's 60 rows cannot be skipped
-        # by re-reading them, so that second is paged by key.
+        # Query pages of at most 20 rows: in the change read that follows the read in key
+        # order, the boundary second's 60 rows cannot be skipped by re-reading them, so
+        # that second is paged by key.
         connector = company.connector(http, page_size=8, max_query_size=20)
         mirror = Mirror()
         pages = await mirror.sync(connector, full=True)
 
-    assert mirror.records == company.truth()
-    assert set(mirror.reads.values()) == {1}
+    truth = company.truth()
+    assert mirror.records == truth
+    assert reads_by_count(mirror) == {1: set(truth) - again, 2: again}
     assert any(page.checkpoint.get("after") for page in pages)
     assert listed_ids(pages) == frozenset(company.truth())

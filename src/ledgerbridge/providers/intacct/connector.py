@@ -12,7 +12,14 @@ page):
    times to the second, so the keys already read in the boundary second are carried along
    and skipped when the next page reads that second again (`seen`). A second holding more
    customers than a query page can skip is read on its own, by key (`after`).
-2. Reconciliation, on every full run and every Nth incremental: every key, keys only, in
+2. A full run reads every customer in key order first (keyset on `key`, `by_key`), then
+   the changes since `lag` before the newest change the company had when the run began
+   (step 1 from there), which finds whatever was edited or added behind the key read.
+   Read in modification order, a full run's pages held keys from all over the company,
+   and each page's inserts landed all over the record store's index of external ids;
+   in key order they land side by side (`sync_bench`, Intacct, 1,000,000 customers:
+   15,131 to 27,989 customers a second, the syncing process 57 to 36 µs a customer).
+3. Reconciliation, on every full run and every Nth incremental: every key, keys only, in
    pages of the maximum size, each a part of a key list (`key_list`) that the engine stages;
    with the last, it records each stored live customer not among them as deleted, and the
    checkpoint moves past the reconciliation.
@@ -62,6 +69,8 @@ TOKEN_PATH = "/oauth2/token"
 MODIFIED = "audit.modifiedDateTime"
 ENTITY_HEADER = "X-IA-API-Param-Entity"
 DEFAULT_RECONCILE_EVERY = 10
+FIRST_KEY = "0"
+"""Below every key (Intacct's keys are positive integers): a read from the first key."""
 
 LIMITS = RequestLimits(max_concurrent=2, per_minute=600)
 """Intacct's documented limit is concurrent requests per company and tier (two on the
@@ -226,7 +235,10 @@ class IntacctCheckpoint:
     before it. `running` marks a run in progress (a resumed run continues it: no lag, no
     new count); `full` that it is a full run; `reconcile` that it ends with a key
     reconciliation. `runs` counts incrementals since the last reconciliation. `after` is
-    the key position while one crowded second is read by key."""
+    the key position while one crowded second is read by key. `by_key` is the last key a
+    full run's read in key order has reached (`FIRST_KEY` before its first page, None
+    once it is over or in any other run); `since` is then where the change read that
+    follows it begins."""
 
     since: str | None = None
     seen: list[str] = field(default_factory=list)
@@ -235,6 +247,7 @@ class IntacctCheckpoint:
     full: bool = False
     reconcile: bool = False
     after: str | None = None
+    by_key: str | None = None
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> IntacctCheckpoint:
@@ -246,6 +259,7 @@ class IntacctCheckpoint:
             full=bool(raw.get("full")),
             reconcile=bool(raw.get("reconcile")),
             after=raw.get("after"),
+            by_key=raw.get("by_key"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -257,6 +271,7 @@ class IntacctCheckpoint:
             "full": self.full,
             "reconcile": self.reconcile,
             "after": self.after,
+            "by_key": self.by_key,
         }
 
 
@@ -417,8 +432,11 @@ class IntacctConnector(HttpConnector):
         state = IntacctCheckpoint.from_json(checkpoint) if checkpoint is not None else None
         baseline: tuple[str, set[str]] | None = None
         if state is None:
-            state = IntacctCheckpoint(running=True, full=True, reconcile=True)
-            scan = _Scan(None, set())
+            since = await self._catch_up_start()
+            state = IntacctCheckpoint(
+                since=since, running=True, full=True, reconcile=True, by_key=FIRST_KEY
+            )
+            scan = _Scan(since, set())
         elif state.running:
             scan = _Scan(state.since, set(state.seen), state.after)
         else:
@@ -436,6 +454,12 @@ class IntacctConnector(HttpConnector):
                 running=True,
                 reconcile=runs >= self.reconcile_every,
             )
+        listed: int | None = None
+        if state.by_key is not None:
+            async for rows, total in self._read_by_key(state):
+                listed = listed if listed is not None else total
+                records = MappedOnRead(rows, mapper.mapped_query_row)
+                yield CustomerPage(records=records, checkpoint=state.to_json(), total=listed)
         advanced = baseline is None
         async for rows, done, total in self._read_changes(scan):
             if not advanced:
@@ -457,11 +481,49 @@ class IntacctConnector(HttpConnector):
                 page_checkpoint = given  # only the lag window so far: nothing to move
             records = MappedOnRead(rows, mapper.mapped_query_row)
             if records or finished:
-                yield CustomerPage(records=records, checkpoint=page_checkpoint, total=total)
+                yield CustomerPage(
+                    records=records,
+                    checkpoint=page_checkpoint,
+                    total=total if listed is None else listed,
+                )
         if state.reconcile:
             mark = IntacctCheckpoint(since=state.since, seen=state.seen, runs=0)
             async for page in self._key_list(CustomerPage([], mark.to_json())):
                 yield page
+
+    async def _catch_up_start(self) -> str | None:
+        """Where the change read that follows a full run's read in key order begins: `lag`
+        before the newest change the company has as the run begins (None: it has no
+        customers). Whatever is edited or added behind the key read changes after that."""
+        rows, _ = await self._query(
+            {"fields": ["key", MODIFIED], "orderBy": [{MODIFIED: "desc"}], "start": 1, "size": 1}
+        )
+        if not rows:
+            return None
+        newest = datetime.fromisoformat(_modified_second(rows[0]).replace("Z", "+00:00"))
+        return _second(newest - timedelta(seconds=self.settings.lag_seconds))
+
+    async def _read_by_key(
+        self, state: IntacctCheckpoint
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], int | None]]:
+        """(rows, the platform's count) per page of every customer after `state.by_key` in
+        key order, moving `state.by_key` past each page and to None after the last."""
+        guard = PageGuard(PROVIDER)
+        while state.by_key is not None:
+            guard.check(state.by_key)
+            rows, meta = await self._query(
+                {
+                    "fields": list(mapper.QUERY_FIELDS),
+                    "filters": [{"$gt": {"key": state.by_key}}],
+                    "orderBy": [{"key": "asc"}],
+                    "start": 1,
+                    "size": self.page_size,
+                }
+            )
+            done = meta.get("next") is None or len(rows) < self.page_size
+            state.by_key = None if done else str(rows[-1]["key"])
+            total = meta.get("totalCount")
+            yield rows, total if isinstance(total, int) else None
 
     async def _read_changes(
         self, scan: _Scan
