@@ -434,14 +434,11 @@ class IntacctCompany:
         self.call("DELETE", f"{INTACCT_CUSTOMERS}/{key}")
 
 
-@pytest.mark.anyio
-async def test_intacct_edits_deactivations_and_hard_deletes_lose_nothing(
-    app: FastAPI, live_server: LiveServer
-) -> None:
-    """Edits, deactivations, creates and hard deletes, some during a run, with the
-    reconciliation on every run (`reconcile_every: 1`): nothing lost, nothing phantom."""
-    intacct_sandbox.seed(app.state.sandbox, INTACCT_COMPANY, 60, seed=3)
-    company = IntacctCompany(app, live_server)
+def _intacct_company(
+    app: FastAPI, live_server: LiveServer, seed: int
+) -> tuple[IntacctCompany, str, CursorConsumer]:
+    """A seeded Intacct company of 60, a connection to it, and a reader of that connection."""
+    intacct_sandbox.seed(app.state.sandbox, INTACCT_COMPANY, 60, seed=seed)
     connection = connect_sandbox(
         app.state.databases,
         app.state.cipher,
@@ -450,6 +447,16 @@ async def test_intacct_edits_deactivations_and_hard_deletes_lose_nothing(
         server_url=live_server.url,
     ).id
     consumer = CursorConsumer(live_server.url, connection, "intacct")
+    return IntacctCompany(app, live_server), connection, consumer
+
+
+@pytest.mark.anyio
+async def test_intacct_edits_deactivations_and_hard_deletes_lose_nothing(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    """Edits, deactivations, creates and hard deletes, some during a run, with the
+    reconciliation on every run (`reconcile_every: 1`): nothing lost, nothing phantom."""
+    company, connection, consumer = _intacct_company(app, live_server, seed=3)
     # Customers with transactions cannot be deleted: these have none.
     doomed = [company.create(f"Doomed {n}") for n in range(3)]
     settings = {"page_size": 10, "lag_seconds": 5, "extra": {"reconcile_every": 1}}
@@ -476,4 +483,29 @@ async def test_intacct_edits_deactivations_and_hard_deletes_lose_nothing(
         after = await run_sync(env, connection)
         assert after.status == "succeeded", after.error
         check_lossless(consumer, company.customers())
+    company.http.close()
+
+
+@pytest.mark.anyio
+async def test_intacct_edits_behind_a_full_runs_key_order_read_are_read_by_the_same_run(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    """A first full run reads in key order: customers edited, deactivated or added behind
+    its read, while it reads, are in `GET /customers` as the platform has them when that
+    same run ends."""
+    company, connection, consumer = _intacct_company(app, live_server, seed=5)
+    active = sorted((c["key"] for c in company.customers() if c["status"] == "active"), key=int)
+
+    def meanwhile() -> None:  # after the first page of ten: keys up to about the tenth
+        company.change(active[0], name="Renamed behind the read")
+        company.change(active[1], status="inactive")
+        company.change(active[-1], name="Renamed ahead of the read")
+        company.create("New during the run")
+        consumer.follow()
+
+    settings = {"page_size": 10, "lag_seconds": 5}
+    async with sync_environment(app, **settings) as env:
+        full = await run_sync(env, connection, progress=AfterPage(1, meanwhile))
+    assert (full.status, full.kind) == ("succeeded", "full"), full.error
+    check_lossless(consumer, company.customers())
     company.http.close()
