@@ -23,12 +23,19 @@ a database of your choosing, and `--seeded` reuses one seeded by an earlier run 
 database is new each run unless `--database-url` says otherwise).
 
 `python -m bench sync_bench --provider qbo --customers 100000`
+
+With no options (as `make bench` runs it), the figures of issue 17's goal 2: QuickBooks
+Online and Intacct at 10,000, 100,000 (three rounds each) and 1,000,000 customers (one
+round; seeding QuickBooks Online's million takes about 8 minutes), each run in a process of
+its own so that its peak RSS is its own, then one table of them all. `--matrix --sizes
+2000,5000` runs the same over other sizes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
 import socket
@@ -236,6 +243,72 @@ def _summary(rounds: list[Round]) -> str:
     )
 
 
+MATRIX_PROVIDERS = ("qbo", "intacct")
+"""Goal 2's platforms (QuickBooks Desktop's sync is bound by its sandbox)."""
+MATRIX_SIZES = (10_000, 100_000, 1_000_000)
+ONE_ROUND_FROM = 1_000_000
+"""Sizes from which the matrix runs one round (a round of a million takes minutes)."""
+
+
+def _rounds_json(rounds: list[Round]) -> dict[str, object]:
+    """A run's rounds and its peak RSS, as `--summary-json` writes them."""
+    return {
+        "ratio": [r.ratio for r in rounds],
+        "rate": [r.rate for r in rounds],
+        "read_rate": [r.read_rate for r in rounds],
+        "cpu_us": [r.cpu_us for r in rounds],
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _table_row(provider: str, customers: int, run: dict[str, list[float] | float]) -> str:
+    """One line of the matrix's table: medians, with ranges when there are several rounds."""
+
+    def cell(values: list[float] | float, scale: float = 1, unit: str = "") -> str:
+        assert isinstance(values, list)
+        mid = statistics.median(values) * scale
+        if len(values) == 1:
+            return f"{mid:,.0f}{unit}"
+        return f"{mid:,.0f}{unit} ({min(values) * scale:,.0f}-{max(values) * scale:,.0f})"
+
+    rss = run["peak_rss_mb"]
+    assert isinstance(rss, float | int)
+    return (
+        f"| {provider} | {customers:,} | {cell(run['ratio'], 100, '%')} | {cell(run['rate'])} "
+        f"| {cell(run['read_rate'])} | {cell(run['cpu_us'])} | {rss:,.0f} MB |"
+    )
+
+
+TABLE_HEAD = (
+    "| provider | customers | full / read-only after | full sync, records/s "
+    "| read-only after, customers/s | CPU a customer, us | peak RSS |\n"
+    "| --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+def _matrix(sizes: tuple[int, ...]) -> None:
+    """Each platform at each size in a process of its own, then the table of them all."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sync-bench-matrix-") as folder:
+        for provider in MATRIX_PROVIDERS:
+            for customers in sizes:
+                rounds = 1 if customers >= ONE_ROUND_FROM else 3
+                summary = Path(folder) / f"{provider}-{customers}.json"
+                print(f"-- {provider}, {customers:,} customers, {rounds} round(s)", flush=True)
+                subprocess.run(
+                    [
+                        *(sys.executable, "-m", "bench", "sync_bench"),
+                        *("--provider", provider, "--customers", str(customers)),
+                        *("--rounds", str(rounds), "--summary-json", str(summary)),
+                    ],
+                    check=True,
+                )
+                rows.append(_table_row(provider, customers, json.loads(summary.read_text())))
+    print(f"goal 2, {os.cpu_count()} cores (medians and ranges of rounds):")
+    print(TABLE_HEAD)
+    print("\n".join(rows))
+
+
 def _seed(env: dict[str, str], provider: str, tenant: str, customers: int) -> None:
     started = time.perf_counter()
     _cli(
@@ -273,6 +346,9 @@ def _round(
 
 
 def main(argv: list[str]) -> None:
+    if not argv:
+        _matrix(MATRIX_SIZES)
+        return
     parser = argparse.ArgumentParser(prog="sync_bench")
     parser.add_argument("--provider", choices=sorted(TENANTS), default="qbo")
     parser.add_argument("--customers", type=int, default=100_000)
@@ -292,9 +368,32 @@ def main(argv: list[str]) -> None:
         action="store_true",
         help="the sandbox database already holds the company: do not seed it again",
     )
+    parser.add_argument(
+        "--summary-json", default="", help="also write the rounds' figures to this file"
+    )
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="QuickBooks Online and Intacct at each of --sizes, each in a process of its own, "
+        "then a table (the default with no options)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(size) for size in MATRIX_SIZES),
+        help="the matrix's sizes, comma-separated",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds: 1 or more")
+    if args.matrix:
+        try:
+            sizes = tuple(int(size) for size in args.sizes.split(","))
+        except ValueError:
+            sizes = ()
+        if not sizes or min(sizes) < 1:
+            parser.error("--sizes: whole numbers of customers, 1 or more, comma-separated")
+        _matrix(sizes)
+        return
     # A given main database is used as it is: one first sync into it.
     count = 1 if args.database_url else args.rounds
     folder = Path(tempfile.mkdtemp(prefix="sync-bench-"))
@@ -348,6 +447,8 @@ def main(argv: list[str]) -> None:
             rounds.append(_round(settings, args.provider, tenant, server.pid, began_cpu))
         if count > 1:
             print(_summary(rounds))
+        if args.summary_json:
+            Path(args.summary_json).write_text(json.dumps(_rounds_json(rounds)))
     finally:
         server.terminate()
         server.wait()
