@@ -16,13 +16,18 @@ def _stat(process: Path) -> tuple[str, list[str]]:
     return stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
 
 
+def _seconds(fields: list[str], first: int) -> float:
+    """Two adjacent tick counts of `/proc/<pid>/stat` (user then system), in seconds."""
+    return (int(fields[first]) + int(fields[first + 1])) / TICK
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (0 once it is gone)."""
     try:
         _, fields = _stat(Path(f"/proc/{pid}"))
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return _seconds(fields, 11)
 
 
 def machine_busy() -> tuple[float, float]:
@@ -47,9 +52,12 @@ def postgres_cpu_s() -> float:
         except OSError:
             continue
         if name in ("postgres", "postmaster"):
-            own = (int(fields[11]) + int(fields[12])) / TICK
-            reaped = (int(fields[13]) + int(fields[14])) / TICK
-            processes[int(entry.name)] = (int(fields[1]), own, reaped)
+            # utime, stime, then the children's cutime, cstime.
+            processes[int(entry.name)] = (
+                int(fields[1]),
+                _seconds(fields, 11),
+                _seconds(fields, 13),
+            )
     return sum(
         own + (reaped if parent not in processes else 0.0)  # the postmaster's reaped children
         for parent, own, reaped in processes.values()

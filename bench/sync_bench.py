@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
@@ -226,20 +226,23 @@ async def _sync(
     return Round(rate, read_rate, cpu / max(records, 1) * 1e6)
 
 
+def _spread(values: list[float], unit: str = "", scale: float = 1) -> str:
+    """The median of `values`, and their range when there are several."""
+    mid = statistics.median(values) * scale
+    if len(values) == 1:
+        return f"{mid:,.0f}{unit}"
+    return f"{mid:,.0f}{unit} ({min(values) * scale:,.0f}-{max(values) * scale:,.0f})"
+
+
 def _summary(rounds: list[Round]) -> str:
     """The rounds' medians and ranges: on a shared machine one round's ratio swings with
     the neighbours' load (seen: 68-91% within minutes), so a ratio is read off several."""
-
-    def spread(values: list[float], unit: str, scale: float = 1) -> str:
-        low, mid, high = min(values) * scale, statistics.median(values) * scale, max(values) * scale
-        return f"median {mid:,.0f}{unit} ({low:,.0f}-{high:,.0f})"
-
     return (
         f"over {len(rounds)} rounds: full sync / read-only after "
-        f"{spread([r.ratio for r in rounds], '%', 100)}; full sync "
-        f"{spread([r.rate for r in rounds], ' records/s')}; read-only after "
-        f"{spread([r.read_rate for r in rounds], ' customers/s')}; CPU of the syncing process "
-        f"{spread([r.cpu_us for r in rounds], ' us a customer')}"
+        f"median {_spread([r.ratio for r in rounds], '%', 100)}; full sync "
+        f"median {_spread([r.rate for r in rounds], ' records/s')}; read-only after "
+        f"median {_spread([r.read_rate for r in rounds], ' customers/s')}; CPU of the syncing "
+        f"process median {_spread([r.cpu_us for r in rounds], ' us a customer')}"
     )
 
 
@@ -250,33 +253,24 @@ ONE_ROUND_FROM = 1_000_000
 """Sizes from which the matrix runs one round (a round of a million takes minutes)."""
 
 
-def _rounds_json(rounds: list[Round]) -> dict[str, object]:
+def _rounds_json(rounds: list[Round]) -> str:
     """A run's rounds and its peak RSS, as `--summary-json` writes them."""
-    return {
-        "ratio": [r.ratio for r in rounds],
-        "rate": [r.rate for r in rounds],
-        "read_rate": [r.read_rate for r in rounds],
-        "cpu_us": [r.cpu_us for r in rounds],
-        "peak_rss_mb": _peak_rss_mb(),
-    }
+    return json.dumps({"rounds": [asdict(r) for r in rounds], "peak_rss_mb": _peak_rss_mb()})
 
 
-def _table_row(provider: str, customers: int, run: dict[str, list[float] | float]) -> str:
+def _table_row(provider: str, customers: int, rounds: list[Round], peak_rss_mb: float) -> str:
     """One line of the matrix's table: medians, with ranges when there are several rounds."""
-
-    def cell(values: list[float] | float, scale: float = 1, unit: str = "") -> str:
-        assert isinstance(values, list)
-        mid = statistics.median(values) * scale
-        if len(values) == 1:
-            return f"{mid:,.0f}{unit}"
-        return f"{mid:,.0f}{unit} ({min(values) * scale:,.0f}-{max(values) * scale:,.0f})"
-
-    rss = run["peak_rss_mb"]
-    assert isinstance(rss, float | int)
     return (
-        f"| {provider} | {customers:,} | {cell(run['ratio'], 100, '%')} | {cell(run['rate'])} "
-        f"| {cell(run['read_rate'])} | {cell(run['cpu_us'])} | {rss:,.0f} MB |"
+        f"| {provider} | {customers:,} | {_spread([r.ratio for r in rounds], '%', 100)} "
+        f"| {_spread([r.rate for r in rounds])} | {_spread([r.read_rate for r in rounds])} "
+        f"| {_spread([r.cpu_us for r in rounds])} | {peak_rss_mb:,.0f} MB |"
     )
+
+
+def _read_summary(path: Path) -> tuple[list[Round], float]:
+    """What `_rounds_json` wrote: the rounds and the peak RSS."""
+    written = json.loads(path.read_text())
+    return [Round(**r) for r in written["rounds"]], float(written["peak_rss_mb"])
 
 
 TABLE_HEAD = (
@@ -303,10 +297,21 @@ def _matrix(sizes: tuple[int, ...]) -> None:
                     ],
                     check=True,
                 )
-                rows.append(_table_row(provider, customers, json.loads(summary.read_text())))
+                rows.append(_table_row(provider, customers, *_read_summary(summary)))
     print(f"goal 2, {os.cpu_count()} cores (medians and ranges of rounds):")
     print(TABLE_HEAD)
     print("\n".join(rows))
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """`--sizes`: whole numbers of customers, 1 or more, comma-separated."""
+    try:
+        sizes = tuple(int(size) for size in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("whole numbers of customers, 1 or more, comma-separated")
+    return sizes
 
 
 def _seed(env: dict[str, str], provider: str, tenant: str, customers: int) -> None:
@@ -379,20 +384,15 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument(
         "--sizes",
-        default=",".join(str(size) for size in MATRIX_SIZES),
+        type=_sizes,
+        default=MATRIX_SIZES,
         help="the matrix's sizes, comma-separated",
     )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds: 1 or more")
     if args.matrix:
-        try:
-            sizes = tuple(int(size) for size in args.sizes.split(","))
-        except ValueError:
-            sizes = ()
-        if not sizes or min(sizes) < 1:
-            parser.error("--sizes: whole numbers of customers, 1 or more, comma-separated")
-        _matrix(sizes)
+        _matrix(args.sizes)
         return
     # A given main database is used as it is: one first sync into it.
     count = 1 if args.database_url else args.rounds
@@ -448,7 +448,7 @@ def main(argv: list[str]) -> None:
         if count > 1:
             print(_summary(rounds))
         if args.summary_json:
-            Path(args.summary_json).write_text(json.dumps(_rounds_json(rounds)))
+            Path(args.summary_json).write_text(_rounds_json(rounds))
     finally:
         server.terminate()
         server.wait()

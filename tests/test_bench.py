@@ -34,21 +34,22 @@ def test_each_benchmark_imports_and_describes_its_options(
     assert "usage:" in capsys.readouterr().out
 
 
-def test_the_sync_matrix_tabulates_medians_and_ranges_of_each_run() -> None:
-    from bench.sync_bench import TABLE_HEAD, _table_row
+def test_the_sync_matrix_tabulates_medians_and_ranges_of_each_run(tmp_path: Path) -> None:
+    from bench.sync_bench import TABLE_HEAD, Round, _read_summary, _rounds_json, _table_row
 
-    run = {
-        "ratio": [0.9, 0.85, 0.95],
-        "rate": [20_000.0, 19_000.0, 21_500.0],
-        "read_rate": [22_000.0, 21_000.0, 23_000.0],
-        "cpu_us": [35.2, 34.0, 38.9],
-        "peak_rss_mb": 151.4,
-    }
-    row = _table_row("intacct", 100_000, run)
+    rounds = [
+        Round(rate=19_800.0, read_rate=22_000.0, cpu_us=35.2),  # 90%
+        Round(rate=17_850.0, read_rate=21_000.0, cpu_us=34.0),  # 85%
+        Round(rate=21_850.0, read_rate=23_000.0, cpu_us=38.9),  # 95%
+    ]
+    row = _table_row("intacct", 100_000, rounds, 151.4)
     assert row == (
-        "| intacct | 100,000 | 90% (85-95) | 20,000 (19,000-21,500) "
+        "| intacct | 100,000 | 90% (85-95) | 19,800 (17,850-21,850) "
         "| 22,000 (21,000-23,000) | 35 (34-39) | 151 MB |"
     )
-    one = _table_row("qbo", 1_000_000, {**run, "ratio": [0.96], "rate": [24_759.0]})
+    one = _table_row("qbo", 1_000_000, [Round(24_759.0, 25_790.0, 41.7)], 117.0)
     assert "| 96% | 24,759 |" in one  # one round: no range
     assert TABLE_HEAD.count("|") == row.count("|") * 2
+    summary = tmp_path / "summary.json"
+    summary.write_text(_rounds_json(rounds))
+    assert _read_summary(summary)[0] == rounds  # what a matrix's child process hands back

@@ -60,7 +60,7 @@ from ledgerbridge.providers.client import (
 from ledgerbridge.providers.connector import Connection, HttpConnector
 from ledgerbridge.providers.intacct import mapper
 from ledgerbridge.providers.intacct.wire import MAX_QUERY_SIZE, OBJECT_NAME, OBJECT_PATH
-from ledgerbridge.providers.paging import PageGuard, key_list
+from ledgerbridge.providers.paging import KeyPaging, PageGuard, key_list
 from ledgerbridge.providers.tokens import AccessTokens
 from ledgerbridge.unified.customer import utc_digits
 
@@ -216,15 +216,20 @@ def _second(moment: datetime) -> str:
     return f"{year}-{month}-{day}T{hour}:{minute}:{second}Z"
 
 
-def _modified_second(row: Mapping[str, Any]) -> str:
-    """The whole UTC second of a row's `audit.modifiedDateTime` (Intacct prints seconds;
-    flooring also copes with a platform that prints fractions)."""
+def _modified_time(row: Mapping[str, Any]) -> datetime:
+    """A row's `audit.modifiedDateTime`."""
     raw = row.get(MODIFIED)
     if not isinstance(raw, str):
         raise FatalError(
             f"customer {row.get('key')!r} came back without {MODIFIED}", provider=PROVIDER
         )
-    return _second(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+def _modified_second(row: Mapping[str, Any]) -> str:
+    """The whole UTC second of a row's `audit.modifiedDateTime` (Intacct prints seconds;
+    flooring also copes with a platform that prints fractions)."""
+    return _second(_modified_time(row))
 
 
 @dataclass
@@ -445,7 +450,7 @@ class IntacctConnector(HttpConnector):
             if state.since is not None:
                 baseline = (state.since, set(state.seen))
                 start = datetime.fromisoformat(state.since.replace("Z", "+00:00"))
-                scan = _Scan(_second(start - timedelta(seconds=self.settings.lag_seconds)), set())
+                scan = _Scan(self._lag_before(start), set())
             else:
                 scan = _Scan(None, set())
             state = IntacctCheckpoint(
@@ -499,30 +504,32 @@ class IntacctConnector(HttpConnector):
         rows, _ = await self._query(
             {"fields": ["key", MODIFIED], "orderBy": [{MODIFIED: "desc"}], "start": 1, "size": 1}
         )
-        if not rows:
-            return None
-        newest = datetime.fromisoformat(_modified_second(rows[0]).replace("Z", "+00:00"))
-        return _second(newest - timedelta(seconds=self.settings.lag_seconds))
+        return None if not rows else self._lag_before(_modified_time(rows[0]))
+
+    def _lag_before(self, moment: datetime) -> str:
+        """The second `lag` before `moment`, where a change read starts (`_second`)."""
+        return _second(moment - timedelta(seconds=self.settings.lag_seconds))
 
     async def _read_by_key(
         self, state: IntacctCheckpoint
     ) -> AsyncIterator[tuple[list[dict[str, Any]], int | None]]:
         """(rows, the platform's count) per page of every customer after `state.by_key` in
-        key order, moving `state.by_key` past each page and to None after the last."""
-        guard = PageGuard(PROVIDER)
+        key order (`KeyPaging`), moving `state.by_key` past each page and to None after
+        the last."""
+        paging = KeyPaging(PROVIDER, self.page_size, after=state.by_key)
         while state.by_key is not None:
-            guard.check(state.by_key)
             rows, meta = await self._query(
                 {
                     "fields": list(mapper.QUERY_FIELDS),
-                    "filters": [{"$gt": {"key": state.by_key}}],
+                    "filters": [{"$gt": {"key": paging.start()}}],
                     "orderBy": [{"key": "asc"}],
                     "start": 1,
                     "size": self.page_size,
                 }
             )
-            done = meta.get("next") is None or len(rows) < self.page_size
-            state.by_key = None if done else str(rows[-1]["key"])
+            keys = [str(row["key"]) for row in rows]
+            more = paging.advance(keys, more=meta.get("next") is not None)
+            state.by_key = paging.after if more else None
             total = meta.get("totalCount")
             yield rows, total if isinstance(total, int) else None
 
