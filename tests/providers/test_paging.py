@@ -1,5 +1,6 @@
 """The paginators on their own: each ends on the platform's end signal, refuses a loop,
-and (Conductor's cursor) refuses a page that does not continue where the last ended."""
+and (Conductor's cursor) refuses a page that does not continue where the last ended; and
+the page size a full read is sized to."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from typing import Any
 import pytest
 
 from ledgerbridge.providers.base import FatalError
-from ledgerbridge.providers.paging import CursorPaging, KeyPaging, PositionPaging
+from ledgerbridge.providers.paging import (
+    SMALLEST_SIZED_PAGE,
+    CursorPaging,
+    KeyPaging,
+    PositionPaging,
+    sized_pages,
+)
 from ledgerbridge.providers.qbd.connector import CursorLostError, QbdCheckpoint
 from ledgerbridge.providers.qbo.connector import QboCheckpoint
 
@@ -72,6 +79,25 @@ def test_keys_continue_after_the_last_and_end_short() -> None:
     stuck.advance(["1"])  # the platform ignored `after`
     with pytest.raises(FatalError, match="Loop detected"):
         stuck.start()
+
+
+def test_pages_are_sized_to_the_company_and_the_round_trip() -> None:
+    # Over the internet, the platform's largest pages: round trips cost most.
+    assert sized_pages(10_000, 0.2, largest=4000) == 4000
+    assert sized_pages(2_000, 0.1, largest=4000) >= 2_000  # one page
+    # Over loopback, a company of 10,000 in smaller pages: the last page to store is short.
+    near = sized_pages(10_000, 0.004, largest=4000)
+    assert SMALLEST_SIZED_PAGE <= near < 4000
+    # Larger companies and longer round trips take larger pages, up to the largest.
+    sizes = [sized_pages(total, 0.004, largest=4000) for total in (10**4, 10**5, 10**6)]
+    assert sizes == sorted(sizes)
+    assert sizes[-1] == 4000
+    assert sized_pages(10_000, 0.008, largest=4000) > near
+    # Never below the floor, unless the platform allows less; unknown figures: the largest.
+    assert sized_pages(100, 0.001, largest=4000) == SMALLEST_SIZED_PAGE
+    assert sized_pages(100, 0.001, largest=200) == 200
+    assert sized_pages(0, 0.004, largest=4000) == 4000
+    assert sized_pages(10_000, 0.0, largest=4000) == 4000
 
 
 @pytest.mark.parametrize(

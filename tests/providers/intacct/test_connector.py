@@ -267,6 +267,32 @@ async def test_a_full_run_reads_every_customer_once_in_key_order_then_the_newest
 
 
 @pytest.mark.anyio
+async def test_with_no_page_size_set_the_read_in_key_order_is_sized_to_the_round_trip(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    """`paging.sized_pages`: over loopback, 3,000 customers come in pages of fewer than
+    3,000, so the sync's last page to store after the read is short; 150 ms away, in one
+    page of 3,000, the fewest round trips. Either way every customer is read. (A cold
+    first request, a connection to open and a token to grant, reads as a long round trip
+    and keeps the largest pages: the connection is warmed first, as a worker's is.)"""
+    company = make_company(app, live_server, 3000)
+
+    def first_page(pages: list[CustomerPage]) -> int:
+        return len(pages[0].records)
+
+    async with httpx.AsyncClient() as http:
+        await company.connector(http).get(company.key_with_status("active"))
+        near = Mirror()
+        near_pages = await near.sync(company.connector(http, page_size=None), full=True)
+        company.knobs(latency_ms=150)
+        far = Mirror()
+        far_pages = await far.sync(company.connector(http, page_size=None), full=True)
+    assert near.records == far.records == company.truth()
+    assert 1000 <= first_page(near_pages) < 3000
+    assert first_page(far_pages) == 3000
+
+
+@pytest.mark.anyio
 async def test_incrementals_read_the_changes_and_reconciliation_finds_hard_deletes(
     company: Company,
 ) -> None:
