@@ -204,8 +204,8 @@ async def key_list(
 
 
 SAVE_SECONDS_A_RECORD = 25e-6
-"""What the syncing process spends storing a record it has read (map, hash, write):
-`sync_bench`'s CPU a customer, less its read-only pass's."""
+"""About what the syncing process spends storing a record it has read (map, serialise,
+hash, write): `sync_bench`'s CPU a customer (27-28 µs), less its read-only pass's (4-5)."""
 SMALLEST_SIZED_PAGE = 1_000
 """`sized_pages` never goes below this: at 500 a page each request's own cost took over
 (`sync_bench`, Intacct, 10,000 customers: 27,062 records/s against 30,205 at 1,000)."""
@@ -221,11 +221,12 @@ def sized_pages(total: int, round_trip_s: float, largest: int) -> int:
     trips; smaller ones a shorter last page to wait for. The sum `total / size * round_trip
     + size * SAVE_SECONDS_A_RECORD` is least at `size = sqrt(total * round_trip /
     SAVE_SECONDS_A_RECORD)`. Over the internet (a round trip of 0.1 s or more) that is the
-    platform's maximum for any company of a thousand records or more; over loopback (2 ms)
-    a company of 10,000 is read 1,000 a page rather than 4,000, whose last page alone is
-    what the sync waits for after the read (`sync_bench`, Intacct, 10,000 customers:
-    25,874 to 30,447 records/s). A cold request (a connection to open, a token to grant)
-    reads as a long round trip, and errs toward the largest pages: the size before."""
+    platform's maximum for any company of a thousand records or more; over loopback (4-7
+    ms, the platform's own work included) a company of 10,000 is read about 1,300 a page
+    rather than 4,000, whose last page alone is what the sync waited for after the read
+    (`sync_bench`, Intacct, 10,000 customers: 24,242-26,011 to 28,432-29,471 records/s).
+    A cold request (a connection to open, a token to grant) reads as a long round trip, and
+    errs toward the largest pages: the size before."""
     if total <= 0 or round_trip_s <= 0:
         return largest
     best = math.isqrt(int(total * round_trip_s / SAVE_SECONDS_A_RECORD))

@@ -441,7 +441,7 @@ class IntacctConnector(HttpConnector):
         given = checkpoint
         state = IntacctCheckpoint.from_json(checkpoint) if checkpoint is not None else None
         baseline: tuple[str, set[str]] | None = None
-        key_page_size = self.page_size  # a resumed key read goes on at the largest
+        key_page_size = self.page_size  # a resumed key read goes on at the connector's size
         if state is None:
             since, key_page_size = await self._catch_up_start()
             state = IntacctCheckpoint(
