@@ -227,7 +227,13 @@ def _modified_time(row: Mapping[str, Any]) -> datetime:
         raise FatalError(
             f"customer {row.get('key')!r} came back without {MODIFIED}", provider=PROVIDER
         )
-    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return mapper.parse_time(raw)
+
+
+def _count(meta: Mapping[str, Any]) -> int | None:
+    """The platform's count of a query's matches (`ia::meta.totalCount`), if it gave one."""
+    total = meta.get("totalCount")
+    return total if isinstance(total, int) else None
 
 
 def _modified_second(row: Mapping[str, Any]) -> str:
@@ -454,8 +460,7 @@ class IntacctConnector(HttpConnector):
             runs = state.runs + 1
             if state.since is not None:
                 baseline = (state.since, set(state.seen))
-                start = datetime.fromisoformat(state.since.replace("Z", "+00:00"))
-                scan = _Scan(self._lag_before(start), set())
+                scan = _Scan(self._lag_before(mapper.parse_time(state.since)), set())
             else:
                 scan = _Scan(None, set())
             state = IntacctCheckpoint(
@@ -514,8 +519,8 @@ class IntacctConnector(HttpConnector):
         )
         round_trip = time.perf_counter() - began
         since = None if not rows else self._lag_before(_modified_time(rows[0]))
-        total = meta.get("totalCount")
-        if self.settings.page_size is not None or not isinstance(total, int):
+        total = _count(meta)
+        if self.settings.page_size is not None or total is None:
             return since, self.page_size
         return since, sized_pages(total, round_trip, largest=self.page_size)
 
@@ -531,20 +536,28 @@ class IntacctConnector(HttpConnector):
         the last."""
         paging = KeyPaging(PROVIDER, size, after=state.by_key)
         while state.by_key is not None:
-            rows, meta = await self._query(
-                {
-                    "fields": list(mapper.QUERY_FIELDS),
-                    "filters": [{"$gt": {"key": paging.start()}}],
-                    "orderBy": [{"key": "asc"}],
-                    "start": 1,
-                    "size": size,
-                }
-            )
+            after = paging.start()
+            assert after is not None  # `by_key` starts at FIRST_KEY
+            rows, meta = await self._after_key(after, size)
             keys = [str(row["key"]) for row in rows]
             more = paging.advance(keys, more=meta.get("next") is not None)
             state.by_key = paging.after if more else None
-            total = meta.get("totalCount")
-            yield rows, total if isinstance(total, int) else None
+            yield rows, _count(meta)
+
+    async def _after_key(
+        self, after: str, size: int, *within: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """At most `size` customers with keys after `after`, in key order, among those the
+        `within` filters match: the keyset both reads by key page with."""
+        return await self._query(
+            {
+                "fields": list(mapper.QUERY_FIELDS),
+                "filters": [*within, {"$gt": {"key": after}}],
+                "orderBy": [{"key": "asc"}],
+                "start": 1,
+                "size": size,
+            }
+        )
 
     async def _read_changes(
         self, scan: _Scan
@@ -562,23 +575,15 @@ class IntacctConnector(HttpConnector):
             # on its own, by key.
             size = min(self.max_query_size, self.page_size + len(scan.seen))
             if scan.after is None and size - len(scan.seen) < max(1, self.page_size // 2):
-                scan.after = "0"  # keys are positive integers
+                scan.after = FIRST_KEY
             if scan.after is not None:
                 assert scan.since is not None
-                end = datetime.fromisoformat(scan.since.replace("Z", "+00:00"))
-                filters: list[dict[str, Any]] = [
+                end = mapper.parse_time(scan.since)
+                rows, meta = await self._after_key(
+                    scan.after,
+                    self.page_size,
                     {"$gte": {MODIFIED: scan.since}},
                     {"$lt": {MODIFIED: _second(end + timedelta(seconds=1))}},
-                    {"$gt": {"key": scan.after}},
-                ]
-                rows, meta = await self._query(
-                    {
-                        "fields": list(mapper.QUERY_FIELDS),
-                        "filters": filters,
-                        "orderBy": [{"key": "asc"}],
-                        "start": 1,
-                        "size": self.page_size,
-                    }
                 )
                 fresh = [row for row in rows if str(row["key"]) not in scan.seen]
                 crowded_done = meta.get("next") is None or not rows
@@ -602,8 +607,8 @@ class IntacctConnector(HttpConnector):
                     "size": size,
                 }
             )
-            if total is None and isinstance(meta.get("totalCount"), int):
-                total = meta["totalCount"]
+            if total is None:
+                total = _count(meta)
             fresh = []
             for row in rows:
                 key, second = str(row["key"]), _modified_second(row)

@@ -21,9 +21,10 @@ from ledgerbridge.unified.customer import (
 )
 
 
-def _parse_time(raw: str) -> datetime:
+def parse_time(raw: str) -> datetime:
     """An Intacct timestamp (`2026-03-31T23:49:28Z`; one without an offset is UTC) as an
-    aware UTC datetime (`fromisoformat` reads "Z" since Python 3.11)."""
+    aware UTC datetime (`fromisoformat` reads "Z" since Python 3.11): the one rule for
+    Intacct's times, the connector's checkpoints included."""
     moment = datetime.fromisoformat(raw)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -133,8 +134,8 @@ def to_unified(customer: Mapping[str, Any]) -> UnifiedCustomer:
     tax = contact.get("tax") or {}
     return UnifiedCustomer(
         id=str(customer["key"]),
-        created_at=_parse_time(audit["createdDateTime"]),
-        updated_at=_parse_time(audit["modifiedDateTime"]),
+        created_at=parse_time(audit["createdDateTime"]),
+        updated_at=parse_time(audit["modifiedDateTime"]),
         display_name=optional_text(customer.get("name")),
         given_name=optional_text(contact.get("firstName")),
         family_name=optional_text(contact.get("lastName")),
@@ -189,7 +190,7 @@ def _payload(customer: Mapping[str, Any], updated_at: datetime) -> dict[str, Any
     name = optional_text(customer.get("name"))
     return {
         "id": str(customer["key"]),
-        "created_at": iso_utc(_parse_time(audit["createdDateTime"])),
+        "created_at": iso_utc(parse_time(audit["createdDateTime"])),
         "updated_at": iso_utc(updated_at),
         "given_name": optional_text(contact.get("firstName")),
         "display_name": name,
@@ -218,7 +219,7 @@ def mapped(customer: Mapping[str, Any]) -> MappedCustomer:
     `audit.modifiedDateTime`."""
     native = customer if isinstance(customer, dict) else dict(customer)
     modified = native["audit"]["modifiedDateTime"]
-    updated_at = _parse_time(modified)  # parsed once: the payload's and the version's
+    updated_at = parse_time(modified)  # parsed once: the payload's and the version's
     payload = _payload(native, updated_at)
     return MappedCustomer(
         external_id=payload["id"],
