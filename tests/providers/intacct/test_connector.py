@@ -274,7 +274,9 @@ async def test_with_no_page_size_set_the_read_in_key_order_is_sized_to_the_round
     3,000, so the sync's last page to store after the read is short; 150 ms away, in one
     page of 3,000, the fewest round trips. (A cold first request, a connection to open and
     a token to grant, reads as a long round trip and keeps the largest pages: the
-    connection is warmed first, as a worker's is.)"""
+    connection is warmed first, as a worker's is. A loaded machine can stretch a loopback
+    round trip past the 75 ms at which 3,000 customers take one page, seen once with a
+    profiler slowing the whole suite: the near read is tried up to three times.)"""
     company = make_company(app, live_server, 3000)
 
     async def first_page(connector: IntacctConnector) -> list[str]:
@@ -286,6 +288,10 @@ async def test_with_no_page_size_set_the_read_in_key_order_is_sized_to_the_round
     async with httpx.AsyncClient() as http:
         await company.connector(http).get(company.key_with_status("active"))
         near = await first_page(company.connector(http, page_size=None))
+        for _ in range(2):
+            if len(near) < 3000:
+                break
+            near = await first_page(company.connector(http, page_size=None))
         company.knobs(latency_ms=150)
         far = await first_page(company.connector(http, page_size=None))
     assert 1000 <= len(near) < 3000
