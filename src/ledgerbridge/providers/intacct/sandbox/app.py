@@ -29,7 +29,7 @@ from ledgerbridge.providers.intacct.wire import (
     bad_request,
 )
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import admin_router
+from ledgerbridge.sandbox.admin import AdminScope, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.oauth import AccessGrant
@@ -83,7 +83,7 @@ def _framework_error(status: int, message: str) -> Response:
 def create_app(context: SandboxContext) -> FastAPI:
     """The sandbox app for one sandbox database."""
     app = FastAPI(title="Sage Intacct sandbox", openapi_url=None, docs_url=None, redoc_url=None)
-    app.include_router(admin_router(PROVIDER, context, default_settings))
+    install_admin(app, AdminScope(PROVIDER, context, default_settings))
 
     @app.exception_handler(IntacctError)
     async def _intacct_error(_request: Request, exc: IntacctError) -> Response:

@@ -29,7 +29,7 @@ from ledgerbridge.providers.qbd.sandbox.paging import (
 )
 from ledgerbridge.providers.qbd.sandbox.tables import deleted_customers
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import admin_router
+from ledgerbridge.sandbox.admin import AdminScope, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
@@ -259,7 +259,7 @@ def create_app(context: SandboxContext) -> FastAPI:
 
         return await serve(request, work)
 
-    app.include_router(admin_router(PROVIDER, context, default_settings))
+    install_admin(app, AdminScope(PROVIDER, context, default_settings))
 
     @app.delete("/_admin/tenants/{end_user_id}/customers/{customer_id}", status_code=204)
     def delete_customer(end_user_id: str, customer_id: str) -> Response:

@@ -4,6 +4,7 @@ and injected faults through the shared `Gate`, and the admin API."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Callable
@@ -25,10 +26,10 @@ from ledgerbridge.providers.qbo.sandbox import query as qbo_query
 from ledgerbridge.providers.qbo.sandbox.oauth_routes import oauth_router
 from ledgerbridge.providers.qbo.sandbox.realms import PROVIDER, default_settings, ensure_realm
 from ledgerbridge.providers.qbo.sandbox.tables import customers
-from ledgerbridge.providers.qbo.sandbox.webhook_routes import webhook_router
+from ledgerbridge.providers.qbo.sandbox.webhook_routes import webhook_routes
 from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import admin_router
+from ledgerbridge.sandbox.admin import AdminScope, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
@@ -97,10 +98,10 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
 
     app.add_middleware(_IntuitTid)
     app.include_router(oauth_router(context, issuer))
-    app.include_router(
-        admin_router(PROVIDER, context, default_settings, lambda realm: _company(context, realm))
+    on_create = functools.partial(_company, context)
+    install_admin(
+        app, AdminScope(PROVIDER, context, default_settings, on_create), *webhook_routes()
     )
-    app.include_router(webhook_router(context))
 
     def authorize(request: Request, realm_id: str) -> tenants.TenantSettings:
         header = request.headers.get("authorization", "")

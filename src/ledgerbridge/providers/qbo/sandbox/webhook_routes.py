@@ -3,37 +3,41 @@ format and delivery knobs (what Intuit's developer portal sets), and delivery fi
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import Body, HTTPException
 from pydantic import ValidationError
+from starlette.routing import BaseRoute
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.qbo.sandbox import notifications
-from ledgerbridge.sandbox.admin import admin_key_required, refused
-from ledgerbridge.sandbox.base import SandboxContext
+from ledgerbridge.sandbox.admin import Admin, admin_router, refused
 
 
-def webhook_router(context: SandboxContext) -> APIRouter:
-    router = APIRouter(
-        prefix="/_admin", tags=["sandbox admin"], dependencies=[admin_key_required(context)]
-    )
+@functools.cache
+def webhook_routes() -> tuple[BaseRoute, ...]:
+    """The routes, built once a process for every sandbox app (`admin.install_admin`)."""
+    router = admin_router()
 
     def answer(client_id: str, settings: notifications.WebhookSettings) -> dict[str, Any]:
         return {"client_id": client_id, "webhook": settings.model_dump(mode="json")}
 
     @router.get("/apps/{client_id}/webhook")
-    def get_webhook(client_id: str) -> dict[str, Any]:
-        with read_transaction(context.engine) as connection:
+    def get_webhook(client_id: str, admin: Admin) -> dict[str, Any]:
+        with read_transaction(admin.context.engine) as connection:
             settings = notifications.get_webhook(connection, client_id)
         if settings is None:
             raise HTTPException(404, f"the app {client_id!r} has no webhook")
         return answer(client_id, settings)
 
     @router.put("/apps/{client_id}/webhook")
-    def put_webhook(client_id: str, changes: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    def put_webhook(
+        client_id: str, admin: Admin, changes: dict[str, Any] = Body(...)
+    ) -> dict[str, Any]:
         """Set the app's webhook; fields left out keep their current (or default) value."""
+        context = admin.context
         with write_transaction(context.engine) as connection:
             if not notifications.app_exists(connection, client_id):
                 raise HTTPException(404, f"no qbo sandbox app {client_id!r}")
@@ -46,8 +50,8 @@ def webhook_router(context: SandboxContext) -> APIRouter:
         return answer(client_id, settings)
 
     @router.delete("/apps/{client_id}/webhook", status_code=204)
-    def delete_webhook(client_id: str) -> None:
-        with write_transaction(context.engine) as connection:
+    def delete_webhook(client_id: str, admin: Admin) -> None:
+        with write_transaction(admin.context.engine) as connection:
             if not notifications.delete_webhook(connection, client_id):
                 raise HTTPException(404, f"the app {client_id!r} has no webhook")
 
@@ -56,4 +60,4 @@ def webhook_router(context: SandboxContext) -> APIRouter:
         """What this process did with notifications since it started."""
         return asdict(notifications.STATS)
 
-    return router
+    return tuple(router.routes)
