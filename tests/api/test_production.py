@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
+from ledgerbridge.providers.registry import all_platforms
 
 
 @pytest.fixture
@@ -84,3 +85,26 @@ def test_root_redirects_to_the_dashboard(client: TestClient) -> None:
     response = client.get("/", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/ui"
+
+
+def test_every_sandbox_admin_route_wants_a_key_beyond_loopback(settings: Settings) -> None:
+    """Each route under a sandbox's `/_admin` (the tenants', the webhook settings, a
+    QuickBooks merge, a Desktop delete) refuses a request without a key."""
+    app = create_app(settings.model_copy(update={"host": "0.0.0.0"}))
+    try:
+        with TestClient(app) as client:
+            checked = 0
+            for platform in all_platforms():
+                sandbox = platform.sandbox.create_app(app.state.sandbox)
+                for route in sandbox.routes:
+                    path = getattr(route, "path", "")
+                    if "/_admin" not in path:
+                        continue
+                    url = platform.sandbox.mount_path + re.sub(r"\{[^}]+\}", "1", path)
+                    for method in sorted(getattr(route, "methods", ())):
+                        answer = client.request(method, url, json={"into": 2})
+                        assert answer.status_code == 401, (method, url, answer.text)
+                        checked += 1
+            assert checked >= 10
+    finally:
+        app.state.databases.dispose()

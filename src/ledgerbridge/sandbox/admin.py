@@ -55,11 +55,14 @@ def require_admin_key(request: Request) -> None:
         )
 
 
+ADMIN_KEY = [Depends(require_admin_key)]
+"""The `dependencies` of every route under a sandbox's `/_admin`: a provider's own admin
+routes made on its app (a QuickBooks merge, a Desktop delete) name them too."""
+
+
 def admin_router() -> APIRouter:
     """A router for admin routes: under `/_admin`, each guarded by `require_admin_key`."""
-    return APIRouter(
-        prefix="/_admin", tags=["sandbox admin"], dependencies=[Depends(require_admin_key)]
-    )
+    return APIRouter(prefix="/_admin", tags=["sandbox admin"], dependencies=ADMIN_KEY)
 
 
 def install_admin(app: FastAPI, scope: AdminScope, *routes: BaseRoute) -> None:

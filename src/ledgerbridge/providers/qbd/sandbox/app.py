@@ -29,7 +29,7 @@ from ledgerbridge.providers.qbd.sandbox.paging import (
 )
 from ledgerbridge.providers.qbd.sandbox.tables import deleted_customers
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import AdminScope, install_admin
+from ledgerbridge.sandbox.admin import ADMIN_KEY, AdminScope, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
@@ -261,7 +261,11 @@ def create_app(context: SandboxContext) -> FastAPI:
 
     install_admin(app, AdminScope(PROVIDER, context, default_settings))
 
-    @app.delete("/_admin/tenants/{end_user_id}/customers/{customer_id}", status_code=204)
+    @app.delete(
+        "/_admin/tenants/{end_user_id}/customers/{customer_id}",
+        status_code=204,
+        dependencies=ADMIN_KEY,
+    )
     def delete_customer(end_user_id: str, customer_id: str) -> Response:
         """Sandbox only (Conductor has no such endpoint): delete a customer outright, as a
         QuickBooks Desktop user can in the desktop app, so that it shows up in

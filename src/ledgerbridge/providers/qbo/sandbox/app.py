@@ -29,7 +29,7 @@ from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.providers.qbo.sandbox.webhook_routes import webhook_routes
 from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import AdminScope, install_admin
+from ledgerbridge.sandbox.admin import ADMIN_KEY, AdminScope, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
@@ -139,7 +139,7 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
             body["time"] = store.response_time(context.clock(), settings.utc_offset)
             return json_response(body)
 
-    @app.post("/_admin/tenants/{realm_id}/customers/{deleted_id}/merge")
+    @app.post("/_admin/tenants/{realm_id}/customers/{deleted_id}/merge", dependencies=ADMIN_KEY)
     def merge_customer(
         realm_id: str, deleted_id: Annotated[int, Path(ge=1, lt=2**31)], body: MergeRequest
     ) -> Response:
