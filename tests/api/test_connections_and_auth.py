@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,31 @@ def test_unified_endpoints_need_a_valid_key(app: FastAPI, header: str | None) ->
             assert response.json()["error"]["code"] == "unauthorized"
             assert response.headers["www-authenticate"] == "Bearer"
         assert anonymous.get("/health").status_code == 200
+
+
+OPEN_OPERATIONS = {
+    ("GET", "/health"),
+    ("GET", "/connections/{provider}/callback"),  # the platform sends the browser back
+    ("POST", "/notifications/qbo"),  # Intuit's webhooks, verified by their signature
+}
+"""The API's operations that take no key (the README: every endpoint but `/health`,
+`/metrics`, the OAuth callback and the platforms' notifications needs one; `/metrics` is
+not in the document)."""
+
+
+def test_every_operation_but_the_open_ones_needs_a_key(app: FastAPI) -> None:
+    """Each operation of the OpenAPI document answers a request without a key with 401
+    exactly when the document says it needs one."""
+    opened = set()
+    with TestClient(app, follow_redirects=False) as anonymous:
+        for path, operations in app.openapi()["paths"].items():
+            for method, operation in operations.items():
+                url = re.sub(r"\{[^}]+\}", "x", path)
+                refused = anonymous.request(method.upper(), url).status_code == 401
+                assert refused == ("security" in operation), (method, path)
+                if not refused:
+                    opened.add((method.upper(), path))
+    assert opened == OPEN_OPERATIONS
 
 
 def test_stored_keys_work_and_are_hashed(app: FastAPI) -> None:
