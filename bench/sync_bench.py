@@ -234,15 +234,30 @@ def _spread(values: list[float], unit: str = "", scale: float = 1) -> str:
     return f"{mid:,.0f}{unit} ({min(values) * scale:,.0f}-{max(values) * scale:,.0f})"
 
 
+def _figures(
+    rounds: list[Round], units: tuple[str, str, str, str] = ("%", "", "", "")
+) -> tuple[str, str, str, str]:
+    """The rounds' ratio, full sync rate, read-only rate and CPU a customer, each a median
+    with its range (`_spread`) and its unit of `units`: what the summary line and the
+    matrix's table both show."""
+    ratio, rate, read_rate, cpu = units
+    return (
+        _spread([r.ratio for r in rounds], ratio, 100),
+        _spread([r.rate for r in rounds], rate),
+        _spread([r.read_rate for r in rounds], read_rate),
+        _spread([r.cpu_us for r in rounds], cpu),
+    )
+
+
 def _summary(rounds: list[Round]) -> str:
     """The rounds' medians and ranges: on a shared machine one round's ratio swings with
     the neighbours' load (seen: 68-91% within minutes), so a ratio is read off several."""
+    units = ("%", " records/s", " customers/s", " us a customer")
+    ratio, rate, read_rate, cpu = _figures(rounds, units)
     return (
-        f"over {len(rounds)} rounds: full sync / read-only after "
-        f"median {_spread([r.ratio for r in rounds], '%', 100)}; full sync "
-        f"median {_spread([r.rate for r in rounds], ' records/s')}; read-only after "
-        f"median {_spread([r.read_rate for r in rounds], ' customers/s')}; CPU of the syncing "
-        f"process median {_spread([r.cpu_us for r in rounds], ' us a customer')}"
+        f"over {len(rounds)} rounds: full sync / read-only after median {ratio}; full sync "
+        f"median {rate}; read-only after median {read_rate}; CPU of the syncing process "
+        f"median {cpu}"
     )
 
 
@@ -260,11 +275,8 @@ def _rounds_json(rounds: list[Round]) -> str:
 
 def _table_row(provider: str, customers: int, rounds: list[Round], peak_rss_mb: float) -> str:
     """One line of the matrix's table: medians, with ranges when there are several rounds."""
-    return (
-        f"| {provider} | {customers:,} | {_spread([r.ratio for r in rounds], '%', 100)} "
-        f"| {_spread([r.rate for r in rounds])} | {_spread([r.read_rate for r in rounds])} "
-        f"| {_spread([r.cpu_us for r in rounds])} | {peak_rss_mb:,.0f} MB |"
-    )
+    cells = " | ".join(_figures(rounds))
+    return f"| {provider} | {customers:,} | {cells} | {peak_rss_mb:,.0f} MB |"
 
 
 def _read_summary(path: Path) -> tuple[list[Round], float]:
