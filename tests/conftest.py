@@ -26,9 +26,9 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 from fastapi.dependencies import models as fastapi_dependencies
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from asgi_client import TestClient
 from ledgerbridge import serving
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings, get_settings

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from click.testing import Result
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from asgi_client import TestClient
 from ledgerbridge.cli import app as cli
 
 

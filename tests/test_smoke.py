@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from asgi_client import TestClient
 
 
 def test_health_is_open_and_unknown_paths_use_the_envelope(client: TestClient) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.connections import ConnectionStatus, set_status
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.sync import leases

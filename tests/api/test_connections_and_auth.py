@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction

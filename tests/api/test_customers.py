@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.db import write_transaction
 from ledgerbridge.unified.records import IncomingRecord, mark_deleted, save_records
 

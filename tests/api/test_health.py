@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from conftest import free_port
 
 

@@ -4,8 +4,8 @@ before that was stored get it at start-up."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import connections_of_account

@@ -7,7 +7,8 @@ import base64
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+
+from asgi_client import TestClient
 
 QBO_CREDENTIALS = {"realm_id": "1", "client_id": "c", "client_secret": "s", "refresh_token": "r"}
 

@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 

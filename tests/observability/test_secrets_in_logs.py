@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from conftest import LiveServer
 from ledgerbridge.connections import read_credentials, write_credentials
 from ledgerbridge.db import read_transaction, write_transaction

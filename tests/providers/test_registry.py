@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from asgi_client import TestClient
 from ledgerbridge.api.app import create_app
 from ledgerbridge.cli import app as cli
 from ledgerbridge.config import Settings, get_settings

@@ -14,9 +14,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection, Engine
 
+from asgi_client import TestClient
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.registry import get_platform
 from ledgerbridge.sandbox import tables

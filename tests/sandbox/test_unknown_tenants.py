@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from asgi_client import TestClient
 from ledgerbridge.cli import app as cli
 from ledgerbridge.providers.registry import get_platform, platform_names
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from conftest import LiveServer
 from ledgerbridge.providers.registry import get_platform
 from providers.qbo.live_sync import SyncSetup, seed_realm

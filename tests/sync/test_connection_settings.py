@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from conftest import LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.connections import get_connection

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.connections import create_connection, delete_connection, get_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.sync import health, leases, runs

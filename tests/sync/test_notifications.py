@@ -267,7 +267,7 @@ def test_without_a_verifier_token_every_notification_is_refused(
     )
     app = create_app(settings)
     try:
-        from fastapi.testclient import TestClient
+        from asgi_client import TestClient
 
         with TestClient(app) as client:
             body = _legacy(REALM)

@@ -5,8 +5,8 @@ record store as it was when refused."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from providers.qbo.live_sync import SyncSetup, seed_realm
 

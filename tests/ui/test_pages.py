@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import get_connection

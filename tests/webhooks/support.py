@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.connections import create_connection
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.sync import leases

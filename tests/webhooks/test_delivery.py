@@ -20,8 +20,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from conftest import cancel_inside
 from ledgerbridge.db import read_transaction, utcnow
 from ledgerbridge.observability.metrics import REGISTRY

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.db import read_transaction, utcnow, write_transaction
 from ledgerbridge.tables import webhook_deliveries
 from ledgerbridge.webhooks.subscriptions import create_subscription

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.connections import read_credentials, write_credentials
 from ledgerbridge.db import write_transaction
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync

@@ -13,8 +13,8 @@ import time
 import anyio
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.config import Settings
 from ledgerbridge.webhooks.delivery import Deliverer
 from webhooks.receiver import Receiver

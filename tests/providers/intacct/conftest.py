@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from providers.intacct.support import SPEC_PATH, Company, make_company
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider
 from ledgerbridge.sandbox.base import SandboxContext
 

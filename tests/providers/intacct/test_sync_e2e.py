@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from conftest import LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.db import read_transaction, write_transaction

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.providers.qbd.sandbox import provider
 from ledgerbridge.sandbox.base import SandboxContext
 from providers.qbd.support import END_USER, SEEDED, Clock, Conductor

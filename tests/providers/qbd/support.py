@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import jsonschema
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.providers.qbd import wire
 from ledgerbridge.sandbox.base import SandboxContext
 

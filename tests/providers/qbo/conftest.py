@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from conftest import LiveServer
 from ledgerbridge.connections import create_connection
 from ledgerbridge.db import write_transaction

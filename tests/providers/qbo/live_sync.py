@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from conftest import LiveServer, sync_environment
 from ledgerbridge.connect import connect_sandbox
 from ledgerbridge.db import read_transaction

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi.testclient import TestClient
+
+from asgi_client import TestClient
 
 REALM = "9341457021722202"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.sync.engine import SyncEnvironment, run_sync
 from ledgerbridge.unified.cursor import encode_cursor
 from providers.qbo.live_sync import SyncSetup, seed_realm

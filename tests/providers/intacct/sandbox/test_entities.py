@@ -8,8 +8,8 @@ import httpx
 import jsonschema
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH, provider
 from ledgerbridge.providers.intacct.sandbox.entities import ENTITY_HEADER, SEED_ENTITIES
 from providers.intacct.support import CUSTOMERS, QUERY, Company, make_company

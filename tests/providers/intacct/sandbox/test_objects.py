@@ -8,8 +8,8 @@ from typing import Any
 import jsonschema
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
+from asgi_client import TestClient
 from ledgerbridge.providers.intacct.sandbox import MOUNT_PATH
 from providers.intacct.support import CUSTOMERS, Company, make_company
 

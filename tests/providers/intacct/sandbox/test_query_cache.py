@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from asgi_client import TestClient
 from ledgerbridge.db import create_engine, read_transaction, write_transaction
 from ledgerbridge.providers.intacct.sandbox import cache, provider, query
 from ledgerbridge.providers.intacct.sandbox.tables import customers, versions

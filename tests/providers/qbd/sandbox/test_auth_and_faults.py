@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
+from asgi_client import TestClient
 from providers.qbd.support import BASE, END_USER, Conductor, assert_error
 
 CUSTOMERS = BASE + "/quickbooks-desktop/customers"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from starlette.requests import Request
 from starlette.responses import Response
 
+from asgi_client import TestClient
 from conftest import LiveServer
 from ledgerbridge.providers.qbo.sandbox import notifications
 from ledgerbridge.providers.registry import get_platform
