@@ -30,8 +30,8 @@ class AdminScope:
 
 
 def admin_scope(request: Request) -> AdminScope:
-    """The dependency giving an admin route its sandbox: the app a request reached (a
-    sandbox's own app sets itself as the scope's `app`)."""
+    """The dependency giving an admin route its sandbox: the scope `install_admin` kept on
+    the state of the sandbox app the request reached."""
     scope: AdminScope = request.app.state.sandbox_admin
     return scope
 
@@ -55,14 +55,13 @@ def require_admin_key(request: Request) -> None:
         )
 
 
-ADMIN_KEY = [Depends(require_admin_key)]
-"""The `dependencies` of every route under a sandbox's `/_admin`: a provider's own admin
-routes made on its app (a QuickBooks merge, a Desktop delete) name them too."""
-
-
 def admin_router() -> APIRouter:
-    """A router for admin routes: under `/_admin`, each guarded by `require_admin_key`."""
-    return APIRouter(prefix="/_admin", tags=["sandbox admin"], dependencies=ADMIN_KEY)
+    """A router for admin routes: under `/_admin`, each guarded by `require_admin_key`.
+    Every admin route is made on one (the tenants', and each provider's own: QuickBooks
+    Online's webhook settings and merge, Desktop's delete), so none can miss the guard."""
+    return APIRouter(
+        prefix="/_admin", tags=["sandbox admin"], dependencies=[Depends(require_admin_key)]
+    )
 
 
 def install_admin(app: FastAPI, scope: AdminScope, *routes: BaseRoute) -> None:

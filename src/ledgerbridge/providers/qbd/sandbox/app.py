@@ -7,6 +7,7 @@ leaves in Conductor's error envelope with a `Conductor-Request-Id`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
+from starlette.routing import BaseRoute
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.json import json_response
@@ -29,7 +31,7 @@ from ledgerbridge.providers.qbd.sandbox.paging import (
 )
 from ledgerbridge.providers.qbd.sandbox.tables import deleted_customers
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import ADMIN_KEY, AdminScope, install_admin
+from ledgerbridge.sandbox.admin import Admin, AdminScope, admin_router, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
@@ -259,18 +261,24 @@ def create_app(context: SandboxContext) -> FastAPI:
 
         return await serve(request, work)
 
-    install_admin(app, AdminScope(PROVIDER, context, default_settings))
+    install_admin(app, AdminScope(PROVIDER, context, default_settings), *_admin_routes())
 
-    @app.delete(
-        "/_admin/tenants/{end_user_id}/customers/{customer_id}",
-        status_code=204,
-        dependencies=ADMIN_KEY,
-    )
-    def delete_customer(end_user_id: str, customer_id: str) -> Response:
+    install_envelope(app, _framework_error)
+    return app
+
+
+@functools.cache
+def _admin_routes() -> tuple[BaseRoute, ...]:
+    """Desktop's own admin route, built once a process like the tenants' (`install_admin`)."""
+    router = admin_router()
+
+    @router.delete("/tenants/{end_user_id}/customers/{customer_id}", status_code=204)
+    def delete_customer(end_user_id: str, customer_id: str, admin: Admin) -> Response:
         """Sandbox only (Conductor has no such endpoint): delete a customer outright, as a
         QuickBooks Desktop user can in the desktop app, so that it shows up in
         `deleted-list-objects`."""
         request_id = wire.new_request_id()
+        context = admin.context
         try:
             with write_transaction(context.engine) as connection:
                 if tenants.get_tenant(connection, PROVIDER, end_user_id) is None:
@@ -281,8 +289,7 @@ def create_app(context: SandboxContext) -> FastAPI:
             return json_response(exc.body(request_id), exc.status, headers)
         return Response(status_code=204)
 
-    install_envelope(app, _framework_error)
-    return app
+    return tuple(router.routes)
 
 
 def _deleted(

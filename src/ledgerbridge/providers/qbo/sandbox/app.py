@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerbridge.db import read_transaction, write_transaction
@@ -29,7 +30,7 @@ from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.providers.qbo.sandbox.webhook_routes import webhook_routes
 from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import ADMIN_KEY, AdminScope, install_admin
+from ledgerbridge.sandbox.admin import Admin, AdminScope, admin_router, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
@@ -99,9 +100,8 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     app.add_middleware(_IntuitTid)
     app.include_router(oauth_router(context, issuer))
     on_create = functools.partial(_company, context)
-    install_admin(
-        app, AdminScope(PROVIDER, context, default_settings, on_create), *webhook_routes()
-    )
+    scope = AdminScope(PROVIDER, context, default_settings, on_create)
+    install_admin(app, scope, *webhook_routes(), *_merge_routes())
 
     def authorize(request: Request, realm_id: str) -> tenants.TenantSettings:
         header = request.headers.get("authorization", "")
@@ -138,29 +138,6 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
                 return _fault_response(fault, context.clock(), settings)
             body["time"] = store.response_time(context.clock(), settings.utc_offset)
             return json_response(body)
-
-    @app.post("/_admin/tenants/{realm_id}/customers/{deleted_id}/merge", dependencies=ADMIN_KEY)
-    def merge_customer(
-        realm_id: str, deleted_id: Annotated[int, Path(ge=1, lt=2**31)], body: MergeRequest
-    ) -> Response:
-        """Merge customer `deleted_id` into `body.into`, as a QuickBooks user can in the UI
-        (sandbox only; see `merge.py` for what QuickBooks does)."""
-        with write_transaction(context.engine) as connection:
-            settings = tenants.get_tenant(connection, PROVIDER, realm_id)
-            if settings is None:
-                return json_response({"detail": f"no qbo sandbox tenant {realm_id!r}"}, 404)
-            try:
-                survivor = merge.merge_customers(
-                    connection,
-                    realm_id,
-                    deleted_id=deleted_id,
-                    survivor_id=body.into,
-                    now=context.clock(),
-                )
-            except merge.MergeRefused as refused:
-                return json_response({"detail": refused.message}, refused.status)
-        rendered = store.render(survivor, settings.utc_offset)
-        return json_response({"Customer": rendered, "deletedId": str(deleted_id)})
 
     @app.post("/v3/company/{realm_id}/customer")
     async def write_customer(request: Request, realm_id: str) -> Response:
@@ -241,6 +218,41 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
         return await serve(request, realm_id, work)
 
     return app
+
+
+@functools.cache
+def _merge_routes() -> tuple[BaseRoute, ...]:
+    """The admin merge, built once a process like the tenants' routes (`install_admin`)."""
+    router = admin_router()
+
+    @router.post("/tenants/{realm_id}/customers/{deleted_id}/merge")
+    def merge_customer(
+        realm_id: str,
+        deleted_id: Annotated[int, Path(ge=1, lt=2**31)],
+        body: MergeRequest,
+        admin: Admin,
+    ) -> Response:
+        """Merge customer `deleted_id` into `body.into`, as a QuickBooks user can in the UI
+        (sandbox only; see `merge.py` for what QuickBooks does)."""
+        context = admin.context
+        with write_transaction(context.engine) as connection:
+            settings = tenants.get_tenant(connection, PROVIDER, realm_id)
+            if settings is None:
+                return json_response({"detail": f"no qbo sandbox tenant {realm_id!r}"}, 404)
+            try:
+                survivor = merge.merge_customers(
+                    connection,
+                    realm_id,
+                    deleted_id=deleted_id,
+                    survivor_id=body.into,
+                    now=context.clock(),
+                )
+            except merge.MergeRefused as refused:
+                return json_response({"detail": refused.message}, refused.status)
+        rendered = store.render(survivor, settings.utc_offset)
+        return json_response({"Customer": rendered, "deletedId": str(deleted_id)})
+
+    return tuple(router.routes)
 
 
 def _company(context: SandboxContext, realm_id: str) -> None:
