@@ -9,6 +9,9 @@ Then many readers: N more records spread over 50 connections, and 1, 10 and 50 c
 paging their own connection at once against one `ledgerbridge serve` process (requests/s,
 p50 and p95 latency; see `concurrent_readers.py`). `--readers-only` skips the rest.
 
+SQLite by default (a new file); a PostgreSQL `--database-url` names the server, where the
+bench makes a database of its own and drops it after (`databases.scratch_database`).
+
     python -m bench records_bench [--records N] [--database-url URL] [--readers-only]
         [--clients 1,10,50] [--read-seconds S]
 """
@@ -29,6 +32,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from bench.concurrent_readers import measure_readers
+from bench.databases import is_postgresql, scratch_database
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import create_connection
@@ -153,16 +157,28 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="records_bench")
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--baseline-records", type=int, default=200_000)
-    parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="SQLite (default: a new file) or a PostgreSQL server, where the bench makes a "
+        "database of its own and drops it after",
+    )
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--clients", default="1,10,50", help="reader counts, comma-separated")
     parser.add_argument("--read-seconds", type=float, default=15.0)
     parser.add_argument("--readers-only", action="store_true")
     args = parser.parse_args(argv)
+    if is_postgresql(args.database_url):
+        with scratch_database(args.database_url, "lb_records_bench") as url:
+            _measure(args, url)
+    else:
+        _measure(args, args.database_url)
 
+
+def _measure(args: argparse.Namespace, database_url: str) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lb-bench-"))
     settings = Settings(
-        data_dir=folder, database_url=args.database_url, api_key="bench", scheduler=False
+        data_dir=folder, database_url=database_url, api_key="bench", scheduler=False
     )
     app = create_app(settings)
     backend = app.state.databases.main.dialect.name

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bench.databases import scratch_database
 from bench.processes import cpu_s, machine_busy
 from bench.sync_bench import _free_port, _wait_until_up
 from ledgerbridge.config import Settings
@@ -86,23 +86,6 @@ def _machine() -> str:
 
 
 # ---- the database and the fleet ----------------------------------------------------------
-
-
-def _create_database(admin_url: str) -> tuple[str, str]:
-    """A fresh PostgreSQL database for this run; returns (its URL, its name)."""
-    name = f"lb_sched_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return str(sa.engine.make_url(admin_url).set(database=name)), name
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
 
 
 def _tenants(databases: Databases, per_platform: int, customers: int) -> dict[str, list[str]]:
@@ -597,10 +580,17 @@ def main(argv: list[str]) -> None:
     if args.quick:
         args.connections, args.frequency, args.history = 1_000, 60, "100000"
         args.seconds = args.seconds or 45
-    seconds = args.seconds or args.frequency
     print(f"machine: {_machine()}", flush=True)
+    with scratch_database(args.admin_url, "lb_sched_bench") as url:
+        _measure(args, url)
+
+
+def _measure(args: argparse.Namespace, url: str) -> None:
+    """Every round and the claim's figures, in the database at `url`."""
+    seconds = args.seconds or args.frequency
+    database = sa.engine.make_url(url).database
+    assert database is not None
     folder = Path(tempfile.mkdtemp(prefix="sched-bench-"))
-    url, database = _create_database(args.admin_url)
     port = _free_port()
     env = {
         **os.environ,
@@ -676,4 +666,3 @@ def main(argv: list[str]) -> None:
             server.terminate()
             server.wait()
         databases.dispose()
-        _drop_database(args.admin_url, database)
