@@ -18,6 +18,10 @@ medians and ranges of the rounds' figures last: on a shared machine one round's 
 swings with the neighbours' load (seen: 68-91% within minutes on one tree). With
 `--database-url`, one round.
 
+`--latency-ms N` has the sandbox hold every request N ms before it answers, as a platform
+across a network would: how a sync compares with the read-only pass when the platform, not
+this machine, sets the pace.
+
 Seeding a million customers takes minutes: `--sandbox-database-url` keeps the sandbox in
 a database of your choosing, and `--seeded` reuses one seeded by an earlier run (the main
 database is new each run unless `--database-url` says otherwise).
@@ -389,6 +393,13 @@ def main(argv: list[str]) -> None:
         "--summary-json", default="", help="also write the rounds' figures to this file"
     )
     parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="the sandbox holds each request this long before answering (its `latency_ms` "
+        "setting), as a platform across a network would; default 0, loopback as it is",
+    )
+    parser.add_argument(
         "--matrix",
         action="store_true",
         help="QuickBooks Online and Intacct at each of --sizes, each in a process of its own, "
@@ -429,6 +440,7 @@ def main(argv: list[str]) -> None:
         "requests_per_minute=off",
         "max_concurrent=off",
         "queue_when_busy=false",
+        f"latency_ms={args.latency_ms}",
     )
     server = subprocess.Popen(
         [sys.executable, "-m", "ledgerbridge", "serve"], env=env, stdout=subprocess.DEVNULL
