@@ -5,10 +5,12 @@ benchmarks ran)."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -17,6 +19,7 @@ if str(ROOT) not in sys.path:
 from bench.__main__ import _names  # noqa: E402
 
 NAMES = _names()
+PG_URL = os.environ.get("LEDGERBRIDGE_TEST_DATABASE_URL", "")
 
 
 def test_the_benchmarks_are_found() -> None:
@@ -53,3 +56,33 @@ def test_the_sync_matrix_tabulates_medians_and_ranges_of_each_run(tmp_path: Path
     summary = tmp_path / "summary.json"
     summary.write_text(_rounds_json(rounds))
     assert _read_summary(summary)[0] == rounds  # what a matrix's child process hands back
+
+
+def _failing_benchmark(made: list[str], engines: list[sa.Engine]) -> None:
+    """A benchmark's body in its own database that fails midway, a connection still open."""
+    from bench.databases import scratch_database
+
+    with scratch_database(PG_URL, "lb_test_scratch") as url:
+        engines.append(engine := sa.create_engine(url))
+        with engine.connect() as conn:  # returned to the pool, still open: the drop ends it
+            made.append(conn.exec_driver_sql("SELECT current_database()").scalar_one())
+        raise RuntimeError("the benchmark failed")
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only")
+def test_a_benchmarks_database_is_its_own_and_is_dropped_after_even_a_failure() -> None:
+    made: list[str] = []
+    engines: list[sa.Engine] = []
+    with pytest.raises(RuntimeError):
+        _failing_benchmark(made, engines)
+    for engine in engines:
+        engine.dispose()
+    assert made
+    assert made[0].startswith("lb_test_scratch_")
+    server = sa.create_engine(PG_URL)
+    with server.connect() as conn:
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": made[0]}
+        ).scalar_one()
+    server.dispose()
+    assert left == 0
