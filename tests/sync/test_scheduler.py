@@ -20,7 +20,7 @@ from ledgerbridge.db import is_sqlite, read_transaction, utcnow, write_transacti
 from ledgerbridge.sync import leases, runs
 from ledgerbridge.sync.retention import RunRetention, prune_runs
 from ledgerbridge.sync.scheduler import Scheduler, SchedulerSettings
-from ledgerbridge.tables import sync_runs, sync_state
+from ledgerbridge.tables import connections, sync_runs, sync_state
 
 pytestmark = pytest.mark.anyio
 
@@ -183,6 +183,45 @@ def test_claims_read_no_run_history(app: FastAPI) -> None:
             assert "sync_state" in plan
             assert "sync_runs" not in plan, plan
     assert _claim(engine, "a", 10) == [connection_id]
+
+
+def _many_due(app: FastAPI, count: int) -> None:
+    """`count` more due connections, copies of one made the usual way, written in bulk."""
+    (model,) = _connections(app, 1)
+    engine = app.state.databases.main
+    with write_transaction(engine) as conn:
+        row = conn.execute(sa.select(connections).where(connections.c.id == model)).one()
+        state = conn.execute(sa.select(sync_state).where(sync_state.c.connection_id == model)).one()
+        ids = [f"{model}_{i}" for i in range(count)]
+        conn.execute(
+            sa.insert(connections),
+            [{**row._asdict(), "id": id_, "end_user_id": None} for id_ in ids],
+        )
+        conn.execute(
+            sa.insert(sync_state), [{**state._asdict(), "connection_id": id_} for id_ in ids]
+        )
+
+
+def test_a_claim_reads_connections_only_by_key_even_without_statistics(app: FastAPI) -> None:
+    """With no statistics for its tables (a PostgreSQL server without autovacuum, or before
+    its first pass), finding due work reads each candidate's connection by its key and
+    walks the due index in due order, stopping at the claim's limit. (Joined, PostgreSQL
+    guessed three schedulable connections, read every one and probed `sync_state` for
+    each, at every claim: a cost growing with the number of connections.)"""
+    _many_due(app, 2_000)
+    engine, now = app.state.databases.main, utcnow()
+    requested, due = leases.due_queries(now, 32)
+    with write_transaction(engine) as conn:
+        sqlite = is_sqlite(conn)
+        explain = "EXPLAIN QUERY PLAN" if sqlite else "EXPLAIN"
+        plans = []
+        for query in (requested, due):
+            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+            plans.append("\n".join(str(r) for r in conn.exec_driver_sql(f"{explain} {compiled}")))
+    for plan in plans:
+        assert ("SCAN connections" if sqlite else "Seq Scan on connections") not in plan, plan
+    assert "ix_sync_state_due" in plans[1], plans[1]
+    assert len(_claim(engine, "a", 32)) == 32
 
 
 def _finished_runs(engine: Engine, connection_id: str, ages_days: list[int]) -> list[int]:

@@ -126,17 +126,30 @@ def _due_candidates(now: datetime, limit: int, *, requested: bool) -> sa.Select[
     """Free, schedulable connections that are due, oldest first, read through one of
     `sync_state`'s two due indexes: those a run was asked for (or never scheduled), by
     request time; or those whose `next_run_at` has come, by due time. Neither reads
-    `sync_runs`, so the cost does not grow with run history."""
+    `sync_runs`, so the cost does not grow with run history.
+
+    A connection's status is read by a subquery for each candidate, not joined, so
+    `sync_state` is the query's only table: the database reads it by a due index (or, for
+    requested runs, which are few, as it estimates best) and looks up only the candidates'
+    connections, by key. Joined, PostgreSQL chose the plan by its estimate of the
+    schedulable share of `connections`, and without statistics for the table (a server
+    without autovacuum, or before its first pass) it guessed three rows: it read every
+    connection and probed `sync_state` for each, twice a claim, several claims a second in
+    every worker (1.5-1.8 ms a query at 1,000 connections, against 0.17 and 0.63 now)."""
     if requested:
         due = sa.or_(sync_state.c.run_requested_at.is_not(None), sync_state.c.next_run_at.is_(None))
         order = sync_state.c.run_requested_at.asc().nulls_first()
     else:
         due = sync_state.c.next_run_at <= now
         order = sync_state.c.next_run_at.asc()
+    status = (
+        sa.select(connections.c.status)
+        .where(connections.c.id == sync_state.c.connection_id)
+        .scalar_subquery()
+    )
     return (
         sa.select(sync_state.c.connection_id)
-        .join(connections, connections.c.id == sync_state.c.connection_id)
-        .where(due, _free(now), connections.c.status.in_(SCHEDULABLE))
+        .where(due, _free(now), status.in_(SCHEDULABLE))
         .order_by(order)
         .limit(limit)
     )
