@@ -204,10 +204,10 @@ def _many_due(app: FastAPI, count: int) -> None:
 
 def test_a_claim_reads_connections_only_by_key_even_without_statistics(app: FastAPI) -> None:
     """With no statistics for its tables (a PostgreSQL server without autovacuum, or before
-    its first pass), finding due work reads each candidate's connection by its key and
-    walks the due index in due order, stopping at the claim's limit. (Joined, PostgreSQL
-    guessed three schedulable connections, read every one and probed `sync_state` for
-    each, at every claim: a cost growing with the number of connections.)"""
+    its first pass), finding due work reads each candidate's connection by its key, and
+    scheduled work through the due index in due order. (Joined, PostgreSQL guessed three
+    schedulable connections, read every one and probed `sync_state` for each, at every
+    claim: a cost growing with the number of connections.)"""
     _many_due(app, 2_000)
     engine, now = app.state.databases.main, utcnow()
     requested, due = leases.due_queries(now, 32)
