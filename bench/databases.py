@@ -7,11 +7,19 @@ makes a new data folder, and with it a new key), which the app refuses to start 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+
+BENCH_POSTGRES = os.environ.get(
+    "LEDGERBRIDGE_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+"""The PostgreSQL server the benchmarks that need one use (`scheduler_bench`, and
+`records_bench` for goal 5's readers): a database on it names the server, and each run
+makes its own there."""
 
 
 def is_postgresql(url: str) -> bool:

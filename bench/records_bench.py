@@ -9,11 +9,13 @@ Then many readers: N more records spread over 50 connections, and 1, 10 and 50 c
 paging their own connection at once against one `ledgerbridge serve` process (requests/s,
 p50 and p95 latency; see `concurrent_readers.py`). `--readers-only` skips the rest.
 
-SQLite by default (a new file); a PostgreSQL `--database-url` names the server, where the
-bench makes a database of its own and drops it after (`databases.scratch_database`).
+On PostgreSQL, as goal 5 asks: `--database-url` names the server (by default
+`LEDGERBRIDGE_BENCH_POSTGRES`, else the local one, as `scheduler_bench`), where the bench
+makes a database of its own and drops it after (`databases.scratch_database`). `--sqlite`
+runs it on a new SQLite file instead.
 
-    python -m bench records_bench [--records N] [--database-url URL] [--readers-only]
-        [--clients 1,10,50] [--read-seconds S]
+    python -m bench records_bench [--records N] [--database-url URL | --sqlite]
+        [--readers-only] [--clients 1,10,50] [--read-seconds S]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from bench.concurrent_readers import measure_readers
-from bench.databases import is_postgresql, scratch_database
+from bench.databases import BENCH_POSTGRES, is_postgresql, scratch_database
 from ledgerbridge.api.app import create_app
 from ledgerbridge.config import Settings
 from ledgerbridge.connections import create_connection
@@ -159,16 +161,19 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--baseline-records", type=int, default=200_000)
     parser.add_argument(
         "--database-url",
-        default="",
-        help="SQLite (default: a new file) or a PostgreSQL server, where the bench makes a "
-        "database of its own and drops it after",
+        default=BENCH_POSTGRES,
+        help="a PostgreSQL server, where the bench makes a database of its own and drops it "
+        "after (default: LEDGERBRIDGE_BENCH_POSTGRES, else the local server), or a SQLite URL",
     )
+    parser.add_argument("--sqlite", action="store_true", help="a new SQLite file instead")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--clients", default="1,10,50", help="reader counts, comma-separated")
     parser.add_argument("--read-seconds", type=float, default=15.0)
     parser.add_argument("--readers-only", action="store_true")
     args = parser.parse_args(argv)
-    if is_postgresql(args.database_url):
+    if args.sqlite:
+        _measure(args, "")
+    elif is_postgresql(args.database_url):
         with scratch_database(args.database_url, "lb_records_bench") as url:
             _measure(args, url)
     else:

@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bench.databases import scratch_database
+from bench.databases import BENCH_POSTGRES, scratch_database
 from bench.processes import cpu_s, machine_busy
 from bench.sync_bench import _free_port, _wait_until_up
 from ledgerbridge.config import Settings
@@ -571,9 +571,7 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument(
         "--admin-url",
-        default=os.environ.get(
-            "LEDGERBRIDGE_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
+        default=BENCH_POSTGRES,
         help="a PostgreSQL database to create the bench's own database from",
     )
     args = parser.parse_args(argv)
