@@ -29,9 +29,8 @@ class _OneCallTransport(httpx.BaseTransport):
     """Each request as one coroutine run in the client's event loop: the app's whole
     response, collected there."""
 
-    def __init__(self, client: TestClient, app: ASGIApp, starlette: Any) -> None:
+    def __init__(self, client: TestClient, starlette: Any) -> None:
         self._client = client
-        self._app = app
         self._raise = bool(starlette.raise_server_exceptions)
         self._root_path = str(starlette.root_path)
         self._peer: tuple[str, int] = starlette.client
@@ -92,7 +91,7 @@ class _OneCallTransport(httpx.BaseTransport):
                     complete.set()
 
         try:
-            await self._app(self._scope(request), receive, send)
+            await self._client.app(self._scope(request), receive, send)
         except Exception:
             if self._raise:
                 raise
@@ -112,4 +111,4 @@ class TestClient(StarletteTestClient):
 
     def __init__(self, app: ASGIApp, *args: Any, **kwargs: Any) -> None:
         super().__init__(app, *args, **kwargs)
-        self._transport = _OneCallTransport(self, self.app, self._transport)
+        self._transport = _OneCallTransport(self, self._transport)

@@ -55,18 +55,30 @@ def require_admin_key(request: Request) -> None:
         )
 
 
-def admin_router() -> APIRouter:
-    """A router for admin routes: under `/_admin`, each guarded by `require_admin_key`.
-    Every admin route is made on one (the tenants', and each provider's own: QuickBooks
+AdminRoutes = Callable[[], tuple[BaseRoute, ...]]
+"""A sandbox's admin routes, built on first call and the same ones after."""
+
+
+def admin_routes(declare: Callable[[APIRouter], None]) -> AdminRoutes:
+    """The admin routes `declare` makes on the router it is given: under `/_admin`, each
+    guarded by `require_admin_key`, built once a process (`install_admin` says why). Every
+    admin route is made this way (the tenants', and each provider's own: QuickBooks
     Online's webhook settings and merge, Desktop's delete), so none can miss the guard."""
-    return APIRouter(
-        prefix="/_admin", tags=["sandbox admin"], dependencies=[Depends(require_admin_key)]
-    )
+
+    @functools.cache
+    def built() -> tuple[BaseRoute, ...]:
+        router = APIRouter(
+            prefix="/_admin", tags=["sandbox admin"], dependencies=[Depends(require_admin_key)]
+        )
+        declare(router)
+        return tuple(router.routes)
+
+    return built
 
 
 def install_admin(app: FastAPI, scope: AdminScope, *routes: BaseRoute) -> None:
     """The admin API on a sandbox's app (`routes`: a provider's own admin routes besides
-    the tenants', built as these are).
+    the tenants', made by `admin_routes` as these are).
 
     The routes are built once a process and shared by every sandbox app it makes: FastAPI
     and pydantic analyse a route's parameters when it is made (about 1 ms each), and the
@@ -77,10 +89,8 @@ def install_admin(app: FastAPI, scope: AdminScope, *routes: BaseRoute) -> None:
     app.router.routes.extend((*_tenant_routes(), *routes))
 
 
-@functools.cache
-def _tenant_routes() -> tuple[BaseRoute, ...]:
-    router = admin_router()
-
+@admin_routes
+def _tenant_routes(router: APIRouter) -> None:
     @router.get("/tenants")
     def list_tenants(admin: Admin) -> dict[str, Any]:
         with read_transaction(admin.context.engine) as connection:
@@ -128,8 +138,6 @@ def _tenant_routes() -> tuple[BaseRoute, ...]:
             except ValidationError as exc:
                 raise refused(exc) from exc
         return {"tenant_id": tenant_id, "settings": settings.model_dump(mode="json")}
-
-    return tuple(router.routes)
 
 
 def refused(exc: ValidationError, what: str = "tenant settings") -> HTTPException:

@@ -7,15 +7,13 @@ leaves in Conductor's error envelope with a `Conductor-Request-Id`.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
-from starlette.routing import BaseRoute
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.json import json_response
@@ -31,7 +29,7 @@ from ledgerbridge.providers.qbd.sandbox.paging import (
 )
 from ledgerbridge.providers.qbd.sandbox.tables import deleted_customers
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import Admin, AdminScope, admin_router, install_admin
+from ledgerbridge.sandbox.admin import Admin, AdminScope, admin_routes, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
@@ -267,10 +265,9 @@ def create_app(context: SandboxContext) -> FastAPI:
     return app
 
 
-@functools.cache
-def _admin_routes() -> tuple[BaseRoute, ...]:
+@admin_routes
+def _admin_routes(router: APIRouter) -> None:
     """Desktop's own admin route, built once a process like the tenants' (`install_admin`)."""
-    router = admin_router()
 
     @router.delete("/tenants/{end_user_id}/customers/{customer_id}", status_code=204)
     def delete_customer(end_user_id: str, customer_id: str, admin: Admin) -> Response:
@@ -288,8 +285,6 @@ def _admin_routes() -> tuple[BaseRoute, ...]:
             headers = {"Conductor-Request-Id": request_id}
             return json_response(exc.body(request_id), exc.status, headers)
         return Response(status_code=204)
-
-    return tuple(router.routes)
 
 
 def _deleted(

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Path, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerbridge.db import read_transaction, write_transaction
@@ -30,7 +29,7 @@ from ledgerbridge.providers.qbo.sandbox.tables import customers
 from ledgerbridge.providers.qbo.sandbox.webhook_routes import webhook_routes
 from ledgerbridge.providers.qbo.wire import QboFault
 from ledgerbridge.sandbox import tenants
-from ledgerbridge.sandbox.admin import Admin, AdminScope, admin_router, install_admin
+from ledgerbridge.sandbox.admin import Admin, AdminScope, admin_routes, install_admin
 from ledgerbridge.sandbox.base import SandboxContext
 from ledgerbridge.sandbox.envelope import install_envelope, media_type
 from ledgerbridge.sandbox.limits import Refusal
@@ -220,10 +219,9 @@ def create_app(context: SandboxContext, issuer: TokenIssuer) -> FastAPI:
     return app
 
 
-@functools.cache
-def _merge_routes() -> tuple[BaseRoute, ...]:
+@admin_routes
+def _merge_routes(router: APIRouter) -> None:
     """The admin merge, built once a process like the tenants' routes (`install_admin`)."""
-    router = admin_router()
 
     @router.post("/tenants/{realm_id}/customers/{deleted_id}/merge")
     def merge_customer(
@@ -251,8 +249,6 @@ def _merge_routes() -> tuple[BaseRoute, ...]:
                 return json_response({"detail": refused.message}, refused.status)
         rendered = store.render(survivor, settings.utc_offset)
         return json_response({"Customer": rendered, "deletedId": str(deleted_id)})
-
-    return tuple(router.routes)
 
 
 def _company(context: SandboxContext, realm_id: str) -> None:

@@ -3,23 +3,20 @@ format and delivery knobs (what Intuit's developer portal sets), and delivery fi
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException
 from pydantic import ValidationError
-from starlette.routing import BaseRoute
 
 from ledgerbridge.db import read_transaction, write_transaction
 from ledgerbridge.providers.qbo.sandbox import notifications
-from ledgerbridge.sandbox.admin import Admin, admin_router, refused
+from ledgerbridge.sandbox.admin import Admin, admin_routes, refused
 
 
-@functools.cache
-def webhook_routes() -> tuple[BaseRoute, ...]:
+@admin_routes
+def webhook_routes(router: APIRouter) -> None:
     """The routes, built once a process for every sandbox app (`admin.install_admin`)."""
-    router = admin_router()
 
     def answer(client_id: str, settings: notifications.WebhookSettings) -> dict[str, Any]:
         return {"client_id": client_id, "webhook": settings.model_dump(mode="json")}
@@ -59,5 +56,3 @@ def webhook_routes() -> tuple[BaseRoute, ...]:
     def webhook_stats() -> dict[str, int]:
         """What this process did with notifications since it started."""
         return asdict(notifications.STATS)
-
-    return tuple(router.routes)
